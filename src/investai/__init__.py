@@ -1,0 +1,3 @@
+"""Investment AI Agent."""
+
+__version__ = "0.1.0"

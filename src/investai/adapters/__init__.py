@@ -1,0 +1,1 @@
+"""Implementations of the ports: ``local`` (embedded shape), ``aws``, ``models``."""

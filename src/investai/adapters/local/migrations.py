@@ -1,0 +1,86 @@
+"""Schema of the embedded database, as numbered migrations. Never edit an applied migration: add one.
+
+Tables mirror the DynamoDB design: ideas keyed ``(id, timestamp)`` with one row per revision and
+indexes (by user, status, date) over the latest revision only, like sparse GSIs.
+"""
+
+from __future__ import annotations
+
+from investai.adapters.local.sqlite import Migration
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema",
+        """
+        CREATE TABLE idea_revisions (
+            id TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            user_id TEXT NOT NULL,
+            organisation_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            date TEXT NOT NULL,
+            is_latest INTEGER NOT NULL CHECK (is_latest IN (0, 1)),
+            body TEXT NOT NULL,
+            PRIMARY KEY (id, timestamp),
+            UNIQUE (id, version)
+        );
+        CREATE INDEX ideas_by_user ON idea_revisions (user_id, timestamp) WHERE is_latest = 1;
+        CREATE INDEX ideas_by_status ON idea_revisions (organisation_id, status, timestamp) WHERE is_latest = 1;
+        CREATE INDEX ideas_by_date ON idea_revisions (organisation_id, date, timestamp) WHERE is_latest = 1;
+
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            organisation_id TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX users_by_organisation ON users (organisation_id, email);
+
+        CREATE TABLE user_profiles (
+            user_id TEXT PRIMARY KEY,
+            body BLOB NOT NULL
+        );
+
+        CREATE TABLE documents (
+            id TEXT PRIMARY KEY,
+            owner_id TEXT NOT NULL,
+            organisation_id TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX documents_by_owner ON documents (owner_id, updated_at);
+        CREATE INDEX documents_by_organisation ON documents (organisation_id, updated_at);
+
+        CREATE TABLE feedback (
+            id TEXT PRIMARY KEY,
+            idea_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX feedback_by_idea ON feedback (idea_id, created_at);
+        CREATE INDEX feedback_by_user ON feedback (user_id, created_at);
+
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            idempotency_key TEXT,
+            available_at INTEGER NOT NULL,
+            lease_expires_at INTEGER,
+            lease_token TEXT,
+            attempts INTEGER NOT NULL,
+            max_attempts INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX jobs_idempotency ON jobs (kind, idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX jobs_ready ON jobs (status, available_at, created_at);
+        CREATE INDEX jobs_leases ON jobs (status, lease_expires_at);
+        CREATE INDEX jobs_expiry ON jobs (expires_at);
+        """,
+    ),
+)

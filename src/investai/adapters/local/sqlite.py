@@ -1,0 +1,136 @@
+"""SQLite access shared by the embedded repositories: WAL, ``synchronous=FULL``, versioned migrations.
+
+Each thread gets its own connection (sqlite3 connections must not cross threads). Writes go through
+:meth:`SqliteDatabase.transaction`, which takes the write lock up front (``BEGIN IMMEDIATE``) and rolls
+back unless the block completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from investai.domain.errors import IntegrityError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationError(IntegrityError):
+    code = "migration_error"
+
+
+class SqliteDatabase:
+    health_name = "sqlite"
+
+    def __init__(self, *, path: Path, migrations: Sequence[Migration], busy_timeout_ms: int = 10_000) -> None:
+        self._path = path
+        self._migrations = sorted(migrations, key=lambda m: m.version)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = sqlite3.connect(
+                self._path, isolation_level=None, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connection()
+        if conn.in_transaction:  # nested use joins the outer transaction
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order; refuse if an applied one was edited. Returns versions applied."""
+        applied: list[int] = []
+        with self.transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            done = {row["version"]: row["checksum"] for row in conn.execute("SELECT * FROM schema_migrations")}
+            for migration in self._migrations:
+                if migration.version in done:
+                    if done[migration.version] != migration.checksum:
+                        raise MigrationError(f"migration {migration.version} changed after it was applied")
+                    continue
+                for statement in _statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                    (migration.version, migration.name, migration.checksum, datetime.now(UTC).isoformat()),
+                )
+                applied.append(migration.version)
+        return applied
+
+    def schema_version(self) -> int:
+        row = self.connection().execute("SELECT MAX(version) AS v FROM schema_migrations").fetchone()
+        return int(row["v"] or 0)
+
+    def check(self) -> None:
+        expected = self._migrations[-1].version if self._migrations else 0
+        if self.schema_version() != expected:
+            raise MigrationError(f"schema at version {self.schema_version()}, expected {expected}")
+
+    def integrity_check(self) -> str:
+        return str(self.connection().execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements (``executescript`` would commit our transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        raise MigrationError(f"incomplete SQL statement in migration: {buffer[:80]!r}")

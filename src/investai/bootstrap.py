@@ -1,0 +1,167 @@
+"""Composition root: the only module that chooses adapters. Settings in, a Container of services out.
+
+Tests call :func:`build_container` with settings pointing at ``tmp_path`` and with fakes (clock, key
+manager, ...) passed as keyword overrides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from investai import __version__
+from investai.adapters.local.clock import SystemClock
+from investai.adapters.local.keyring import LocalKeyring
+from investai.adapters.local.migrations import MIGRATIONS
+from investai.adapters.local.object_store import LocalObjectStore
+from investai.adapters.local.scheduler import ApScheduler
+from investai.adapters.local.secrets import EnvFileSecretStore
+from investai.adapters.local.sqlite import SqliteDatabase
+from investai.adapters.local.sqlite_ideas import SqliteIdeaRepository
+from investai.adapters.local.sqlite_jobs import SqliteJobQueue
+from investai.adapters.local.sqlite_records import (
+    SqliteDocumentRepository,
+    SqliteFeedbackRepository,
+    SqliteProfileRepository,
+    SqliteUserRepository,
+)
+from investai.config import Backend, ConfigurationError, Settings
+from investai.domain.jobs import RetryPolicy
+from investai.jobs.handlers import build_handlers
+from investai.jobs.schedule import register_schedules
+from investai.jobs.worker import JobHandler, Worker, WorkerPool
+from investai.observability.metrics import Metrics
+from investai.observability.tracing import build_tracer_provider
+from investai.ports.clock import Clock
+from investai.ports.health import HealthCheck
+from investai.ports.jobs import JobQueue
+from investai.ports.keys import KeyManager
+from investai.ports.object_store import ObjectStore
+from investai.ports.repositories import (
+    DocumentRepository,
+    FeedbackRepository,
+    IdeaRepository,
+    ProfileRepository,
+    UserRepository,
+)
+from investai.ports.scheduler import Scheduler
+from investai.ports.secrets import SecretStore
+from investai.security.envelope import EnvelopeCipher
+from investai.services.operations import OperationsService
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    secrets: SecretStore
+    keys: KeyManager
+    cipher: EnvelopeCipher
+    objects: ObjectStore
+    ideas: IdeaRepository
+    users: UserRepository
+    profiles: ProfileRepository
+    documents: DocumentRepository
+    feedback: FeedbackRepository
+    jobs: JobQueue
+    scheduler: Scheduler
+    metrics: Metrics
+    tracer_provider: TracerProvider
+    operations: OperationsService
+    health_checks: list[HealthCheck]
+    database: SqliteDatabase | None = None
+    _handlers: dict[str, JobHandler] = field(default_factory=dict)
+
+    @property
+    def handlers(self) -> dict[str, JobHandler]:
+        return dict(self._handlers)
+
+    def worker_pool(self) -> WorkerPool:
+        workers = [
+            Worker(
+                queue=self.jobs,
+                handlers=self._handlers,
+                visibility_timeout=timedelta(seconds=self.settings.job_visibility_timeout_s),
+                poll_interval=self.settings.worker_poll_interval_s,
+                metrics=self.metrics,
+                name=f"worker-{index}",
+            )
+            for index in range(self.settings.worker_concurrency)
+        ]
+        return WorkerPool(workers)
+
+    def start_scheduler(self) -> None:
+        register_schedules(
+            scheduler=self.scheduler,
+            queue=self.jobs,
+            clock=self.clock,
+            maintenance_cron=self.settings.maintenance_cron,
+        )
+        self.scheduler.start()
+
+    def close(self) -> None:
+        self.scheduler.shutdown()
+        self.tracer_provider.shutdown()
+        if self.database is not None:
+            self.database.close()
+
+
+def build_container(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    keys: KeyManager | None = None,
+    secrets: SecretStore | None = None,
+    scheduler: Scheduler | None = None,
+) -> Container:
+    """Wire the adapters the settings ask for; keyword arguments replace a component (tests, fakes)."""
+    if settings.backend is not Backend.EMBEDDED:
+        raise ConfigurationError(f"backend {settings.backend.value!r} is not available in this build")
+    clock = clock or SystemClock()
+    secrets = secrets or EnvFileSecretStore(directory=settings.secrets_dir)
+    keys = keys or LocalKeyring(
+        path=settings.keyring_path, master_secret=settings.secret_value("master_secret"), clock=clock
+    )
+    cipher = EnvelopeCipher(key_manager=keys)
+    database = SqliteDatabase(path=settings.database_path, migrations=MIGRATIONS)
+    database.migrate()
+    objects = LocalObjectStore(root=settings.objects_dir, cipher=cipher, clock=clock)
+    retry = RetryPolicy(
+        max_attempts=settings.job_max_attempts,
+        base_delay_s=settings.job_backoff_base_s,
+        max_delay_s=settings.job_backoff_max_s,
+    )
+    queue = SqliteJobQueue(db=database, clock=clock, retry=retry, ttl=timedelta(days=settings.job_ttl_days))
+    checks: list[HealthCheck] = [database, objects, queue]
+    if isinstance(keys, LocalKeyring):
+        checks.append(keys)
+    operations = OperationsService(checks=checks, queue=queue)
+    tracer_provider = build_tracer_provider(
+        service_name=settings.service_name,
+        exporter=settings.tracing_exporter.value,
+        otlp_endpoint=settings.otlp_endpoint,
+        version=__version__,
+    )
+    return Container(
+        settings=settings,
+        clock=clock,
+        secrets=secrets,
+        keys=keys,
+        cipher=cipher,
+        objects=objects,
+        ideas=SqliteIdeaRepository(db=database),
+        users=SqliteUserRepository(db=database),
+        profiles=SqliteProfileRepository(db=database, cipher=cipher),
+        documents=SqliteDocumentRepository(db=database),
+        feedback=SqliteFeedbackRepository(db=database),
+        jobs=queue,
+        scheduler=scheduler or ApScheduler(),
+        metrics=Metrics(),
+        tracer_provider=tracer_provider,
+        operations=operations,
+        health_checks=checks,
+        database=database,
+        _handlers=build_handlers(operations=operations),
+    )

@@ -1,0 +1,187 @@
+"""Settings: one pydantic-settings class read from ``INVESTAI_*`` variables, a ``.env`` file and a
+secrets directory. ``INVESTAI_PROFILE`` picks the environment (dev, staging, prod) whose per-environment
+values (sizes, tiers, monitoring) come from :data:`ENVIRONMENTS`.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - the refused default
+DEV_MASTER_SECRET = "dev-only-master-secret-do-not-use-in-production"  # noqa: S105
+PLACEHOLDER_SECRETS = frozenset({DEV_SECRET_KEY, DEV_MASTER_SECRET, "changethis", "changeme", "secret", "password"})
+MIN_SECRET_LENGTH = 32
+
+
+class Profile(StrEnum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class Backend(StrEnum):
+    EMBEDDED = "embedded"
+    AWS = "aws"
+
+
+class TracingExporter(StrEnum):
+    NONE = "none"
+    CONSOLE = "console"
+    OTLP = "otlp"
+
+
+class EnvironmentProfile(BaseModel):
+    """Per-environment sizing and tiers (the seed's table; the AWS stacks read these)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lambda_memory_mb: int
+    dynamodb_billing: str
+    dynamodb_reserved_capacity: bool
+    s3_storage: str
+    s3_lifecycle_rules: bool
+    opensearch_instance_type: str
+    opensearch_multi_az: bool
+    monitoring: str
+    availability_zones: int
+    api_docs_enabled: bool
+    log_level: str
+
+
+ENVIRONMENTS: dict[Profile, EnvironmentProfile] = {
+    Profile.DEV: EnvironmentProfile(
+        lambda_memory_mb=256,
+        dynamodb_billing="on-demand",
+        dynamodb_reserved_capacity=False,
+        s3_storage="standard",
+        s3_lifecycle_rules=False,
+        opensearch_instance_type="t3.small.search",
+        opensearch_multi_az=False,
+        monitoring="basic",
+        availability_zones=1,
+        api_docs_enabled=True,
+        log_level="DEBUG",
+    ),
+    Profile.STAGING: EnvironmentProfile(
+        lambda_memory_mb=512,
+        dynamodb_billing="on-demand",
+        dynamodb_reserved_capacity=False,
+        s3_storage="standard",
+        s3_lifecycle_rules=True,
+        opensearch_instance_type="m6g.medium.search",
+        opensearch_multi_az=True,
+        monitoring="enhanced",
+        availability_zones=3,
+        api_docs_enabled=True,
+        log_level="INFO",
+    ),
+    Profile.PROD: EnvironmentProfile(
+        lambda_memory_mb=1024,
+        dynamodb_billing="on-demand",
+        dynamodb_reserved_capacity=True,
+        s3_storage="intelligent-tiering",
+        s3_lifecycle_rules=True,
+        opensearch_instance_type="m6g.large.search",
+        opensearch_multi_az=True,
+        monitoring="full",
+        availability_zones=3,
+        api_docs_enabled=True,
+        log_level="INFO",
+    ),
+}
+
+
+class ConfigurationError(ValueError):
+    """Settings that must not be used to start the service."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INVESTAI_", env_file=".env", extra="ignore", frozen=True)
+
+    profile: Profile = Profile.DEV
+    backend: Backend = Backend.EMBEDDED
+    data_dir: Path = Path("./var")
+    secrets_dir: Path | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str | None = None
+    log_json: bool = True
+
+    secret_key: SecretStr | None = None
+    master_secret: SecretStr | None = None
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="JSON request body cap")
+    max_upload_bytes: int = Field(default=100 * 1_048_576, ge=1024, description="multipart upload cap")
+
+    job_visibility_timeout_s: float = Field(default=300.0, gt=0)
+    job_max_attempts: int = Field(default=5, ge=1, le=100)
+    job_backoff_base_s: float = Field(default=2.0, gt=0)
+    job_backoff_max_s: float = Field(default=300.0, gt=0)
+    job_ttl_days: int = Field(default=7, ge=1)
+    worker_poll_interval_s: float = Field(default=1.0, gt=0)
+    worker_concurrency: int = Field(default=1, ge=1, le=32)
+    serve_with_worker: bool = True
+    serve_with_scheduler: bool = True
+    maintenance_cron: str = "17 3 * * *"
+
+    tracing_exporter: TracingExporter = TracingExporter.NONE
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = "investai"
+
+    @property
+    def environment(self) -> EnvironmentProfile:
+        return ENVIRONMENTS[self.profile]
+
+    @property
+    def effective_log_level(self) -> str:
+        return (self.log_level or self.environment.log_level).upper()
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "investai.db"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.data_dir / "keys" / "keyring.json"
+
+    def secret_value(self, name: str) -> str:
+        """The secret, or the development default in the dev profile (refused elsewhere at load)."""
+        secret: SecretStr | None = getattr(self, name)
+        if secret is not None:
+            return secret.get_secret_value()
+        return {"secret_key": DEV_SECRET_KEY, "master_secret": DEV_MASTER_SECRET}[name]
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Settings:
+        if self.profile is Profile.DEV:
+            return self
+        for name in ("secret_key", "master_secret"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is None:
+                raise ConfigurationError(f"INVESTAI_{name.upper()} must be set in the {self.profile.value} profile")
+            value = secret.get_secret_value()
+            if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                raise ConfigurationError(
+                    f"INVESTAI_{name.upper()} is a default or too short (< {MIN_SECRET_LENGTH} characters)"
+                    f" for the {self.profile.value} profile"
+                )
+        return self
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, reading file secrets from ``INVESTAI_SECRETS_DIR`` when set."""
+    secrets_dir = overrides.get("secrets_dir") or os.environ.get("INVESTAI_SECRETS_DIR")
+    if secrets_dir:
+        return Settings(_secrets_dir=Path(secrets_dir), **overrides)
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Pure domain models, enums and errors. No I/O and no framework imports."""

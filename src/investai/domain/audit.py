@@ -1,0 +1,42 @@
+"""Audit events, chained by hash so that any edit or deletion is detectable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from investai.domain.common import DomainModel, UtcDatetime
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditOutcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+class AuditEvent(DomainModel):
+    seq: int = Field(ge=1)
+    at: UtcDatetime
+    actor_id: str | None = Field(default=None, max_length=64)
+    organisation_id: str | None = Field(default=None, max_length=64)
+    action: str = Field(min_length=1, max_length=100, description="e.g. auth.login, document.read")
+    resource_type: str | None = Field(default=None, max_length=64)
+    resource_id: str | None = Field(default=None, max_length=200)
+    outcome: AuditOutcome = AuditOutcome.SUCCESS
+    ip: str | None = Field(default=None, max_length=64)
+    request_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and the canonical JSON of an event's body (without its hashes)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()

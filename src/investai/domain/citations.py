@@ -1,0 +1,58 @@
+"""Citations: where every fact and number in an idea came from."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from investai.domain.common import DomainModel, Identifier, UtcDatetime
+
+
+class DocumentCitation(DomainModel):
+    """A passage of a stored document: document id, version and page or chunk."""
+
+    kind: Literal["document"] = "document"
+    document_id: Identifier
+    version: int = Field(ge=1)
+    page: int | None = Field(default=None, ge=1)
+    chunk_id: str | None = Field(default=None, max_length=128)
+    table: str | None = Field(default=None, max_length=128)
+    row: int | None = Field(default=None, ge=0)
+    snippet: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _locates_something(self) -> DocumentCitation:
+        if self.page is None and self.chunk_id is None and self.table is None:
+            raise ValueError("a document citation needs a page, a chunk or a table")
+        return self
+
+
+class MarketCitation(DomainModel):
+    """A market series over a date range, with the value computed from it."""
+
+    kind: Literal["market"] = "market"
+    symbol: str = Field(min_length=1, max_length=32)
+    series: str = Field(min_length=1, max_length=64, description="e.g. adj_close, volatility_63d")
+    start: date
+    end: date
+    value: float | None = None
+    as_of: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MarketCitation:
+        if self.end < self.start:
+            raise ValueError("citation end precedes its start")
+        return self
+
+
+Citation = Annotated[DocumentCitation | MarketCitation, Field(discriminator="kind")]
+
+
+class Evidence(DomainModel):
+    """One supporting fact and its citation."""
+
+    claim: str = Field(min_length=1, max_length=2000)
+    citation: Citation
+    weight: float = Field(default=1.0, ge=0.0, le=1.0)

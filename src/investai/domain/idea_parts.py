@@ -1,0 +1,212 @@
+"""The parts an investment idea is made of: instruments, outcomes, metrics, sizing, compliance, provenance."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from investai.domain.citations import Citation
+from investai.domain.common import DomainModel, Probability, UtcDatetime
+from investai.domain.lifecycle import IdeaStatus
+
+
+class AssetClass(StrEnum):
+    EQUITY = "equity"
+    FIXED_INCOME = "fixed_income"
+    ETF = "etf"
+    INDEX = "index"
+    COMMODITY = "commodity"
+    CURRENCY = "currency"
+    CRYPTO = "crypto"
+    REAL_ESTATE = "real_estate"
+    DERIVATIVE = "derivative"
+    CASH = "cash"
+
+
+class Direction(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+    NEUTRAL = "neutral"
+
+
+class Strategy(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+    PAIRS = "pairs"
+    MOMENTUM = "momentum"
+    VALUE = "value"
+    GROWTH = "growth"
+    QUALITY = "quality"
+    INCOME = "income"
+    MEAN_REVERSION = "mean_reversion"
+    HEDGE = "hedge"
+    EVENT_DRIVEN = "event_driven"
+
+
+class TimeHorizon(StrEnum):
+    SHORT = "short"  # up to 3 months
+    MEDIUM = "medium"  # 3 to 12 months
+    LONG = "long"  # over 12 months
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+    VERY_HIGH = "very_high"
+
+
+class Scenario(StrEnum):
+    BULL = "bull"
+    BASE = "base"
+    BEAR = "bear"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ComplianceState(StrEnum):
+    PENDING = "pending"
+    COMPLIANT = "compliant"
+    NEEDS_REVIEW = "needs_review"
+    NON_COMPLIANT = "non_compliant"
+
+
+class Instrument(DomainModel):
+    symbol: str = Field(min_length=1, max_length=32)
+    name: str | None = Field(default=None, max_length=200)
+    asset_class: AssetClass = AssetClass.EQUITY
+    sector: str | None = Field(default=None, max_length=100)
+    direction: Direction = Direction.LONG
+
+
+class ExpectedReturn(DomainModel):
+    """Expected total return over the horizon as a fraction (0.08 = 8%), with a low-high range."""
+
+    point: float
+    low: float
+    high: float
+    horizon_days: int = Field(ge=1, le=3660)
+    citation: Citation | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExpectedReturn:
+        if not self.low <= self.point <= self.high:
+            raise ValueError("expected return must satisfy low <= point <= high")
+        return self
+
+
+class Outcome(DomainModel):
+    scenario: Scenario
+    probability: Probability
+    expected_return: float
+    conditions: list[str] = Field(default_factory=list, max_length=20)
+    catalysts: list[str] = Field(default_factory=list, max_length=20)
+    key_risks: list[str] = Field(default_factory=list, max_length=20)
+
+
+class RiskMetrics(DomainModel):
+    """Annualised risk figures as fractions; drawdown and VaR/CVaR are losses stated as negative returns."""
+
+    volatility: float | None = Field(default=None, ge=0.0)
+    sharpe: float | None = None
+    sortino: float | None = None
+    max_drawdown: float | None = Field(default=None, le=0.0, ge=-1.0)
+    beta: float | None = None
+    var_95: float | None = None
+    var_99: float | None = None
+    cvar_95: float | None = None
+    cvar_99: float | None = None
+    liquidity_days: float | None = Field(default=None, ge=0.0)
+    sources: list[Citation] = Field(default_factory=list)
+
+
+class PositionSizing(DomainModel):
+    method: str = Field(min_length=1, max_length=64, description="e.g. volatility_target, kelly_capped")
+    weight: float = Field(ge=0.0, le=1.0, description="fraction of the portfolio")
+    notional: float | None = Field(default=None, ge=0.0)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    max_loss: float | None = Field(default=None, ge=0.0)
+
+
+class TradeLevels(DomainModel):
+    symbol: str = Field(min_length=1, max_length=32)
+    entry: float = Field(gt=0.0)
+    target: float = Field(gt=0.0)
+    stop: float = Field(gt=0.0)
+
+
+class ComplianceIssue(DomainModel):
+    rule: str = Field(min_length=1, max_length=100)
+    severity: Severity
+    message: str = Field(min_length=1, max_length=2000)
+
+
+class ComplianceCheck(DomainModel):
+    name: str = Field(min_length=1, max_length=100)
+    passed: bool
+    detail: str | None = Field(default=None, max_length=2000)
+
+
+class ComplianceStatus(DomainModel):
+    state: ComplianceState = ComplianceState.PENDING
+    checks: list[ComplianceCheck] = Field(default_factory=list)
+    issues: list[ComplianceIssue] = Field(default_factory=list)
+    disclosures: list[str] = Field(default_factory=list)
+    checked_at: UtcDatetime | None = None
+
+    @property
+    def has_critical_issue(self) -> bool:
+        return any(issue.severity is Severity.CRITICAL for issue in self.issues)
+
+    @model_validator(mode="after")
+    def _critical_blocks(self) -> ComplianceStatus:
+        if self.state is ComplianceState.COMPLIANT and self.has_critical_issue:
+            raise ValueError("an idea with a critical compliance issue cannot be compliant")
+        return self
+
+
+class StatusChange(DomainModel):
+    from_status: IdeaStatus | None
+    to_status: IdeaStatus
+    at: UtcDatetime
+    by: str = Field(min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ModelUse(DomainModel):
+    """One model call made while producing an idea."""
+
+    step: str = Field(min_length=1, max_length=64)
+    provider: str = Field(min_length=1, max_length=64)
+    model_id: str = Field(min_length=1, max_length=200)
+    prompt_template: str | None = Field(default=None, max_length=100)
+    prompt_version: str | None = Field(default=None, max_length=32)
+    prompt_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0.0)
+    latency_ms: float = Field(default=0.0, ge=0.0)
+    offline: bool = False
+
+
+class Provenance(DomainModel):
+    models: list[ModelUse] = Field(default_factory=list)
+    data_as_of: UtcDatetime
+    code_version: str = Field(min_length=1, max_length=64)
+    request_id: str | None = Field(default=None, max_length=64)
+    job_id: str | None = Field(default=None, max_length=64)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(use.input_tokens + use.output_tokens for use in self.models)
+
+    @property
+    def total_cost_usd(self) -> float:
+        return sum(use.cost_usd for use in self.models)

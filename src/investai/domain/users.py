@@ -1,0 +1,84 @@
+"""Users, roles and investment profiles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from investai.domain.common import DomainModel, Identifier, UtcDatetime
+from investai.domain.idea_parts import AssetClass, TimeHorizon
+
+
+class Role(StrEnum):
+    ANALYST = "analyst"
+    PORTFOLIO_MANAGER = "portfolio-manager"
+    COMPLIANCE_OFFICER = "compliance-officer"
+    ADMINISTRATOR = "administrator"
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "active"
+    FORCE_CHANGE_PASSWORD = "force_change_password"
+    DISABLED = "disabled"
+
+
+class User(DomainModel):
+    """An account of the embedded identity store (Cognito holds them in the aws shape)."""
+
+    id: Identifier
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    display_name: str | None = Field(default=None, max_length=200)
+    role: Role
+    organisation_id: Identifier
+    status: UserStatus = UserStatus.FORCE_CHANGE_PASSWORD
+    password_hash: str | None = Field(default=None, repr=False)
+    mfa_enabled: bool = False
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class RiskTolerance(StrEnum):
+    CONSERVATIVE = "conservative"
+    MODERATE = "moderate"
+    AGGRESSIVE = "aggressive"
+
+
+class EsgPreference(StrEnum):
+    NONE = "none"
+    PREFER = "prefer"
+    REQUIRE = "require"
+
+
+class DigestFrequency(StrEnum):
+    NEVER = "never"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class InvestmentPreferences(DomainModel):
+    risk_tolerance: RiskTolerance = RiskTolerance.MODERATE
+    time_horizon: TimeHorizon = TimeHorizon.MEDIUM
+    sectors: list[str] = Field(default_factory=list, max_length=50)
+    asset_classes: list[AssetClass] = Field(default_factory=lambda: [AssetClass.EQUITY])
+    exclusions: list[str] = Field(default_factory=list, max_length=500)
+    esg: EsgPreference = EsgPreference.NONE
+
+
+class NotificationSettings(DomainModel):
+    email: bool = True
+    in_app: bool = True
+    digest: DigestFrequency = DigestFrequency.WEEKLY
+    on_idea_ready: bool = True
+    on_review_decision: bool = True
+
+
+class UserProfile(DomainModel):
+    """A user's preferences; stored encrypted at rest."""
+
+    user_id: Identifier
+    role: Role
+    organisation_id: Identifier
+    preferences: InvestmentPreferences = Field(default_factory=InvestmentPreferences)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    updated_at: UtcDatetime

@@ -1,0 +1,1 @@
+"""Interfaces the services and agents depend on; adapters implement them."""

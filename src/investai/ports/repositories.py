@@ -1,0 +1,94 @@
+"""Repositories for the product's records (SQLite here, DynamoDB on AWS).
+
+Ideas are stored as revisions keyed ``(id, timestamp)``; list queries return the latest revision of each
+idea, newest first, and are always scoped to an organisation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from investai.domain.documents import Document
+from investai.domain.feedback import Feedback
+from investai.domain.ideas import InvestmentIdea
+from investai.domain.lifecycle import IdeaStatus
+from investai.domain.users import User, UserProfile
+
+
+class IdeaRepository(Protocol):
+    def add(self, idea: InvestmentIdea) -> None:
+        """Store a revision. Version 1 starts an idea; version n+1 must follow the stored latest n,
+        else ``Conflict`` (a concurrent writer got there first)."""
+        ...
+
+    def get(self, idea_id: str, *, version: int | None = None) -> InvestmentIdea:
+        """The latest revision, or the given version; ``NotFound`` otherwise."""
+        ...
+
+    def history(self, idea_id: str) -> list[InvestmentIdea]:
+        """Every revision, oldest first; ``NotFound`` for an unknown idea."""
+        ...
+
+    def list_by_user(self, user_id: str, *, limit: int = 50, before: int | None = None) -> list[InvestmentIdea]:
+        """Latest revisions of a user's ideas with ``timestamp < before``, newest first."""
+        ...
+
+    def list_by_status(
+        self, organisation_id: str, status: IdeaStatus, *, limit: int = 50, before: int | None = None
+    ) -> list[InvestmentIdea]: ...
+
+    def list_by_date(
+        self, organisation_id: str, day: str, *, limit: int = 50, before: int | None = None
+    ) -> list[InvestmentIdea]:
+        """Ideas generated on ``day`` (YYYY-MM-DD, UTC)."""
+        ...
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> None:
+        """``Conflict`` when the id or the e-mail address (case-insensitive) is taken."""
+        ...
+
+    def get(self, user_id: str) -> User: ...
+
+    def get_by_email(self, email: str) -> User | None: ...
+
+    def update(self, user: User) -> None: ...
+
+    def list_users(self, *, organisation_id: str | None = None, limit: int = 100) -> list[User]: ...
+
+    def delete(self, user_id: str) -> None: ...
+
+
+class ProfileRepository(Protocol):
+    def get(self, user_id: str) -> UserProfile: ...
+
+    def put(self, profile: UserProfile) -> None: ...
+
+    def delete(self, user_id: str) -> None: ...
+
+
+class DocumentRepository(Protocol):
+    def add(self, document: Document) -> None: ...
+
+    def get(self, document_id: str) -> Document: ...
+
+    def update(self, document: Document, *, expected_updated_at: datetime) -> None:
+        """Replace the record; ``Conflict`` unless the stored ``updated_at`` is still ``expected_updated_at``
+        (optimistic concurrency: another writer got there first)."""
+        ...
+
+    def delete(self, document_id: str) -> None: ...
+
+    def list_by_owner(self, owner_id: str, *, limit: int = 100) -> list[Document]: ...
+
+    def list_by_organisation(self, organisation_id: str, *, limit: int = 100) -> list[Document]: ...
+
+
+class FeedbackRepository(Protocol):
+    def add(self, feedback: Feedback) -> None: ...
+
+    def list_for_idea(self, idea_id: str) -> list[Feedback]: ...
+
+    def list_by_user(self, user_id: str) -> list[Feedback]: ...

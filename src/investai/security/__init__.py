@@ -1,0 +1,1 @@
+"""Security primitives: envelope encryption (more arrives with identity and access control)."""

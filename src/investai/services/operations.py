@@ -1,0 +1,59 @@
+"""Operational use cases: readiness of every store, and housekeeping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from investai.domain.jobs import JobStatus
+from investai.ports.health import HealthCheck
+from investai.ports.jobs import JobQueue
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    checks: list[CheckResult]
+
+    @property
+    def ready(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def failed(self) -> list[str]:
+        return [check.name for check in self.checks if not check.ok]
+
+
+class OperationsService:
+    def __init__(self, *, checks: Sequence[HealthCheck], queue: JobQueue) -> None:
+        self._checks = list(checks)
+        self._queue = queue
+
+    def readiness(self) -> Readiness:
+        """Run every component's check; a failing one is reported by name with its reason."""
+        results = []
+        for component in self._checks:
+            started = time.perf_counter()
+            try:
+                component.check()
+            except Exception as exc:  # a readiness probe reports failures, it does not raise them
+                error: str | None = f"{type(exc).__name__}: {exc}"[:300]
+            else:
+                error = None
+            elapsed = (time.perf_counter() - started) * 1000
+            results.append(CheckResult(component.health_name, error is None, round(elapsed, 3), error))
+        return Readiness(results)
+
+    def purge_expired_jobs(self) -> int:
+        return self._queue.purge_expired()
+
+    def job_counts(self) -> dict[JobStatus, int]:
+        return self._queue.counts()
