@@ -66,7 +66,7 @@ ENVIRONMENTS: dict[Profile, EnvironmentProfile] = {
         monitoring="basic",
         availability_zones=1,
         api_docs_enabled=True,
-        log_level="DEBUG",
+        log_level="INFO",
     ),
     Profile.STAGING: EnvironmentProfile(
         lambda_memory_mb=512,

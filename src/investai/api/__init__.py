@@ -1,0 +1,1 @@
+"""The REST API: app factory, dependencies, routes per resource, middleware."""

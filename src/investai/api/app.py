@@ -1,0 +1,66 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from investai import __version__
+from investai.api.errors import install_error_handlers
+from investai.api.middleware.body_limit import BodyLimitMiddleware
+from investai.api.middleware.request_context import RequestContextMiddleware
+from investai.api.routes import ideas, ops
+from investai.bootstrap import Container
+from investai.observability.logging import get_logger
+from investai.observability.tracing import get_tracer
+
+log = get_logger(__name__)
+
+
+def create_app(container: Container, *, background: bool = False) -> FastAPI:
+    """Build the app around ``container``; with ``background`` it also runs the job worker and the
+    scheduler for as long as the app is served (``investai serve``)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        container.keys.current_key_id()  # open the keyring now, not on the first request
+        pool = container.worker_pool() if background and container.settings.serve_with_worker else None
+        if pool is not None:
+            pool.start()
+        if background and container.settings.serve_with_scheduler:
+            container.start_scheduler()
+        log.info("app.started", profile=container.settings.profile.value, background=background)
+        try:
+            yield
+        finally:
+            if pool is not None:
+                pool.stop(timeout=container.settings.job_visibility_timeout_s)
+            container.scheduler.shutdown()
+            log.info("app.stopped")
+
+    docs = container.settings.environment.api_docs_enabled
+    app = FastAPIOffline(
+        title="Investment AI Agent",
+        version=__version__,
+        description="Ranked, risk-assessed, compliance-checked investment ideas from your documents and market data.",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(ideas.router)
+    settings = container.settings
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=container.metrics,
+        tracer=get_tracer(container.tracer_provider, "investai.api"),
+    )
+    return app

@@ -1,0 +1,1 @@
+"""Pure ASGI middleware: request context (ids, logs, metrics, traces, last-resort errors), body limits."""

@@ -1,0 +1,56 @@
+"""Refuse oversized request bodies: by Content-Length before any byte is read, and by counting the
+bytes of bodies sent without one (chunked). JSON bodies and multipart uploads have separate caps."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from investai.api.errors import error_body
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.lower(): value for key, value in scope["headers"]}
+        is_upload = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        limit = self.max_upload_bytes if is_upload else self.max_body_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _reject(scope, send, 400, "Content-Length is not a number")
+                return
+            if int(declared) > limit:
+                await _reject(scope, send, 413, f"request body exceeds {limit} bytes")
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, f"request body exceeds {limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _reject(scope: Scope, send: Send, status: int, message: str) -> None:
+    request_id = scope.get("state", {}).get("request_id")
+    body = json.dumps(error_body(status, message, request_id)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

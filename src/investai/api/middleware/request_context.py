@@ -1,0 +1,108 @@
+"""Per-request context: a request id, a trace span, a structured log line and metrics for every
+request, and the last-resort handler that turns an unexpected exception into a JSON 500."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from investai.api.errors import error_body
+from investai.observability.logging import bind_context, clear_context, get_logger
+from investai.observability.metrics import Metrics
+from investai.observability.tracing import current_trace_id
+
+REQUEST_ID_HEADER = b"x-request-id"
+_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
+
+log = get_logger("investai.http")
+
+
+def _route_label(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, tracer: Tracer) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        supplied = headers.get(REQUEST_ID_HEADER, b"")
+        request_id = supplied.decode() if _SAFE_REQUEST_ID.match(supplied) else secrets.token_hex(16)
+        scope.setdefault("state", {})["request_id"] = request_id
+        carrier = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        token = otel_context.attach(propagate.extract(carrier))
+        started = time.perf_counter()
+        status_holder: dict[str, Any] = {"status": 500, "started": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+            await send(message)
+
+        method = scope["method"]
+        try:
+            with self.tracer.start_as_current_span(f"{method} {scope['path']}", kind=SpanKind.SERVER) as span:
+                clear_context()
+                bind_context(request_id=request_id, trace_id=current_trace_id())
+                try:
+                    await self.app(scope, receive, send_with_id)
+                except Exception:
+                    span.set_status(Status(StatusCode.ERROR))
+                    log.exception("http.unhandled_exception", path=scope["path"], method=method)
+                    if not status_holder["started"]:
+                        await _internal_error(send_with_id, request_id)
+                route = _route_label(scope)
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.status_code", status_holder["status"])
+                self._observe(scope, method, route, status_holder["status"], started)
+        finally:
+            otel_context.detach(token)
+            clear_context()
+
+    def _observe(self, scope: Scope, method: str, route: str, status: int, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        self.metrics.http_requests.labels(method, route, str(status)).inc()
+        self.metrics.http_latency.labels(method, route).observe(elapsed)
+        if status >= 400:
+            code = scope.get("state", {}).get("error_code", "error")
+            self.metrics.http_errors.labels(route, str(status), code).inc()
+        level = "warning" if status >= 500 else "info"
+        getattr(log, level)(
+            "http.request",
+            method=method,
+            path=scope["path"],
+            route=route,
+            status=status,
+            duration_ms=round(elapsed * 1000, 3),
+        )
+
+
+async def _internal_error(send: Send, request_id: str) -> None:
+    body = json.dumps(error_body(500, "internal server error", request_id)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,42 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from investai import __version__
+from investai.api.deps import ContainerDep
+from investai.api.errors import error_response
+from investai.api.schemas import HealthPublic, ReadinessPublic
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/health", response_model=HealthPublic, summary="Liveness: the process answers")
+def health() -> HealthPublic:
+    return HealthPublic(status="ok", version=__version__)
+
+
+@router.get(
+    "/ready",
+    response_model=ReadinessPublic,
+    summary="Readiness: every store answers",
+    responses={503: {"description": "A component failed; the body names it"}},
+)
+def ready(request: Request, container: ContainerDep) -> JSONResponse:
+    readiness = container.operations.readiness()
+    checks = [asdict(check) for check in readiness.checks]
+    if readiness.ready:
+        return JSONResponse({"status": "ready", "checks": checks})
+    message = f"not ready: {', '.join(readiness.failed)} failed"
+    return error_response(request, 503, message, code="not_ready", extra={"checks": checks})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(container: ContainerDep) -> Response:
+    for status, count in container.operations.job_counts().items():
+        container.metrics.jobs_by_status.labels(status.value).set(count)
+    return Response(container.metrics.render(), media_type=container.metrics.content_type)

@@ -1,0 +1,110 @@
+"""The ``investai`` command line: serve, worker and housekeeping commands."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from investai import __version__
+
+app = typer.Typer(help="Investment AI Agent", no_args_is_help=True, add_completion=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"investai {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """Investment AI Agent."""
+
+
+def _container():  # type: ignore[no-untyped-def]
+    from investai.bootstrap import build_container
+    from investai.config import load_settings
+    from investai.observability.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(level=settings.effective_log_level, json=settings.log_json)
+    return build_container(settings)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default from INVESTAI_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default from INVESTAI_PORT)")] = None,
+    worker: Annotated[bool, typer.Option(help="Run the job worker in this process")] = True,
+    scheduler: Annotated[bool, typer.Option(help="Run the scheduler in this process")] = True,
+) -> None:
+    """Serve the API and UI; by default the job worker and scheduler run in the same process."""
+    import uvicorn
+
+    from investai.api.app import create_app
+
+    container = _container()
+    settings = container.settings.model_copy(
+        update={"serve_with_worker": worker, "serve_with_scheduler": scheduler}
+    )
+    container.settings = settings
+    application = create_app(container, background=True)
+    try:
+        uvicorn.run(
+            application,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        container.close()
+
+
+@app.command("worker")
+def run_worker() -> None:
+    """Run the job worker alone until SIGTERM or Ctrl-C; the job in hand is finished first."""
+    container = _container()
+    pool = container.worker_pool()
+    stopped = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        typer.echo(f"signal {signum}: finishing the job in hand, then stopping", err=True)
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    pool.start()
+    try:
+        while not stopped.wait(0.5):
+            pass
+    finally:
+        pool.stop()
+        container.close()
+
+
+@app.command()
+def ready() -> None:
+    """Check every store once and exit non-zero if any fails (for scripts and probes)."""
+    container = _container()
+    try:
+        readiness = container.operations.readiness()
+        for check in readiness.checks:
+            typer.echo(f"{check.name:14} {'ok' if check.ok else 'FAILED'} {check.latency_ms:8.2f} ms {check.error or ''}")
+        if not readiness.ready:
+            raise typer.Exit(1)
+    finally:
+        container.close()
+
+
+def main() -> None:
+    app()
