@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from investai.adapters.local.clock import FakeClock
 from investai.bootstrap import Container, build_container
@@ -28,3 +30,14 @@ def container(settings: Settings, clock: FakeClock) -> Iterator[Container]:
     built = build_container(settings, clock=clock)
     yield built
     built.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Code under test may configure logging (the CLI does); undo it so handlers never outlive a test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

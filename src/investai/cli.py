@@ -5,11 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from investai import __version__
+
+if TYPE_CHECKING:
+    from investai.bootstrap import Container
 
 app = typer.Typer(help="Investment AI Agent", no_args_is_help=True, add_completion=False)
 
@@ -29,7 +32,7 @@ def main_options(
     """Investment AI Agent."""
 
 
-def _container():  # type: ignore[no-untyped-def]
+def _container() -> Container:
     from investai.bootstrap import build_container
     from investai.config import load_settings
     from investai.observability.logging import configure_logging
@@ -99,7 +102,8 @@ def ready() -> None:
     try:
         readiness = container.operations.readiness()
         for check in readiness.checks:
-            typer.echo(f"{check.name:14} {'ok' if check.ok else 'FAILED'} {check.latency_ms:8.2f} ms {check.error or ''}")
+            state = "ok" if check.ok else "FAILED"
+            typer.echo(f"{check.name:14} {state:6} {check.latency_ms:8.2f} ms {check.error or ''}")
         if not readiness.ready:
             raise typer.Exit(1)
     finally:

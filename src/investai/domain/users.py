@@ -19,7 +19,7 @@ class Role(StrEnum):
 
 class UserStatus(StrEnum):
     ACTIVE = "active"
-    FORCE_CHANGE_PASSWORD = "force_change_password"
+    FORCE_CHANGE_PASSWORD = "force_change_password"  # noqa: S105 - a status, not a secret
     DISABLED = "disabled"
 
 

@@ -106,7 +106,7 @@ class SqliteJobQueue(JobQueue):
         self, now: datetime, visibility_timeout: timedelta, kinds: Sequence[str] | None, token: str
     ) -> Job | None:
         stamp = epoch_ms(now)
-        kind_filter, kind_args = "", ()
+        kind_filter, kind_args = "", tuple[str, ...]()
         if kinds:
             kind_filter = f" AND kind IN ({', '.join('?' for _ in kinds)})"
             kind_args = tuple(kinds)

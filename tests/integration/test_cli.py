@@ -1,0 +1,70 @@
+"""The command line: version, readiness, and `investai serve` as a real uvicorn process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from investai import __version__
+from investai.cli import app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_version_flag() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"investai {__version__}"
+
+
+def test_ready_command_reports_each_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVESTAI_DATA_DIR", str(tmp_path / "var"))
+    result = CliRunner().invoke(app, ["ready"])
+    assert result.exit_code == 0, result.output
+    for name in ("sqlite", "object_store", "job_queue", "keyring"):
+        assert name in result.stdout
+
+
+def test_serve_runs_api_worker_and_scheduler_then_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "INVESTAI_DATA_DIR": str(tmp_path / "var"), "INVESTAI_WORKER_POLL_INTERVAL_S": "0.1"}
+    command = [sys.executable, "-m", "investai", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/ready").json()["status"] == "ready"
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert "investai_http_requests_total" in httpx.get(f"{base}/metrics").text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert '"event": "app.stopped"' in output
+    assert '"event": "worker.started"' in output
+    assert '"event": "worker.stopped"' in output
+    assert '"event": "http.request"' in output
+    assert "Traceback" not in output
