@@ -2,4 +2,5 @@
 
 from investai.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -82,5 +82,6 @@ class SqliteIdeaRepository:
             f"SELECT body FROM idea_revisions WHERE {where} AND is_latest = 1 AND timestamp < ? "  # noqa: S608
             "ORDER BY timestamp DESC LIMIT ?"
         )
-        rows = self._db.connection().execute(sql, (*args, before or _NO_BOUND, max(1, min(limit, 500)))).fetchall()
+        bound = _NO_BOUND if before is None else before
+        rows = self._db.connection().execute(sql, (*args, bound, max(1, min(limit, 500)))).fetchall()
         return [InvestmentIdea.model_validate_json(row["body"]) for row in rows]

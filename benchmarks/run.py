@@ -1,0 +1,109 @@
+"""Storage and queue benchmarks, each reported as a ratio against a baseline measured in the same run.
+
+    make bench            # or: .venv/bin/python -m benchmarks.run
+
+Baselines: the cost the adapter cannot avoid (a durable raw file write, a durable SQLite insert), so
+the ratio is what encryption, versioning and bookkeeping add. Figures go to stdout and RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from investai.adapters.local.clock import SystemClock
+from investai.bootstrap import build_container
+from investai.config import Settings
+
+ROUNDS = 5
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def per_op(action: Callable[[int], None], count: int) -> float:
+    """Median over ROUNDS of the mean seconds per operation."""
+    samples = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for index in range(count):
+            action(index)
+        samples.append((time.perf_counter() - started) / count)
+    return statistics.median(samples)
+
+
+def durable_write(directory: Path, payload: bytes) -> Callable[[int], None]:
+    def write(index: int) -> None:
+        path = directory / f"raw-{index}"
+        with open(path, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    return write
+
+
+def main() -> None:
+    rows: list[tuple[str, float, float, str]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        container = build_container(Settings(data_dir=root / "var", _env_file=None), clock=SystemClock())
+        raw_dir = root / "raw"
+        raw_dir.mkdir()
+        for size in (4 * 1024, 1024 * 1024):
+            payload = os.urandom(size)
+            baseline = per_op(durable_write(raw_dir, payload), 50)
+            put = per_op(lambda i, p=payload: container.objects.put(f"bench/{size}/{i % 10}", p), 50)
+            rows.append((f"object put {size // 1024} KiB", put, baseline, "raw write + fsync"))
+            container.objects.put(f"bench/read/{size}", payload)
+            raw_path = raw_dir / "raw-0"
+            read_baseline = per_op(lambda _i, p=raw_path: p.read_bytes(), 200)
+            get = per_op(lambda _i, k=f"bench/read/{size}": container.objects.get(k), 200)
+            rows.append((f"object get {size // 1024} KiB", get, read_baseline, "raw read"))
+
+        conn = sqlite3.connect(root / "baseline.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+        insert = per_op(lambda i: conn.execute("INSERT INTO t (body) VALUES (?)", ("x" * 400,)), 200)
+
+        def job_cycle(_index: int) -> None:
+            container.jobs.enqueue("maintenance.purge_jobs", {"n": _index})
+            job = container.jobs.lease(visibility_timeout=timedelta(seconds=60))
+            assert job is not None
+            container.jobs.ack(job)
+
+        cycle = per_op(job_cycle, 100)
+        rows.append(("job enqueue + lease + ack", cycle, insert, "one durable SQLite insert"))
+        container.close()
+        conn.close()
+    report(rows)
+
+
+def report(rows: list[tuple[str, float, float, str]]) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    lines = [
+        "# Benchmark results",
+        "",
+        "Command: `make bench` (`.venv/bin/python -m benchmarks.run`). Each figure is the median over "
+        f"{ROUNDS} rounds; the ratio compares with a baseline measured in the same run on the same disk.",
+        "",
+        f"Run {stamp} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "| operation | per op | baseline | baseline per op | ratio |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for name, value, baseline, label in rows:
+        lines.append(f"| {name} | {value * 1e3:.3f} ms | {label} | {baseline * 1e3:.3f} ms | {value / baseline:.2f}x |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,547 @@
+"""Contract of the ObjectStore port, run against every adapter in :data:`ADAPTERS`.
+
+An adapter enters the suite through one factory that returns an :class:`ObjectStoreHarness`: the store,
+a way to open a second instance over the same storage (a restart), and raw access to what the backend
+stores, so that the tamper tests can alter bytes behind the store's back. The S3 adapter supplies its own
+raw access (for instance through the moto backend) by adding one entry to ``ADAPTERS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from investai.adapters.local.clock import FakeClock
+from investai.adapters.local.fsutil import TEMP_PREFIX
+from investai.adapters.local.keyring import LocalKeyring
+from investai.adapters.local.object_store import VERSIONS_DIR, LocalObjectStore
+from investai.domain.errors import IntegrityError, InvalidKey, NotFound
+from investai.ports.object_store import ObjectStore, StorageClass
+from investai.security.envelope import EnvelopeCipher
+from tests.factories import T0
+
+MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"  # noqa: S105 - test value
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectStoreHarness:
+    """An adapter under test plus raw access to its storage."""
+
+    store: ObjectStore
+    reopen: Callable[[], ObjectStore]
+    """A new store instance over the same storage, as after a process restart."""
+    read_blob: Callable[[str, str], bytes]
+    """The stored (encrypted) bytes of ``(key, version_id)``."""
+    write_blob: Callable[[str, str, bytes], None]
+    """Replace the stored bytes of ``(key, version_id)`` without going through the store."""
+    edit_metadata: Callable[[str, str, dict[str, Any]], None]
+    """Overwrite fields of the stored metadata of ``(key, version_id)``; names are ObjectVersion fields."""
+    ordered_version_ids: bool = True
+    """Whether version ids sort by age (the local adapter's do; S3's are opaque)."""
+
+
+# -- local file-system adapter ----------------------------------------------------------------------
+
+
+def _local_adapter(tmp_path: Path, clock: FakeClock) -> ObjectStoreHarness:
+    root = tmp_path / "objects"
+    keyring_path = tmp_path / "keys" / "keyring.json"
+
+    def build() -> ObjectStore:
+        keys = LocalKeyring(path=keyring_path, master_secret=MASTER_SECRET, clock=clock)
+        return LocalObjectStore(root=root, cipher=EnvelopeCipher(key_manager=keys), clock=clock)
+
+    def version_file(key: str, version_id: str, suffix: str) -> Path:
+        return root.joinpath(*key.split("/"), VERSIONS_DIR, f"{version_id}{suffix}")
+
+    def read_blob(key: str, version_id: str) -> bytes:
+        return version_file(key, version_id, ".blob").read_bytes()
+
+    def write_blob(key: str, version_id: str, blob: bytes) -> None:
+        version_file(key, version_id, ".blob").write_bytes(blob)
+
+    def edit_metadata(key: str, version_id: str, changes: dict[str, Any]) -> None:
+        sidecar = version_file(key, version_id, ".json")
+        body = json.loads(sidecar.read_bytes())
+        body.update(changes)
+        sidecar.write_bytes(json.dumps(body).encode())
+
+    return ObjectStoreHarness(
+        store=build(),
+        reopen=build,
+        read_blob=read_blob,
+        write_blob=write_blob,
+        edit_metadata=edit_metadata,
+    )
+
+
+ADAPTERS: dict[str, Callable[[Path, FakeClock], ObjectStoreHarness]] = {
+    "local": _local_adapter,
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def harness(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[ObjectStoreHarness]:
+    yield ADAPTERS[request.param](tmp_path, clock)
+
+
+@pytest.fixture
+def store(harness: ObjectStoreHarness) -> ObjectStore:
+    return harness.store
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- put / get ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"hello, world", bytes(range(256)) * 4, os.urandom(MIB)],
+    ids=["empty", "short", "all-byte-values", "one-mib"],
+)
+def test_get_returns_exactly_the_bytes_that_were_put(store: ObjectStore, data: bytes) -> None:
+    stored = store.put("docs/report.bin", data)
+
+    fetched = store.get("docs/report.bin")
+
+    assert fetched.data == data
+    assert fetched.version == stored
+
+
+def test_put_records_size_hash_content_type_and_the_clock_time(store: ObjectStore, clock: FakeClock) -> None:
+    clock.advance(timedelta(hours=3))
+
+    version = store.put("docs/note.txt", b"twelve bytes", content_type="text/plain")
+
+    assert version.size == 12
+    assert version.sha256 == _sha256(b"twelve bytes")
+    assert version.content_type == "text/plain"
+    assert version.created_at == clock.now()
+    assert version.storage_class is StorageClass.STANDARD
+    assert not version.delete_marker
+    assert version.version_id
+
+
+def test_every_put_creates_a_new_version_listed_newest_first(harness: ObjectStoreHarness) -> None:
+    store = harness.store
+    puts = [store.put("docs/a", f"revision {n}".encode()) for n in range(5)]
+    ids = [v.version_id for v in puts]
+
+    listed = store.versions("docs/a")
+
+    assert len(set(ids)) == len(ids)
+    assert [v.version_id for v in listed] == ids[::-1]
+    if harness.ordered_version_ids:
+        assert ids == sorted(ids)
+
+
+def test_get_of_a_specific_version_returns_that_version(store: ObjectStore) -> None:
+    first = store.put("docs/a", b"first")
+    store.put("docs/a", b"second")
+
+    assert store.get("docs/a", first.version_id).data == b"first"
+    assert store.get("docs/a").data == b"second"
+
+
+def test_head_returns_metadata_of_the_latest_or_a_given_version(store: ObjectStore) -> None:
+    first = store.put("docs/a", b"first")
+    second = store.put("docs/a", b"second, longer")
+
+    assert store.head("docs/a") == second
+    assert store.head("docs/a", first.version_id) == first
+
+
+def test_missing_objects_and_versions_are_not_found(store: ObjectStore) -> None:
+    store.put("docs/a", b"data")
+
+    with pytest.raises(NotFound):
+        store.get("docs/missing")
+    with pytest.raises(NotFound):
+        store.head("docs/missing")
+    with pytest.raises(NotFound):
+        store.get("docs/a", "00000000000000000000deadbeef")
+    assert store.versions("docs/missing") == []
+
+
+# -- listing ----------------------------------------------------------------------------------------
+
+
+def test_list_objects_returns_only_the_latest_version_of_live_objects_under_the_prefix(store: ObjectStore) -> None:
+    store.put("docs/a", b"a1")
+    latest_a = store.put("docs/a", b"a2")
+    store.put("docs/b", b"b1")
+    nested = store.put("docs/sub/c", b"c1")
+    other = store.put("other/x", b"x1")
+    store.delete("docs/b")
+
+    under_docs = store.list_objects("docs/")
+
+    assert under_docs == [latest_a, nested]
+    assert [v.key for v in store.list_objects()] == ["docs/a", "docs/sub/c", "other/x"]
+    assert store.list_objects("other/") == [other]
+    assert store.list_objects("nothing/") == []
+
+
+def test_list_objects_on_an_empty_store_is_empty(store: ObjectStore) -> None:
+    assert store.list_objects() == []
+
+
+# -- delete and restore -------------------------------------------------------------------------------
+
+
+def test_delete_writes_a_marker_and_keeps_earlier_versions_readable(store: ObjectStore) -> None:
+    first = store.put("docs/a", b"first")
+    second = store.put("docs/a", b"second")
+
+    marker = store.delete("docs/a")
+
+    assert marker.delete_marker
+    with pytest.raises(NotFound):
+        store.get("docs/a")
+    with pytest.raises(NotFound):
+        store.head("docs/a")
+    assert [v.version_id for v in store.versions("docs/a")] == [
+        marker.version_id,
+        second.version_id,
+        first.version_id,
+    ]
+    assert store.get("docs/a", first.version_id).data == b"first"
+    assert store.get("docs/a", second.version_id).data == b"second"
+    with pytest.raises(NotFound):
+        store.get("docs/a", marker.version_id)
+
+
+def test_deleting_a_missing_or_already_deleted_object_is_not_found(store: ObjectStore) -> None:
+    with pytest.raises(NotFound):
+        store.delete("docs/missing")
+    store.put("docs/a", b"data")
+    store.delete("docs/a")
+    with pytest.raises(NotFound):
+        store.delete("docs/a")
+
+
+def test_restore_copies_an_old_version_to_the_top(store: ObjectStore) -> None:
+    first = store.put("docs/a", b"first", content_type="text/plain", metadata={"owner": "user_1"})
+    store.put("docs/a", b"second")
+
+    restored = store.restore("docs/a", first.version_id)
+
+    assert restored.version_id != first.version_id
+    assert store.versions("docs/a")[0] == restored
+    latest = store.get("docs/a")
+    assert latest.data == b"first"
+    assert latest.version.content_type == "text/plain"
+    assert latest.version.metadata == {"owner": "user_1", "restored-from": first.version_id}
+    assert len(store.versions("docs/a")) == 3
+
+
+def test_restore_brings_a_deleted_object_back(store: ObjectStore) -> None:
+    first = store.put("docs/a", b"first")
+    store.delete("docs/a")
+
+    store.restore("docs/a", first.version_id)
+
+    assert store.get("docs/a").data == b"first"
+    assert [v.key for v in store.list_objects("docs/")] == ["docs/a"]
+
+
+# -- storage classes ------------------------------------------------------------------------------------
+
+
+def test_storage_class_transitions_persist(harness: ObjectStoreHarness) -> None:
+    store = harness.store
+    old = store.put("docs/a", b"old")
+    current = store.put("docs/a", b"current")
+
+    to_ia = store.set_storage_class("docs/a", old.version_id, StorageClass.STANDARD_IA)
+    assert to_ia.storage_class is StorageClass.STANDARD_IA
+    assert store.head("docs/a", old.version_id).storage_class is StorageClass.STANDARD_IA
+
+    store.set_storage_class("docs/a", old.version_id, StorageClass.GLACIER)
+
+    reopened = harness.reopen()
+    assert reopened.head("docs/a", old.version_id).storage_class is StorageClass.GLACIER
+    assert reopened.head("docs/a", current.version_id).storage_class is StorageClass.STANDARD
+    assert reopened.head("docs/a", old.version_id).sha256 == old.sha256
+
+
+def test_a_storage_class_can_be_chosen_at_put(store: ObjectStore) -> None:
+    version = store.put("docs/a", b"cold", storage_class=StorageClass.STANDARD_IA)
+
+    assert store.head("docs/a").storage_class is StorageClass.STANDARD_IA
+    assert version.storage_class is StorageClass.STANDARD_IA
+
+
+def test_a_delete_marker_has_no_storage_class(store: ObjectStore) -> None:
+    store.put("docs/a", b"data")
+    marker = store.delete("docs/a")
+
+    with pytest.raises(NotFound):
+        store.set_storage_class("docs/a", marker.version_id, StorageClass.GLACIER)
+
+
+# -- keys and metadata ----------------------------------------------------------------------------------
+
+INVALID_KEYS = [
+    "",
+    "../x",
+    "docs/../x",
+    "..",
+    "/abs",
+    "a//b",
+    "a/",
+    ".hidden",
+    "docs/.hidden",
+    "docs/.versions",
+    "a" * 201,
+    "/".join(["a"] * 17),
+    "café",
+    "docs/naïve",
+    "a b",
+    "a\\b",
+    "a\nb",
+    "trailing-newline\n",
+    "docs/x\n",
+    "nul\x00byte",
+]
+
+
+@pytest.mark.parametrize("key", INVALID_KEYS)
+def test_unsafe_keys_are_rejected_by_every_operation(store: ObjectStore, key: str) -> None:
+    with pytest.raises(InvalidKey):
+        store.put(key, b"data")
+    with pytest.raises(InvalidKey):
+        store.get(key)
+    with pytest.raises(InvalidKey):
+        store.head(key)
+    with pytest.raises(InvalidKey):
+        store.versions(key)
+    with pytest.raises(InvalidKey):
+        store.delete(key)
+    assert store.list_objects() == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a", "docs/org_1/doc_123", "A-Z.a-z_0-9=x", "a" * 200, "/".join(["a"] * 16), "_private/x"],
+)
+def test_safe_keys_are_accepted(store: ObjectStore, key: str) -> None:
+    store.put(key, b"data")
+
+    assert store.get(key).data == b"data"
+
+
+def test_metadata_and_content_type_are_preserved(harness: ObjectStoreHarness) -> None:
+    metadata = {"owner": "user_1", "filename": "Q3 note (final).pdf", "unicode": "Zürich €"}
+    harness.store.put("docs/a", b"%PDF-1.7", content_type="application/pdf", metadata=metadata)
+
+    for store in (harness.store, harness.reopen()):
+        fetched = store.get("docs/a")
+        assert fetched.version.metadata == metadata
+        assert fetched.version.content_type == "application/pdf"
+        assert store.head("docs/a").metadata == metadata
+
+
+def test_oversized_metadata_is_rejected(store: ObjectStore) -> None:
+    with pytest.raises(InvalidKey):
+        store.put("docs/a", b"data", metadata={f"k{n}": "v" for n in range(33)})
+    with pytest.raises(InvalidKey):
+        store.put("docs/a", b"data", metadata={"k": "v" * 1025})
+    assert store.versions("docs/a") == []
+
+
+def test_a_restarted_store_reads_what_the_first_instance_wrote(harness: ObjectStoreHarness) -> None:
+    first = harness.store.put("docs/a", b"first")
+    second = harness.store.put("docs/a", b"second")
+
+    reopened = harness.reopen()
+
+    assert reopened.versions("docs/a") == [second, first]
+    assert reopened.get("docs/a", first.version_id).data == b"first"
+
+
+def test_check_passes_on_a_working_store(store: ObjectStore) -> None:
+    store.check()
+    store.put("docs/a", b"data")
+    store.check()
+
+
+# -- tampering --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bit", [0x01, 0x80], ids=["low-bit", "high-bit"])
+def test_flipping_any_byte_of_the_stored_blob_raises_integrity_error(harness: ObjectStoreHarness, bit: int) -> None:
+    version = harness.store.put("docs/a", b"sixty-four bytes of plaintext, padded out to exactly 64 bytes..")
+    original = harness.read_blob("docs/a", version.version_id)
+
+    for index in range(len(original)):
+        tampered = bytearray(original)
+        tampered[index] ^= bit
+        harness.write_blob("docs/a", version.version_id, bytes(tampered))
+        with pytest.raises(IntegrityError):
+            harness.store.get("docs/a", version.version_id)
+
+    harness.write_blob("docs/a", version.version_id, original)
+    assert harness.store.get("docs/a").data.startswith(b"sixty-four")
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda blob: b"",
+        lambda blob: blob[:-1],
+        lambda blob: blob[:10],
+        lambda blob: blob + b"\x00",
+        lambda blob: blob[:-16] + bytes(16),
+        lambda blob: b"not an envelope at all",
+    ],
+    ids=["emptied", "truncated-by-one", "truncated-to-header", "extended", "tag-zeroed", "replaced"],
+)
+def test_a_truncated_extended_or_replaced_blob_raises_integrity_error(
+    harness: ObjectStoreHarness, mutate: Callable[[bytes], bytes]
+) -> None:
+    version = harness.store.put("docs/a", b"some confidential research")
+    harness.write_blob("docs/a", version.version_id, mutate(harness.read_blob("docs/a", version.version_id)))
+
+    with pytest.raises(IntegrityError):
+        harness.store.get("docs/a")
+
+
+def test_a_blob_moved_from_another_object_raises_integrity_error(harness: ObjectStoreHarness) -> None:
+    victim = harness.store.put("docs/victim", b"the real content")
+    other = harness.store.put("docs/other", b"other content")
+    harness.write_blob("docs/victim", victim.version_id, harness.read_blob("docs/other", other.version_id))
+
+    with pytest.raises(IntegrityError):
+        harness.store.get("docs/victim")
+
+
+def test_a_blob_swapped_with_an_older_version_raises_integrity_error(harness: ObjectStoreHarness) -> None:
+    old = harness.store.put("docs/a", b"old content")
+    new = harness.store.put("docs/a", b"new content")
+    harness.write_blob("docs/a", new.version_id, harness.read_blob("docs/a", old.version_id))
+
+    with pytest.raises(IntegrityError):
+        harness.store.get("docs/a")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sha256": _sha256(b"something else")},
+        {"sha256": "0" * 64},
+        {"size": 3},
+        {"content_type": "text/html"},
+        {"metadata": {"owner": "mallory"}},
+        {"metadata": {"owner": "user_1", "extra": "injected"}},
+        {"metadata": {}},
+    ],
+    ids=["sha256-other-data", "sha256-zeros", "size", "content-type", "metadata-value", "metadata-added", "metadata-dropped"],
+)
+def test_editing_the_stored_metadata_raises_integrity_error(
+    harness: ObjectStoreHarness, changes: dict[str, Any]
+) -> None:
+    version = harness.store.put("docs/a", b"some confidential research", metadata={"owner": "user_1"})
+    harness.edit_metadata("docs/a", version.version_id, changes)
+
+    with pytest.raises(IntegrityError):
+        harness.store.get("docs/a")
+
+
+def test_integrity_errors_name_the_object_and_version(harness: ObjectStoreHarness) -> None:
+    version = harness.store.put("docs/a", b"some confidential research")
+    blob = bytearray(harness.read_blob("docs/a", version.version_id))
+    blob[len(blob) // 2] ^= 0x01
+    harness.write_blob("docs/a", version.version_id, bytes(blob))
+
+    with pytest.raises(IntegrityError) as caught:
+        harness.store.get("docs/a")
+
+    assert "docs/a" in str(caught.value)
+    assert version.version_id in str(caught.value)
+
+
+def test_tampering_with_one_version_leaves_the_others_readable(harness: ObjectStoreHarness) -> None:
+    old = harness.store.put("docs/a", b"old content")
+    new = harness.store.put("docs/a", b"new content")
+    blob = bytearray(harness.read_blob("docs/a", new.version_id))
+    blob[-1] ^= 0x01
+    harness.write_blob("docs/a", new.version_id, bytes(blob))
+
+    with pytest.raises(IntegrityError):
+        harness.store.get("docs/a")
+    assert harness.store.get("docs/a", old.version_id).data == b"old content"
+
+
+# -- local adapter specifics ------------------------------------------------------------------------------
+
+
+class TestLocalLayout:
+    """What the local adapter promises about its files: private modes, no leftovers, crash debris ignored."""
+
+    @pytest.fixture
+    def local(self, tmp_path: Path, clock: FakeClock) -> ObjectStoreHarness:
+        return _local_adapter(tmp_path, clock)
+
+    def test_blobs_and_sidecars_are_private_and_no_temporary_files_remain(
+        self, local: ObjectStoreHarness, tmp_path: Path
+    ) -> None:
+        local.store.put("docs/a", b"data")
+        local.store.put("docs/a", b"more data")
+        local.store.delete("docs/a")
+
+        files = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+
+        assert files
+        assert not [p for p in files if p.name.startswith(TEMP_PREFIX)]
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+
+    def test_crash_debris_is_ignored(self, local: ObjectStoreHarness, tmp_path: Path) -> None:
+        version = local.store.put("docs/a", b"data")
+        versions_dir = tmp_path / "objects" / "docs" / "a" / VERSIONS_DIR
+        (versions_dir / f"{TEMP_PREFIX}0123456789abcdef").write_bytes(b"half-written sidecar")
+        (versions_dir / "99999999999999999999ffffffff.blob").write_bytes(b"blob whose sidecar never landed")
+
+        assert local.store.versions("docs/a") == [version]
+        assert local.store.get("docs/a").data == b"data"
+        assert local.store.list_objects() == [version]
+
+    def test_a_sidecar_claiming_another_key_raises_integrity_error(self, local: ObjectStoreHarness) -> None:
+        version = local.store.put("docs/a", b"data")
+        local.edit_metadata("docs/a", version.version_id, {"key": "docs/b"})
+
+        with pytest.raises(IntegrityError):
+            local.store.get("docs/a")
+
+    def test_an_unreadable_sidecar_raises_integrity_error(self, local: ObjectStoreHarness, tmp_path: Path) -> None:
+        version = local.store.put("docs/a", b"data")
+        sidecar = tmp_path / "objects" / "docs" / "a" / VERSIONS_DIR / f"{version.version_id}.json"
+        sidecar.write_bytes(sidecar.read_bytes()[:-5])
+
+        with pytest.raises(IntegrityError):
+            local.store.get("docs/a")
+
+    def test_a_missing_blob_raises_integrity_error(self, local: ObjectStoreHarness, tmp_path: Path) -> None:
+        version = local.store.put("docs/a", b"data")
+        (tmp_path / "objects" / "docs" / "a" / VERSIONS_DIR / f"{version.version_id}.blob").unlink()
+
+        with pytest.raises(IntegrityError):
+            local.store.get("docs/a")
