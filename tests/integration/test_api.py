@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import io
 import json
-import logging
 import shutil
 from collections.abc import Iterator
 
@@ -104,58 +104,52 @@ def test_idea_request_validation_normalises_and_warns(client: TestClient) -> Non
 
 
 class TestBadInput:
-    @pytest.fixture(autouse=True)
-    def json_logs(self, capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
-        root = logging.getLogger()
-        saved = root.handlers[:], root.level
-        configure_logging(level="DEBUG", json=True)  # after capsys, so the handler writes to its capture
-        yield
-        root.handlers[:], level = saved
-        root.setLevel(level)
+    @pytest.fixture
+    def logs(self) -> io.StringIO:
+        """The JSON log lines the app writes during the test."""
+        stream = io.StringIO()
+        configure_logging(level="DEBUG", json=True, stream=stream)
+        return stream
 
-    def _log_lines(self, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
-        captured = capsys.readouterr()
-        return [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
-
-    def _assert_quiet_logs(self, capsys: pytest.CaptureFixture[str]) -> None:
-        lines = self._log_lines(capsys)
+    def _assert_quiet_logs(self, logs: io.StringIO) -> None:
+        lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
         assert lines, "expected request log lines"
         assert not [line for line in lines if line["level"] in ("error", "critical")]
         assert not [line for line in lines if "exception" in line or "Traceback" in json.dumps(line)]
 
-    def test_unknown_route_is_a_json_404(self, client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_unknown_route_is_a_json_404(self, client: TestClient, logs: io.StringIO) -> None:
         response = client.get("/api/v1/nothing-here")
         assert response.status_code == 404
         assert_error_shape(response.json(), "not_found")
-        self._assert_quiet_logs(capsys)
+        self._assert_quiet_logs(logs)
 
-    def test_wrong_method_is_a_json_405(self, client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_wrong_method_is_a_json_405(self, client: TestClient, logs: io.StringIO) -> None:
         response = client.delete("/health")
         assert response.status_code == 405
         assert_error_shape(response.json(), "method_not_allowed")
-        self._assert_quiet_logs(capsys)
+        self._assert_quiet_logs(logs)
 
     @pytest.mark.parametrize(
         "body",
         [b"{bad json", b'{"tickers": [1, 2', b"[]", b'{"max_ideas": 1e309}', b'{"tickers": ["a b"]}'],
     )
     def test_malformed_json_is_a_json_422(
-        self, client: TestClient, capsys: pytest.CaptureFixture[str], body: bytes
+        self, client: TestClient, logs: io.StringIO, body: bytes
     ) -> None:
         response = client.post(
             "/api/v1/ideas/requests/validate", content=body, headers={"content-type": "application/json"}
         )
         assert response.status_code == 422
         assert_error_shape({"error": {k: v for k, v in response.json()["error"].items() if k != "details"}}, "validation_error")
-        self._assert_quiet_logs(capsys)
+        self._assert_quiet_logs(logs)
 
-    def test_undecodable_body_is_a_json_400(self, client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_undecodable_body_is_a_json_400(self, client: TestClient, logs: io.StringIO) -> None:
         response = client.post(
             "/api/v1/ideas/requests/validate", content=b"\xff\xfe\x00", headers={"content-type": "application/json"}
         )
         assert response.status_code == 400
         assert_error_shape(response.json(), "bad_request")
-        self._assert_quiet_logs(capsys)
+        self._assert_quiet_logs(logs)
 
     def test_rule_breaking_request_is_a_json_422(self, client: TestClient) -> None:
         response = client.post("/api/v1/ideas/requests/validate", json={"tickers": ["AAPL"], "exclusions": ["aapl"]})
@@ -163,7 +157,7 @@ class TestBadInput:
         assert "exclusions" in json.dumps(response.json()["error"]["details"])
 
     def test_declared_oversized_body_is_a_json_413(
-        self, client: TestClient, container: Container, capsys: pytest.CaptureFixture[str]
+        self, client: TestClient, container: Container, logs: io.StringIO
     ) -> None:
         size = container.settings.max_body_bytes + 1
         response = client.post(
@@ -171,10 +165,10 @@ class TestBadInput:
         )
         assert response.status_code == 413
         assert_error_shape(response.json(), "payload_too_large")
-        self._assert_quiet_logs(capsys)
+        self._assert_quiet_logs(logs)
 
     def test_streamed_oversized_body_is_a_json_413(
-        self, client: TestClient, container: Container, capsys: pytest.CaptureFixture[str]
+        self, client: TestClient, container: Container, logs: io.StringIO
     ) -> None:
         chunk = b" " * 65536
         chunks = container.settings.max_body_bytes // len(chunk) + 2
@@ -189,7 +183,7 @@ class TestBadInput:
         )
         assert response.status_code == 413
         assert_error_shape(response.json(), "payload_too_large")
-        self._assert_quiet_logs(capsys)
+        self._assert_quiet_logs(logs)
 
     def test_nonnumeric_content_length_is_a_json_400(self, app: FastAPI) -> None:
         import asyncio

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
 
-def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
+def configure_logging(*, level: str = "INFO", json: bool = True, stream: TextIO | None = None) -> None:
     """Route structlog and the standard library's logging through one JSON (or console) renderer."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -32,7 +32,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -54,7 +54,7 @@ class StoredObject:
 def validate_key(key: str) -> str:
     """Raise :class:`InvalidKey` unless ``key`` is ``segment/segment/...`` of safe characters."""
     segments = key.split("/")
-    if not 1 <= len(segments) <= MAX_KEY_SEGMENTS or not all(KEY_PATTERN.match(s) for s in segments):
+    if not 1 <= len(segments) <= MAX_KEY_SEGMENTS or not all(KEY_PATTERN.fullmatch(s) for s in segments):
         raise InvalidKey(f"object key {key[:80]!r} is not allowed")
     return key
 
@@ -110,7 +110,10 @@ class ObjectStore(ABC):
             raise NotFound(f"object {key!r} version {version.version_id} is a delete marker")
         blob = self._read_blob(key, version.version_id)
         aad = associated_data(key, version.sha256, version.size, version.content_type, version.metadata)
-        data = self._cipher.open(blob, aad=aad)
+        try:
+            data = self._cipher.open(blob, aad=aad)
+        except IntegrityError as exc:
+            raise type(exc)(f"object {key!r} version {version.version_id}: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != version.sha256 or len(data) != version.size:
             raise IntegrityError(f"object {key!r} version {version.version_id} does not match its hash")
         return StoredObject(version=version, data=data)

@@ -1,0 +1,497 @@
+"""Contract of the JobQueue port: SQS semantics (leases with a visibility timeout, back-off, dead letters).
+
+Every adapter must pass every test here. To add one (SQS with a DynamoDB jobs table, say), write a
+factory that yields a queue on fresh storage using the given clock, retry policy and time to live, and
+add it to :data:`ADAPTERS`. Time only moves when a test advances the :class:`FakeClock`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from investai.adapters.local.clock import FakeClock
+from investai.adapters.local.migrations import MIGRATIONS
+from investai.adapters.local.sqlite import SqliteDatabase
+from investai.adapters.local.sqlite_jobs import SqliteJobQueue
+from investai.domain.errors import Conflict, NotFound
+from investai.domain.jobs import Job, JobStatus, RetryPolicy
+from investai.ports.jobs import MAX_ERROR_CHARS, JobQueue, LeaseLost
+from tests.factories import T0
+
+VISIBILITY = timedelta(seconds=30)
+TTL = timedelta(days=7)
+MS = timedelta(milliseconds=1)
+RETRY = RetryPolicy(max_attempts=3, base_delay_s=10.0, max_delay_s=1000.0, jitter=0.0)
+
+QueueFactory = Callable[[Path, FakeClock, RetryPolicy, timedelta], AbstractContextManager[JobQueue]]
+
+
+@contextmanager
+def sqlite_queue(tmp_path: Path, clock: FakeClock, retry: RetryPolicy, ttl: timedelta) -> Iterator[JobQueue]:
+    db = SqliteDatabase(path=tmp_path / "jobs.db", migrations=MIGRATIONS)
+    db.migrate()
+    try:
+        yield SqliteJobQueue(db=db, clock=clock, retry=retry, ttl=ttl)
+    finally:
+        db.close()
+
+
+ADAPTERS: dict[str, QueueFactory] = {"sqlite": sqlite_queue}
+
+
+class OpenQueue(Protocol):
+    def __call__(self, *, retry: RetryPolicy = ..., ttl: timedelta = ...) -> JobQueue: ...
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def open_queue(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[OpenQueue]:
+    """Opens the adapter on fresh storage with a chosen retry policy and time to live (once per test)."""
+    factory = ADAPTERS[request.param]
+    with ExitStack() as stack:
+
+        def open_(*, retry: RetryPolicy = RETRY, ttl: timedelta = TTL) -> JobQueue:
+            return stack.enter_context(factory(tmp_path / f"queue-{len(stack._exit_callbacks)}", clock, retry, ttl))
+
+        yield open_
+
+
+@pytest.fixture
+def queue(open_queue: OpenQueue) -> JobQueue:
+    return open_queue()
+
+
+def lease(queue: JobQueue, *, kinds: list[str] | None = None) -> Job:
+    job = queue.lease(visibility_timeout=VISIBILITY, kinds=kinds)
+    assert job is not None, "expected a job to be leasable"
+    return job
+
+
+def nothing_leasable(queue: JobQueue) -> bool:
+    return queue.lease(visibility_timeout=VISIBILITY) is None
+
+
+# -- enqueue, lease, ack ------------------------------------------------------------------------------
+
+
+def test_enqueue_stores_a_queued_job(queue: JobQueue, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process", {"document_id": "doc_1"}, owner_id="user_1", organisation_id="org_1")
+    assert job.status is JobStatus.QUEUED
+    assert job.attempts == 0
+    assert job.max_attempts == RETRY.max_attempts
+    assert job.available_at == clock.now()
+    assert job.expires_at == clock.now() + TTL
+    assert queue.get(job.id) == job
+    with pytest.raises(NotFound):
+        queue.get("job_missing")
+
+
+def test_lease_returns_none_when_empty(queue: JobQueue) -> None:
+    assert nothing_leasable(queue)
+
+
+def test_lease_then_ack(queue: JobQueue, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process", {"document_id": "doc_1"})
+    leased = lease(queue)
+    assert leased.id == job.id
+    assert leased.status is JobStatus.LEASED
+    assert leased.attempts == 1
+    assert leased.lease_token
+    assert leased.lease_expires_at == clock.now() + VISIBILITY
+    assert leased.payload == {"document_id": "doc_1"}
+
+    done = queue.ack(leased, {"chunks": 12})
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.result == {"chunks": 12}
+    assert done.lease_token is None
+    assert queue.get(job.id) == done
+    assert done.finished
+
+    clock.advance(VISIBILITY * 10)
+    assert nothing_leasable(queue)  # a finished job is never handed out again
+
+
+def test_jobs_are_leased_oldest_first(queue: JobQueue, clock: FakeClock) -> None:
+    first = queue.enqueue("docs.process")
+    clock.advance(timedelta(seconds=1))
+    second = queue.enqueue("docs.process")
+    assert lease(queue).id == first.id
+    assert lease(queue).id == second.id
+    assert nothing_leasable(queue)
+
+
+def test_delayed_job_waits_for_its_delay(queue: JobQueue, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process", delay=timedelta(minutes=1))
+    clock.advance(timedelta(minutes=1) - MS)
+    assert nothing_leasable(queue)
+    clock.advance(MS)
+    assert lease(queue).id == job.id
+
+
+def test_kinds_filter_leases_only_those_kinds(queue: JobQueue) -> None:
+    other = queue.enqueue("market.refresh")
+    wanted = queue.enqueue("docs.process")
+    assert lease(queue, kinds=["docs.process"]).id == wanted.id
+    assert queue.lease(visibility_timeout=VISIBILITY, kinds=["docs.process"]) is None
+    assert queue.lease(visibility_timeout=VISIBILITY, kinds=["ideas.generate"]) is None
+    assert lease(queue, kinds=["ideas.generate", "market.refresh"]).id == other.id
+
+
+# -- visibility timeout -------------------------------------------------------------------------------
+
+
+def test_leased_job_is_invisible_until_its_visibility_timeout(queue: JobQueue, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process")
+    first = lease(queue)
+    assert nothing_leasable(queue)
+    clock.advance(VISIBILITY - MS)
+    assert nothing_leasable(queue)
+    assert queue.get(job.id).status is JobStatus.LEASED
+
+    clock.advance(MS * 2)
+    second = lease(queue)  # the first worker is presumed dead
+    assert second.id == job.id
+    assert second.attempts == 2
+    assert second.lease_token != first.lease_token
+    assert second.lease_expires_at == clock.now() + VISIBILITY
+
+
+def test_extend_keeps_a_job_invisible(queue: JobQueue, clock: FakeClock) -> None:
+    queue.enqueue("docs.process")
+    leased = lease(queue)
+    clock.advance(VISIBILITY * 2 / 3)
+    extended = queue.extend(leased, visibility_timeout=VISIBILITY)
+    assert extended.lease_expires_at == clock.now() + VISIBILITY
+    assert extended.lease_token == leased.lease_token
+    assert extended.attempts == 1
+
+    clock.advance(VISIBILITY * 2 / 3)  # past the original expiry, before the extended one
+    assert nothing_leasable(queue)
+    assert queue.ack(leased).status is JobStatus.SUCCEEDED
+
+
+def test_a_lost_lease_cannot_be_acked_failed_or_extended(queue: JobQueue, clock: FakeClock) -> None:
+    queue.enqueue("docs.process")
+    stale = lease(queue)
+    clock.advance(VISIBILITY + MS)
+    current = lease(queue)  # another worker took over
+
+    with pytest.raises(LeaseLost):
+        queue.ack(stale)
+    with pytest.raises(LeaseLost):
+        queue.fail(stale, "boom")
+    with pytest.raises(LeaseLost):
+        queue.extend(stale, visibility_timeout=VISIBILITY)
+    assert issubclass(LeaseLost, Conflict)
+
+    assert queue.get(current.id).lease_token == current.lease_token
+    assert queue.ack(current).status is JobStatus.SUCCEEDED
+    with pytest.raises(LeaseLost):
+        queue.ack(current)  # a second ack of the same lease is refused too
+
+
+def test_lease_expiring_on_the_final_attempt_dead_letters(open_queue: OpenQueue, clock: FakeClock) -> None:
+    queue = open_queue(retry=RETRY.model_copy(update={"max_attempts": 2}))
+    job = queue.enqueue("docs.process")
+    lease(queue)
+    clock.advance(VISIBILITY + MS)
+    last = lease(queue)
+    assert last.attempts == 2
+    clock.advance(VISIBILITY + MS)
+
+    assert nothing_leasable(queue)
+    dead = queue.get(job.id)
+    assert dead.status is JobStatus.DEAD
+    assert dead.last_error
+    assert dead.lease_token is None
+    assert [j.id for j in queue.dead_letters()] == [job.id]
+    with pytest.raises(LeaseLost):
+        queue.ack(last)
+
+
+def test_release_returns_a_job_without_counting_the_attempt(queue: JobQueue) -> None:
+    job = queue.enqueue("docs.process")
+    released = queue.release(lease(queue))
+    assert released.status is JobStatus.QUEUED
+    assert released.attempts == 0
+    assert released.lease_token is None
+    again = lease(queue)
+    assert again.id == job.id
+    assert again.attempts == 1
+
+
+# -- failure, back-off, dead letters ------------------------------------------------------------------
+
+
+def test_failed_job_waits_for_its_back_off(queue: JobQueue, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process")
+    failed = queue.fail(lease(queue), "ValueError: bad page")
+    assert failed.status is JobStatus.QUEUED
+    assert failed.last_error == "ValueError: bad page"
+    assert failed.lease_token is None
+    assert failed.available_at == clock.now() + timedelta(seconds=RETRY.base_delay_s)
+    assert queue.get(job.id) == failed
+
+    clock.set(failed.available_at - MS)
+    assert nothing_leasable(queue)
+    clock.set(failed.available_at)
+    retried = lease(queue)
+    assert retried.id == job.id
+    assert retried.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected_delays"),
+    [
+        (RetryPolicy(max_attempts=5, base_delay_s=10.0, max_delay_s=1000.0, jitter=0.0), [10.0, 20.0, 40.0, 80.0]),
+        (RetryPolicy(max_attempts=5, base_delay_s=10.0, max_delay_s=25.0, jitter=0.0), [10.0, 20.0, 25.0, 25.0]),
+    ],
+    ids=["exponential", "capped"],
+)
+def test_back_off_grows_exponentially_up_to_the_cap(
+    open_queue: OpenQueue, clock: FakeClock, policy: RetryPolicy, expected_delays: list[float]
+) -> None:
+    queue = open_queue(retry=policy)
+    job = queue.enqueue("docs.process")
+    delays: list[float] = []
+    for _ in expected_delays:
+        failed = queue.fail(lease(queue), "boom")
+        delays.append((failed.available_at - clock.now()).total_seconds())
+        clock.set(failed.available_at)
+    assert delays == expected_delays
+
+    dead = queue.fail(lease(queue), "boom")
+    assert dead.status is JobStatus.DEAD
+    assert dead.attempts == policy.max_attempts
+    assert queue.get(job.id).status is JobStatus.DEAD
+
+
+def test_jitter_spreads_delays_within_bounds(open_queue: OpenQueue, clock: FakeClock) -> None:
+    policy = RetryPolicy(max_attempts=2, base_delay_s=100.0, max_delay_s=1000.0, jitter=0.5)
+    queue = open_queue(retry=policy)
+    delays = set()
+    for _ in range(8):
+        queue.enqueue("docs.process")
+        failed = queue.fail(lease(queue), "boom")
+        delay = (failed.available_at - clock.now()).total_seconds()
+        assert 50.0 <= delay <= 150.0
+        delays.add(delay)
+    assert len(delays) > 1
+
+
+def test_job_is_dead_lettered_after_max_attempts(queue: JobQueue, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process")
+    for attempt in range(1, RETRY.max_attempts + 1):
+        leased = lease(queue)
+        assert leased.attempts == attempt
+        result = queue.fail(leased, f"RuntimeError: failure {attempt}")
+        clock.set(result.available_at)
+
+    dead = queue.get(job.id)
+    assert dead.status is JobStatus.DEAD
+    assert dead.attempts == RETRY.max_attempts
+    assert dead.last_error == f"RuntimeError: failure {RETRY.max_attempts}"
+    assert dead.finished
+    assert queue.dead_letters() == [dead]
+    clock.advance(timedelta(days=1))
+    assert nothing_leasable(queue)
+
+
+def test_max_attempts_can_be_set_per_job(queue: JobQueue) -> None:
+    job = queue.enqueue("docs.process", max_attempts=1)
+    assert job.max_attempts == 1
+    assert queue.fail(lease(queue), "boom").status is JobStatus.DEAD
+
+
+def test_permanent_failure_dead_letters_at_once(queue: JobQueue) -> None:
+    job = queue.enqueue("docs.process")
+    dead = queue.fail(lease(queue), "PermanentJobError: unsupported file", permanent=True)
+    assert dead.status is JobStatus.DEAD
+    assert dead.attempts == 1
+    assert dead.last_error == "PermanentJobError: unsupported file"
+    assert [j.id for j in queue.dead_letters()] == [job.id]
+    assert nothing_leasable(queue)
+
+
+def test_long_errors_are_truncated(queue: JobQueue) -> None:
+    queue.enqueue("docs.process")
+    failed = queue.fail(lease(queue), "x" * (MAX_ERROR_CHARS * 2))
+    assert failed.last_error == "x" * MAX_ERROR_CHARS
+
+
+def test_dead_letters_honours_limit(queue: JobQueue) -> None:
+    for _ in range(3):
+        queue.enqueue("docs.process")
+        queue.fail(lease(queue), "boom", permanent=True)
+    assert len(queue.dead_letters()) == 3
+    assert len(queue.dead_letters(limit=2)) == 2
+
+
+# -- idempotency --------------------------------------------------------------------------------------
+
+
+def test_enqueue_with_the_same_idempotency_key_returns_the_same_job(queue: JobQueue) -> None:
+    first = queue.enqueue("docs.process", {"document_id": "doc_1"}, idempotency_key="doc_1:v1")
+    again = queue.enqueue("docs.process", {"document_id": "doc_other"}, idempotency_key="doc_1:v1")
+    assert again == first
+    assert sum(queue.counts().values()) == 1
+
+
+def test_idempotency_keys_are_per_kind(queue: JobQueue) -> None:
+    first = queue.enqueue("docs.process", idempotency_key="shared")
+    other_kind = queue.enqueue("market.refresh", idempotency_key="shared")
+    assert other_kind.id != first.id
+    unkeyed = [queue.enqueue("docs.process"), queue.enqueue("docs.process")]
+    assert unkeyed[0].id != unkeyed[1].id
+    assert sum(queue.counts().values()) == 4
+
+
+def test_idempotent_enqueue_after_the_job_finished_does_not_run_it_again(queue: JobQueue) -> None:
+    first = queue.enqueue("maintenance.purge_jobs", idempotency_key="purge:2024-01-02")
+    queue.ack(lease(queue))
+    again = queue.enqueue("maintenance.purge_jobs", idempotency_key="purge:2024-01-02")
+    assert again.id == first.id
+    assert again.status is JobStatus.SUCCEEDED
+    assert nothing_leasable(queue)
+
+
+def test_concurrent_enqueues_with_one_key_make_one_job(queue: JobQueue) -> None:
+    writers = 8
+    start = threading.Barrier(writers)
+
+    def enqueue(_: int) -> str:
+        start.wait()
+        return queue.enqueue("docs.process", idempotency_key="doc_1:v1").id
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        job_ids = set(pool.map(enqueue, range(writers)))
+    assert len(job_ids) == 1
+    assert queue.counts()[JobStatus.QUEUED] == 1
+
+
+def test_concurrent_leases_never_hand_out_a_job_twice(queue: JobQueue) -> None:
+    enqueued = {queue.enqueue("docs.process").id for _ in range(12)}
+    workers = 4
+    start = threading.Barrier(workers)
+
+    def drain(_: int) -> list[str]:
+        start.wait()
+        taken = []
+        while (job := queue.lease(visibility_timeout=VISIBILITY)) is not None:
+            taken.append(job.id)
+        return taken
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        taken = [job_id for batch in pool.map(drain, range(workers)) for job_id in batch]
+    assert sorted(taken) == sorted(enqueued)
+
+
+# -- operations: cancel, redrive, counts, purge -------------------------------------------------------
+
+
+def test_cancel_a_queued_job(queue: JobQueue, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process")
+    cancelled = queue.cancel(job.id)
+    assert cancelled.status is JobStatus.CANCELLED
+    assert queue.get(job.id).status is JobStatus.CANCELLED
+    clock.advance(timedelta(hours=1))
+    assert nothing_leasable(queue)
+
+
+def test_cancel_a_leased_job_takes_the_lease_away(queue: JobQueue) -> None:
+    job = queue.enqueue("docs.process")
+    leased = lease(queue)
+    queue.cancel(job.id)
+    with pytest.raises(LeaseLost):
+        queue.ack(leased)
+    assert queue.get(job.id).status is JobStatus.CANCELLED
+
+
+def test_cancel_a_finished_or_unknown_job_is_refused(queue: JobQueue) -> None:
+    job = queue.enqueue("docs.process")
+    queue.ack(lease(queue))
+    with pytest.raises(Conflict):
+        queue.cancel(job.id)
+    with pytest.raises(NotFound):
+        queue.cancel("job_missing")
+
+
+def test_redrive_puts_a_dead_job_back_with_attempts_reset(queue: JobQueue, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process")
+    queue.fail(lease(queue), "boom", permanent=True)
+    clock.advance(timedelta(hours=1))
+
+    redriven = queue.redrive(job.id)
+    assert redriven.status is JobStatus.QUEUED
+    assert redriven.attempts == 0
+    assert queue.dead_letters() == []
+    leased = lease(queue)
+    assert leased.id == job.id
+    assert leased.attempts == 1
+
+
+def test_redrive_of_a_job_that_is_not_dead_is_refused(queue: JobQueue) -> None:
+    job = queue.enqueue("docs.process")
+    with pytest.raises(Conflict):
+        queue.redrive(job.id)
+    with pytest.raises(NotFound):
+        queue.redrive("job_missing")
+
+
+def test_counts_cover_every_status(queue: JobQueue) -> None:
+    assert queue.counts() == dict.fromkeys(JobStatus, 0)
+    queue.enqueue("a.job")
+    queue.enqueue("b.job")
+    queue.enqueue("c.job")
+    queue.enqueue("d.job")
+    queue.ack(lease(queue, kinds=["a.job"]))
+    queue.fail(lease(queue, kinds=["b.job"]), "boom", permanent=True)
+    lease(queue, kinds=["c.job"])
+    assert queue.counts() == {
+        JobStatus.QUEUED: 1,
+        JobStatus.LEASED: 1,
+        JobStatus.SUCCEEDED: 1,
+        JobStatus.DEAD: 1,
+        JobStatus.CANCELLED: 0,
+    }
+
+
+def test_purge_expired_removes_only_finished_jobs_past_their_ttl(open_queue: OpenQueue, clock: FakeClock) -> None:
+    queue = open_queue(ttl=timedelta(days=1))
+    succeeded = queue.enqueue("a.job")
+    dead = queue.enqueue("b.job")
+    cancelled = queue.enqueue("c.job")
+    waiting = queue.enqueue("d.job")
+    running = queue.enqueue("e.job")
+    queue.ack(lease(queue, kinds=["a.job"]))
+    queue.fail(lease(queue, kinds=["b.job"]), "boom", permanent=True)
+    queue.cancel(cancelled.id)
+    lease(queue, kinds=["e.job"])
+
+    clock.advance(timedelta(hours=23))
+    assert queue.purge_expired() == 0
+    clock.advance(timedelta(hours=1, milliseconds=1))
+    assert queue.purge_expired() == 3
+    assert queue.purge_expired() == 0
+
+    for gone in (succeeded, dead, cancelled):
+        with pytest.raises(NotFound):
+            queue.get(gone.id)
+    assert queue.get(waiting.id).status is JobStatus.QUEUED
+    assert queue.get(running.id).status is JobStatus.LEASED
+
+
+def test_queue_reports_healthy(queue: JobQueue) -> None:
+    queue.check()
+    assert queue.health_name == "job_queue"
+
+
+def test_fake_clock_starts_at_t0(clock: FakeClock) -> None:
+    assert clock.now() == T0
