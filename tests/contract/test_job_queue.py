@@ -7,6 +7,7 @@ add it to :data:`ADAPTERS`. Time only moves when a test advances the :class:`Fak
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,6 @@ from investai.adapters.local.sqlite_jobs import SqliteJobQueue
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.jobs import Job, JobStatus, RetryPolicy
 from investai.ports.jobs import MAX_ERROR_CHARS, JobQueue, LeaseLost
-from tests.factories import T0
 
 VISIBILITY = timedelta(seconds=30)
 TTL = timedelta(days=7)
@@ -55,10 +55,11 @@ class OpenQueue(Protocol):
 def open_queue(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[OpenQueue]:
     """Opens the adapter on fresh storage with a chosen retry policy and time to live (once per test)."""
     factory = ADAPTERS[request.param]
+    opened = itertools.count()
     with ExitStack() as stack:
 
         def open_(*, retry: RetryPolicy = RETRY, ttl: timedelta = TTL) -> JobQueue:
-            return stack.enter_context(factory(tmp_path / f"queue-{len(stack._exit_callbacks)}", clock, retry, ttl))
+            return stack.enter_context(factory(tmp_path / f"queue-{next(opened)}", clock, retry, ttl))
 
         yield open_
 
@@ -142,6 +143,13 @@ def test_kinds_filter_leases_only_those_kinds(queue: JobQueue) -> None:
     assert queue.lease(visibility_timeout=VISIBILITY, kinds=["docs.process"]) is None
     assert queue.lease(visibility_timeout=VISIBILITY, kinds=["ideas.generate"]) is None
     assert lease(queue, kinds=["ideas.generate", "market.refresh"]).id == other.id
+
+
+def test_an_empty_kinds_filter_leases_nothing(queue: JobQueue) -> None:
+    job = queue.enqueue("docs.process")
+    assert queue.lease(visibility_timeout=VISIBILITY, kinds=[]) is None  # e.g. a worker with no handlers
+    assert queue.get(job.id).status is JobStatus.QUEUED
+    assert lease(queue, kinds=None).id == job.id
 
 
 # -- visibility timeout -------------------------------------------------------------------------------
@@ -488,10 +496,18 @@ def test_purge_expired_removes_only_finished_jobs_past_their_ttl(open_queue: Ope
     assert queue.get(running.id).status is JobStatus.LEASED
 
 
+def test_time_to_live_runs_from_completion(open_queue: OpenQueue, clock: FakeClock) -> None:
+    queue = open_queue(ttl=timedelta(days=1))
+    late = queue.enqueue("a.job")
+    clock.advance(timedelta(hours=30))  # finishes after its enqueue-time TTL would have passed
+    queue.ack(lease(queue))
+    assert queue.purge_expired() == 0
+    clock.advance(timedelta(days=1))
+    assert queue.purge_expired() == 1
+    with pytest.raises(NotFound):
+        queue.get(late.id)
+
+
 def test_queue_reports_healthy(queue: JobQueue) -> None:
     queue.check()
     assert queue.health_name == "job_queue"
-
-
-def test_fake_clock_starts_at_t0(clock: FakeClock) -> None:
-    assert clock.now() == T0

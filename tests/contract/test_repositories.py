@@ -223,9 +223,7 @@ IdeaQuery = Callable[[IdeaRepository, int, int | None], list[InvestmentIdea]]
 
 QUERIES: dict[str, IdeaQuery] = {
     "by_user": lambda repo, limit, before: repo.list_by_user("user_1", limit=limit, before=before),
-    "by_status": lambda repo, limit, before: repo.list_by_status(
-        "org_1", IdeaStatus.DRAFT, limit=limit, before=before
-    ),
+    "by_status": lambda repo, limit, before: repo.list_by_status("org_1", IdeaStatus.DRAFT, limit=limit, before=before),
     "by_date": lambda repo, limit, before: repo.list_by_date("org_1", DAY, limit=limit, before=before),
 }
 

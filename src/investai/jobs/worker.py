@@ -132,7 +132,14 @@ class WorkerPool:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("the worker pool is already running")
+        self._stop = threading.Event()
         for worker in self._workers:
             thread = threading.Thread(target=worker.run, args=(self._stop,), name=worker.name, daemon=True)
             thread.start()

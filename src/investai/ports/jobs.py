@@ -62,7 +62,10 @@ class JobQueue(ABC):
         return self._insert(job)
 
     def lease(self, *, visibility_timeout: timedelta, kinds: Sequence[str] | None = None) -> Job | None:
-        """The oldest available job, leased to the caller; ``None`` when there is none."""
+        """The oldest available job of ``kinds`` (any kind when ``None``), leased to the caller; ``None`` when
+        there is none. An empty ``kinds`` matches nothing (a worker without handlers must not take jobs)."""
+        if kinds is not None and not kinds:
+            return None
         return self._lease(self._clock.now(), visibility_timeout, kinds, secrets.token_hex(16))
 
     def extend(self, job: Job, *, visibility_timeout: timedelta) -> Job:
@@ -71,13 +74,17 @@ class JobQueue(ABC):
 
     def ack(self, job: Job, result: dict[str, Any] | None = None) -> Job:
         """Finish a leased job; ``Conflict`` if its lease was lost to another worker."""
-        return self._update_leased(job, status=JobStatus.SUCCEEDED, result=result or {}, lease_expires_at=None)
+        return self._update_leased(
+            job, status=JobStatus.SUCCEEDED, result=result or {}, lease_expires_at=None, expires_at=self._expiry()
+        )
 
     def fail(self, job: Job, error: str, *, permanent: bool = False) -> Job:
         """Record a failed attempt: retry after back-off, or dead-letter after the last attempt."""
         message = error[:MAX_ERROR_CHARS]
         if permanent or job.attempts >= job.max_attempts:
-            return self._update_leased(job, status=JobStatus.DEAD, last_error=message, lease_expires_at=None)
+            return self._update_leased(
+                job, status=JobStatus.DEAD, last_error=message, lease_expires_at=None, expires_at=self._expiry()
+            )
         delay = self._retry.delay(job.attempts, self._rng.random())
         return self._update_leased(
             job,
@@ -92,6 +99,10 @@ class JobQueue(ABC):
         return self._update_leased(
             job, status=JobStatus.QUEUED, attempts=max(job.attempts - 1, 0), lease_expires_at=None
         )
+
+    def _expiry(self) -> datetime:
+        """When a job finishing now may be purged: its time to live runs from completion."""
+        return self._clock.now() + self._ttl
 
     @abstractmethod
     def get(self, job_id: str) -> Job:

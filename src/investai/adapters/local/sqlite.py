@@ -1,6 +1,7 @@
 """SQLite access shared by the embedded repositories: WAL, ``synchronous=FULL``, versioned migrations.
 
-Each thread gets its own connection (sqlite3 connections must not cross threads). Writes go through
+Each thread gets its own connection (sqlite3 connections must not cross threads), closed when the
+thread ends. Writes go through
 :meth:`SqliteDatabase.transaction`, which takes the write lock up front (``BEGIN IMMEDIATE``) and rolls
 back unless the block completes.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +19,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from investai.domain.errors import IntegrityError
+
+
+class _Connection:
+    """A thread's connection; closed when the thread ends and its thread-local data is released."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        self.conn.close()
 
 
 @dataclass(frozen=True)
@@ -42,16 +56,16 @@ class SqliteDatabase:
         self._migrations = sorted(migrations, key=lambda m: m.version)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._open_lock = threading.Lock()
 
     @property
     def path(self) -> Path:
         return self._path
 
     def connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        holder: _Connection | None = getattr(self._local, "holder", None)
+        if holder is None:
             self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             conn = sqlite3.connect(
                 self._path, isolation_level=None, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
@@ -61,10 +75,11 @@ class SqliteDatabase:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+            holder = _Connection(conn)
+            self._local.holder = holder
+            with self._open_lock:
+                self._open.add(holder)
+        return holder.conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -116,11 +131,16 @@ class SqliteDatabase:
         return str(self.connection().execute("PRAGMA integrity_check").fetchone()[0])
 
     def close(self) -> None:
-        with self._all_lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
+        with self._open_lock:
+            for holder in list(self._open):
+                holder.conn.close()
+            self._open.clear()
         self._local = threading.local()
+
+    def open_connections(self) -> int:
+        """Connections not yet closed (one per live thread that used the database)."""
+        with self._open_lock:
+            return len(self._open)
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -41,7 +41,12 @@ class SqliteJobQueue(JobQueue):
             if job.finished:
                 raise Conflict(f"job {job_id} has already finished ({job.status.value})")
             updated = job.model_copy(
-                update={"status": JobStatus.CANCELLED, "lease_token": None, "updated_at": self._clock.now()}
+                update={
+                    "status": JobStatus.CANCELLED,
+                    "lease_token": None,
+                    "updated_at": self._clock.now(),
+                    "expires_at": self._expiry(),
+                }
             )
             self._save(updated)
         return updated
@@ -130,6 +135,7 @@ class SqliteJobQueue(JobQueue):
                                 "lease_expires_at": None,
                                 "last_error": job.last_error or "lease expired on the final attempt (worker lost)",
                                 "updated_at": now,
+                                "expires_at": self._expiry(),
                             }
                         )
                     )
