@@ -58,7 +58,7 @@ def main() -> None:
         for size in (4 * 1024, 1024 * 1024):
             payload = os.urandom(size)
             baseline = per_op(durable_write(raw_dir, payload), 50)
-            put = per_op(lambda i, p=payload: container.objects.put(f"bench/{size}/{i % 10}", p), 50)
+            put = per_op(lambda i, p=payload, s=size: container.objects.put(f"bench/{s}/{i % 10}", p), 50)
             rows.append((f"object put {size // 1024} KiB", put, baseline, "raw write + fsync"))
             container.objects.put(f"bench/read/{size}", payload)
             raw_path = raw_dir / "raw-0"

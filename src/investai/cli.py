@@ -55,9 +55,7 @@ def serve(
     from investai.api.app import create_app
 
     container = _container()
-    settings = container.settings.model_copy(
-        update={"serve_with_worker": worker, "serve_with_scheduler": scheduler}
-    )
+    settings = container.settings.model_copy(update={"serve_with_worker": worker, "serve_with_scheduler": scheduler})
     container.settings = settings
     application = create_app(container, background=True)
     try:

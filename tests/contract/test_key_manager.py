@@ -23,8 +23,8 @@ from investai.domain.errors import IntegrityError
 from investai.ports.keys import KeyManager
 from tests.factories import T0
 
-MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"  # noqa: S105 - test value
-WRONG_SECRET = "not-the-master-secret-0123456789abcdef-xyz"  # noqa: S105 - test value
+MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"
+WRONG_SECRET = "not-the-master-secret-0123456789abcdef-xyz"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +29,7 @@ from investai.ports.object_store import ObjectStore, StorageClass
 from investai.security.envelope import EnvelopeCipher
 from tests.factories import T0
 
-MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"  # noqa: S105 - test value
+MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"
 MIB = 1024 * 1024
 
 
@@ -96,8 +96,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
-def harness(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[ObjectStoreHarness]:
-    yield ADAPTERS[request.param](tmp_path, clock)
+def harness(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> ObjectStoreHarness:
+    return ADAPTERS[request.param](tmp_path, clock)
 
 
 @pytest.fixture
@@ -454,7 +454,15 @@ def test_a_blob_swapped_with_an_older_version_raises_integrity_error(harness: Ob
         {"metadata": {"owner": "user_1", "extra": "injected"}},
         {"metadata": {}},
     ],
-    ids=["sha256-other-data", "sha256-zeros", "size", "content-type", "metadata-value", "metadata-added", "metadata-dropped"],
+    ids=[
+        "sha256-other-data",
+        "sha256-zeros",
+        "size",
+        "content-type",
+        "metadata-value",
+        "metadata-added",
+        "metadata-dropped",
+    ],
 )
 def test_editing_the_stored_metadata_raises_integrity_error(
     harness: ObjectStoreHarness, changes: dict[str, Any]
@@ -545,3 +553,17 @@ class TestLocalLayout:
 
         with pytest.raises(IntegrityError):
             local.store.get("docs/a")
+
+
+def test_local_version_ids_increase_even_if_the_wall_clock_steps_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import investai.adapters.local.object_store as local_module
+
+    harness = _local_adapter(tmp_path, FakeClock(T0))
+    first = harness.store.put("clock/skew", b"one")
+    monkeypatch.setattr(local_module.time, "time_ns", lambda: 1_000)  # a clock far in the past
+    reopened = harness.reopen()  # a new process knows no earlier stamp
+    second = reopened.put("clock/skew", b"two")
+    assert second.version_id > first.version_id
+    assert reopened.get("clock/skew").data == b"two"

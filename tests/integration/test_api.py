@@ -69,7 +69,8 @@ def test_ready_names_the_failing_store(client: TestClient, container: Container)
 def test_docs_and_openapi_are_served_without_a_cdn(client: TestClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200
-    assert "cdn." not in page.text and "https://" not in page.text
+    assert "cdn." not in page.text
+    assert "https://" not in page.text
     assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/api/v1/ideas/requests/validate" in spec["paths"]
@@ -89,7 +90,8 @@ def test_metrics_count_requests_by_route(client: TestClient) -> None:
 def test_a_valid_request_id_is_echoed_and_a_hostile_one_replaced(client: TestClient) -> None:
     assert client.get("/health", headers={"X-Request-ID": "abc-123-def"}).headers["x-request-id"] == "abc-123-def"
     replaced = client.get("/health", headers={"X-Request-ID": "bad id <script>"}).headers["x-request-id"]
-    assert replaced != "bad id" and len(replaced) == 32
+    assert replaced != "bad id"
+    assert len(replaced) == 32
 
 
 def test_idea_request_validation_normalises_and_warns(client: TestClient) -> None:
@@ -133,14 +135,14 @@ class TestBadInput:
         "body",
         [b"{bad json", b'{"tickers": [1, 2', b"[]", b'{"max_ideas": 1e309}', b'{"tickers": ["a b"]}'],
     )
-    def test_malformed_json_is_a_json_422(
-        self, client: TestClient, logs: io.StringIO, body: bytes
-    ) -> None:
+    def test_malformed_json_is_a_json_422(self, client: TestClient, logs: io.StringIO, body: bytes) -> None:
         response = client.post(
             "/api/v1/ideas/requests/validate", content=body, headers={"content-type": "application/json"}
         )
         assert response.status_code == 422
-        assert_error_shape({"error": {k: v for k, v in response.json()["error"].items() if k != "details"}}, "validation_error")
+        assert_error_shape(
+            {"error": {k: v for k, v in response.json()["error"].items() if k != "details"}}, "validation_error"
+        )
         self._assert_quiet_logs(logs)
 
     def test_undecodable_body_is_a_json_400(self, client: TestClient, logs: io.StringIO) -> None:

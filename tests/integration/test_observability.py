@@ -66,8 +66,10 @@ def test_log_lines_carry_request_and_trace_ids(client: TestClient, logs: io.Stri
     response = client.get("/health", headers={"X-Request-ID": "req-0001-abcd"})
     (line,) = request_logs(logs)
     assert line["request_id"] == "req-0001-abcd" == response.headers["x-request-id"]
-    assert isinstance(line["trace_id"], str) and len(line["trace_id"]) == 32
-    assert line["status"] == 200 and line["route"] == "/health"
+    assert isinstance(line["trace_id"], str)
+    assert len(line["trace_id"]) == 32
+    assert line["status"] == 200
+    assert line["route"] == "/health"
 
 
 def test_console_exporter_is_selected_by_setting(tmp_path: object) -> None:

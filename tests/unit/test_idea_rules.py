@@ -57,7 +57,9 @@ def test_naive_timestamps_are_rejected() -> None:
 
 def _outcomes(*probabilities: float) -> list[Outcome]:
     scenarios = [Scenario.BULL, Scenario.BASE, Scenario.BEAR]
-    return [Outcome(scenario=s, probability=p, expected_return=0.0) for s, p in zip(scenarios, probabilities)]
+    return [
+        Outcome(scenario=s, probability=p, expected_return=0.0) for s, p in zip(scenarios, probabilities, strict=False)
+    ]
 
 
 @pytest.mark.parametrize("probabilities", [(0.3, 0.3, 0.3), (0.5, 0.5, 0.1), (0.9,)])
@@ -142,7 +144,9 @@ def test_the_full_lifecycle_records_history() -> None:
     assert idea.version == 5
 
 
-@pytest.mark.parametrize("state", [ComplianceState.PENDING, ComplianceState.NON_COMPLIANT, ComplianceState.NEEDS_REVIEW])
+@pytest.mark.parametrize(
+    "state", [ComplianceState.PENDING, ComplianceState.NON_COMPLIANT, ComplianceState.NEEDS_REVIEW]
+)
 def test_only_a_compliant_idea_can_be_approved(state: ComplianceState) -> None:
     idea = make_idea(status=IdeaStatus.IN_REVIEW, compliance=ComplianceStatus(state=state))
     with pytest.raises(InvalidTransition, match="compliant"):

@@ -5,8 +5,8 @@ Domain errors are mapped to HTTP here, at the edge, and nowhere else. No respons
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -67,7 +67,12 @@ def request_id_of(request: Request) -> str | None:
 
 
 def error_response(
-    request: Request, status: int, message: str, *, code: str | None = None, headers: Mapping[str, str] | None = None,
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body = error_body(status, message, request_id_of(request), code=code)

@@ -8,9 +8,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from opentelemetry.trace import Tracer
 
 
-def build_tracer_provider(
-    *, service_name: str, exporter: str, otlp_endpoint: str, version: str
-) -> TracerProvider:
+def build_tracer_provider(*, service_name: str, exporter: str, otlp_endpoint: str, version: str) -> TracerProvider:
     """A provider of our own (not the global one), so every Container carries its own tracing."""
     provider = TracerProvider(resource=Resource.create({"service.name": service_name, "service.version": version}))
     if exporter == "console":

@@ -25,9 +25,7 @@ MAX_ERROR_CHARS = 4000
 class JobQueue(ABC):
     health_name = "job_queue"
 
-    def __init__(
-        self, *, clock: Clock, retry: RetryPolicy, ttl: timedelta, rng: random.Random | None = None
-    ) -> None:
+    def __init__(self, *, clock: Clock, retry: RetryPolicy, ttl: timedelta, rng: random.Random | None = None) -> None:
         self._clock = clock
         self._retry = retry
         self._ttl = ttl

@@ -20,6 +20,7 @@ from investai.ports.clock import Clock
 from investai.security.envelope import EnvelopeCipher
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._=-]{0,199}$")
+VERSION_PATTERN = re.compile(r"[A-Za-z0-9._=-]{1,1024}")
 MAX_KEY_SEGMENTS = 16
 MAX_METADATA_ENTRIES = 32
 
@@ -120,15 +121,16 @@ class ObjectStore(ABC):
 
     def head(self, key: str, version_id: str | None = None) -> ObjectVersion:
         """Metadata of a version (the latest when ``version_id`` is None). Latest deleted: NotFound."""
-        versions = self.versions(key)
+        validate_key(key)
         if version_id is None:
-            if not versions or versions[0].delete_marker:
+            latest = self._latest_version(key)
+            if latest is None or latest.delete_marker:
                 raise NotFound(f"object {key!r} does not exist")
-            return versions[0]
-        for version in versions:
-            if version.version_id == version_id:
-                return version
-        raise NotFound(f"object {key!r} has no version {version_id!r}")
+            return latest
+        version = self._read_version(key, version_id) if VERSION_PATTERN.fullmatch(version_id) else None
+        if version is None:
+            raise NotFound(f"object {key!r} has no version {version_id[:80]!r}")
+        return version
 
     def versions(self, key: str) -> list[ObjectVersion]:
         """Every version and delete marker of ``key``, newest first."""
@@ -138,9 +140,9 @@ class ObjectStore(ABC):
         """The latest version of every live object whose key starts with ``prefix``, by key."""
         live = []
         for key in sorted(self._list_keys(prefix)):
-            versions = self._list_versions(key)
-            if versions and not versions[0].delete_marker:
-                live.append(versions[0])
+            latest = self._latest_version(key)
+            if latest is not None and not latest.delete_marker:
+                live.append(latest)
         return live
 
     def delete(self, key: str) -> ObjectVersion:
@@ -180,6 +182,14 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def _list_versions(self, key: str) -> list[ObjectVersion]: ...
+
+    @abstractmethod
+    def _latest_version(self, key: str) -> ObjectVersion | None:
+        """The newest version or delete marker of ``key``; None if it never existed."""
+
+    @abstractmethod
+    def _read_version(self, key: str, version_id: str) -> ObjectVersion | None:
+        """One version's metadata; None if there is no such version."""
 
     @abstractmethod
     def _list_keys(self, prefix: str) -> Iterable[str]: ...

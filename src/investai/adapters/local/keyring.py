@@ -39,6 +39,15 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes whenever the keyring file is replaced (atomic writes give it a new inode)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
 class KeyringError(IntegrityError):
     code = "keyring_error"
 
@@ -54,6 +63,7 @@ class LocalKeyring:
         self._keys: dict[int, bytes] = {}
         self._current = 0
         self._kek: bytes | None = None
+        self._loaded: tuple[int, int, int] | None = None  # signature of the file the keys came from
 
     # -- KeyManager ---------------------------------------------------------------------------------
     def generate_data_key(self) -> DataKey:
@@ -78,11 +88,13 @@ class LocalKeyring:
     def rotate(self) -> str:
         with self._lock, self._file_lock():
             document = self._read_or_create()
+            self._load(document)  # refuses a wrong master secret before anything is written
             version = max(entry["version"] for entry in document["keys"]) + 1
             document["keys"].append(self._seal_entry(version, AESGCM.generate_key(bit_length=256), document))
             document["current"] = version
             atomic_write(self._path, json.dumps(document, indent=1).encode())
             self._load(document)
+            self._loaded = _signature(self._path)
         return f"local:{version}"
 
     def current_key_id(self) -> str:
@@ -95,8 +107,8 @@ class LocalKeyring:
     # -- internals ----------------------------------------------------------------------------------
     def _current_key(self) -> tuple[int, bytes]:
         with self._lock:
-            if not self._keys:
-                self._refresh()
+            if not self._keys or _signature(self._path) != self._loaded:
+                self._refresh()  # first use, or another process rotated
             return self._current, self._keys[self._current]
 
     def _key(self, version: int) -> bytes:
@@ -109,10 +121,13 @@ class LocalKeyring:
 
     def _refresh(self) -> None:
         if self._path.exists():
+            signature = _signature(self._path)  # taken before reading: a later change is seen next time
             self._load(json.loads(self._path.read_bytes()))
+            self._loaded = signature
             return
         with self._file_lock():
             self._load(self._read_or_create())
+            self._loaded = _signature(self._path)
 
     def _read_or_create(self) -> dict[str, Any]:
         if self._path.exists():
@@ -144,9 +159,9 @@ class LocalKeyring:
         kek = self._kek_for(document)
         keys: dict[int, bytes] = {}
         for entry in document["keys"]:
-            raw = base64.b64decode(entry["sealed"])
+            raw, aad = base64.b64decode(entry["sealed"]), _SEAL_AAD + _VERSION.pack(entry["version"])
             try:
-                keys[entry["version"]] = AESGCM(kek).decrypt(raw[:12], raw[12:], _SEAL_AAD + _VERSION.pack(entry["version"]))
+                keys[entry["version"]] = AESGCM(kek).decrypt(raw[:12], raw[12:], aad)
             except InvalidTag as exc:
                 raise KeyringError("the keyring cannot be opened with the configured master secret") from exc
         self._keys, self._current = keys, int(document["current"])

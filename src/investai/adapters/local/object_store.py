@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from investai.adapters.local.fsutil import TEMP_PREFIX, atomic_write, ensure_private_dir
-from investai.domain.errors import IntegrityError, NotFound
+from investai.domain.errors import IntegrityError
 from investai.ports.clock import Clock
 from investai.ports.object_store import ObjectStore, ObjectVersion, StorageClass, validate_key
 from investai.security.envelope import EnvelopeCipher
 
 VERSIONS_DIR = ".versions"
+VERSION_ID = re.compile(r"[0-9]{20}[0-9a-f]{8}")
 
 
 class LocalObjectStore(ObjectStore):
@@ -44,7 +46,8 @@ class LocalObjectStore(ObjectStore):
     # -- hooks --------------------------------------------------------------------------------------
     def _write_version(self, version: ObjectVersion, blob: bytes | None) -> ObjectVersion:
         directory = ensure_private_dir(self._versions_dir(version.key))
-        stored = replace(version, version_id=self._new_version_id())
+        newest = self._sidecars(version.key)
+        stored = replace(version, version_id=self._new_version_id(int(newest[0].stem[:20]) if newest else 0))
         if blob is not None:
             atomic_write(directory / f"{stored.version_id}.blob", blob)
         atomic_write(directory / f"{stored.version_id}.json", _encode(stored))
@@ -57,11 +60,17 @@ class LocalObjectStore(ObjectStore):
             raise IntegrityError(f"object {key!r} version {version_id} has metadata but no data") from exc
 
     def _list_versions(self, key: str) -> list[ObjectVersion]:
-        directory = self._versions_dir(key)
-        if not directory.is_dir():
-            return []
-        names = sorted((p for p in directory.iterdir() if p.suffix == ".json"), reverse=True)
-        return [_decode(key, path) for path in names if not path.name.startswith(TEMP_PREFIX)]
+        return [_decode(key, path) for path in self._sidecars(key)]
+
+    def _latest_version(self, key: str) -> ObjectVersion | None:
+        sidecars = self._sidecars(key)
+        return _decode(key, sidecars[0]) if sidecars else None
+
+    def _read_version(self, key: str, version_id: str) -> ObjectVersion | None:
+        path = self._versions_dir(key) / f"{version_id}.json"
+        if not VERSION_ID.fullmatch(version_id) or not path.is_file():
+            return None
+        return _decode(key, path)
 
     def _list_keys(self, prefix: str) -> Iterable[str]:
         if not self._root.is_dir():
@@ -79,12 +88,21 @@ class LocalObjectStore(ObjectStore):
         return updated
 
     # -- internals ----------------------------------------------------------------------------------
+    def _sidecars(self, key: str) -> list[Path]:
+        """Sidecar files of committed versions, newest first (temporary files are not versions)."""
+        directory = self._versions_dir(key)
+        if not directory.is_dir():
+            return []
+        names = (p for p in directory.iterdir() if p.suffix == ".json" and VERSION_ID.fullmatch(p.stem))
+        return sorted(names, reverse=True)
+
     def _versions_dir(self, key: str) -> Path:
         return self._root.joinpath(*validate_key(key).split("/"), VERSIONS_DIR)
 
-    def _new_version_id(self) -> str:
+    def _new_version_id(self, newest: int) -> str:
+        """An id after ``newest`` (the key's latest stamp), even if the wall clock stepped back."""
         with self._stamp_lock:
-            self._last_stamp = max(time.time_ns(), self._last_stamp + 1)
+            self._last_stamp = max(time.time_ns(), self._last_stamp + 1, newest + 1)
             return f"{self._last_stamp:020d}{secrets.token_hex(4)}"
 
 

@@ -22,7 +22,7 @@ class EnvFileSecretStore:
         self._environ = environ if environ is not None else os.environ
 
     def get(self, name: str) -> str | None:
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise ValueError(f"invalid secret name {name!r}")
         value = self._environ.get(f"{self._prefix}{name.upper()}")
         if value:

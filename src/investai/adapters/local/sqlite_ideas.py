@@ -57,9 +57,11 @@ class SqliteIdeaRepository:
         return InvestmentIdea.model_validate_json(row["body"])
 
     def history(self, idea_id: str) -> list[InvestmentIdea]:
-        rows = self._db.connection().execute(
-            "SELECT body FROM idea_revisions WHERE id = ? ORDER BY timestamp", (idea_id,)
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute("SELECT body FROM idea_revisions WHERE id = ? ORDER BY timestamp", (idea_id,))
+            .fetchall()
+        )
         if not rows:
             raise NotFound(f"idea {idea_id} not found")
         return [InvestmentIdea.model_validate_json(row["body"]) for row in rows]

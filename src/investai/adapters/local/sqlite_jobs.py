@@ -70,9 +70,13 @@ class SqliteJobQueue(JobQueue):
         return updated
 
     def dead_letters(self, *, limit: int = 100) -> list[Job]:
-        rows = self._db.connection().execute(
-            "SELECT body FROM jobs WHERE status = ? ORDER BY created_at LIMIT ?", (JobStatus.DEAD.value, limit)
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT body FROM jobs WHERE status = ? ORDER BY created_at LIMIT ?", (JobStatus.DEAD.value, limit)
+            )
+            .fetchall()
+        )
         return [Job.model_validate_json(row["body"]) for row in rows]
 
     def counts(self) -> dict[JobStatus, int]:
