@@ -40,3 +40,12 @@ def test_nested_transactions_join_the_outer_one(tmp_path: Path) -> None:
         pass
     assert db.connection().execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
     db.close()
+
+
+def test_database_files_are_readable_by_the_owner_only(tmp_path: Path) -> None:
+    db = SqliteDatabase(path=tmp_path / "app.db", migrations=MIGRATIONS)
+    db.migrate()
+    files = [tmp_path / name for name in ("app.db", "app.db-wal", "app.db-shm")]
+    assert all(path.exists() for path in files)
+    assert {path.stat().st_mode & 0o777 for path in files} == {0o600}
+    db.close()

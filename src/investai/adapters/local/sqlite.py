@@ -9,6 +9,7 @@ back unless the block completes.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 import weakref
@@ -67,6 +68,8 @@ class SqliteDatabase:
         holder: _Connection | None = getattr(self._local, "holder", None)
         if holder is None:
             self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # owner-only; SQLite gives the -wal and -shm files the database file's mode
+            os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
             conn = sqlite3.connect(
                 self._path, isolation_level=None, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
             )
