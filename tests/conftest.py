@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ import structlog
 from investai.adapters.local.clock import FakeClock
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
+from investai.domain.common import new_id
+from investai.domain.users import Role, User
+from investai.services.auth_common import CallContext, TokenSet
 from tests.factories import T0
 
 
@@ -41,3 +45,45 @@ def _restore_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     root.setLevel(level)
     structlog.reset_defaults()
+
+
+PASSWORD = "Correct-Horse-9-Battery!"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in user of a test container."""
+
+    user: User
+    password: str
+    tokens: TokenSet
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.access_token}"}
+
+
+def sign_up(
+    container: Container, *, role: Role = Role.ANALYST, organisation: str = "org_1", email: str | None = None
+) -> Account:
+    """Create an active user (password already set) and sign it in."""
+    created = container.identity.users.create_user(
+        actor=None,
+        email=email or f"{role.value}.{new_id()}@example.com",
+        role=role,
+        organisation_id=organisation,
+        password=PASSWORD,
+    )
+    tokens = container.identity.auth.login(created.user.email, PASSWORD, CallContext())
+    assert isinstance(tokens, TokenSet)
+    return Account(user=created.user, password=PASSWORD, tokens=tokens)
+
+
+@pytest.fixture
+def analyst(container: Container) -> Account:
+    return sign_up(container, role=Role.ANALYST)
+
+
+@pytest.fixture
+def admin(container: Container) -> Account:
+    return sign_up(container, role=Role.ADMINISTRATOR)

@@ -19,7 +19,9 @@ from investai.adapters.local.object_store import LocalObjectStore
 from investai.adapters.local.scheduler import ApScheduler
 from investai.adapters.local.secrets import EnvFileSecretStore
 from investai.adapters.local.sqlite import SqliteDatabase
+from investai.adapters.local.sqlite_audit import SqliteAuditLog
 from investai.adapters.local.sqlite_ideas import SqliteIdeaRepository
+from investai.adapters.local.sqlite_identity import SqliteMfaSecretRepository, SqliteTokenStore
 from investai.adapters.local.sqlite_jobs import SqliteJobQueue
 from investai.adapters.local.sqlite_records import (
     SqliteDocumentRepository,
@@ -27,6 +29,7 @@ from investai.adapters.local.sqlite_records import (
     SqliteProfileRepository,
     SqliteUserRepository,
 )
+from investai.adapters.local.token_issuer import LocalTokenIssuer
 from investai.config import Backend, ConfigurationError, Settings
 from investai.domain.jobs import RetryPolicy
 from investai.jobs.handlers import build_handlers
@@ -34,8 +37,10 @@ from investai.jobs.schedule import register_schedules
 from investai.jobs.worker import JobHandler, Worker, WorkerPool
 from investai.observability.metrics import Metrics
 from investai.observability.tracing import build_tracer_provider
+from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
+from investai.ports.identity import IdentityVerifier, MfaSecretRepository, TokenIssuer, TokenStore
 from investai.ports.jobs import JobQueue
 from investai.ports.keys import KeyManager
 from investai.ports.object_store import ObjectStore
@@ -49,7 +54,33 @@ from investai.ports.repositories import (
 from investai.ports.scheduler import Scheduler
 from investai.ports.secrets import SecretStore
 from investai.security.envelope import EnvelopeCipher
+from investai.security.identity import TokenVerifier
+from investai.security.jwt import JwtVerifier
+from investai.security.passwords import PasswordHasher
+from investai.services.auth import AuthService
+from investai.services.auth_common import AuthPolicy
+from investai.services.mfa import MfaService
 from investai.services.operations import OperationsService
+from investai.services.profile import ProfileService
+from investai.services.queries import IdeaQueries, JobQueries
+from investai.services.users import UserAdminService
+
+
+@dataclass
+class Identity:
+    """Sign-in, tokens, users, profiles and the audit log."""
+
+    verifier: IdentityVerifier
+    issuer: TokenIssuer
+    tokens: TokenStore
+    mfa_secrets: MfaSecretRepository
+    audit: AuditLog
+    auth: AuthService
+    mfa: MfaService
+    users: UserAdminService
+    profiles: ProfileService
+    ideas: IdeaQueries
+    jobs: JobQueries
 
 
 @dataclass
@@ -71,6 +102,7 @@ class Container:
     tracer_provider: TracerProvider
     operations: OperationsService
     health_checks: list[HealthCheck]
+    identity: Identity
     database: SqliteDatabase | None = None
     _handlers: dict[str, JobHandler] = field(default_factory=dict)
 
@@ -144,6 +176,15 @@ def build_container(
         otlp_endpoint=settings.otlp_endpoint,
         version=__version__,
     )
+    repositories = {
+        "ideas": SqliteIdeaRepository(db=database),
+        "users": SqliteUserRepository(db=database),
+        "profiles": SqliteProfileRepository(db=database, cipher=cipher),
+        "documents": SqliteDocumentRepository(db=database),
+        "feedback": SqliteFeedbackRepository(db=database),
+    }
+    identity = build_identity(settings, database=database, cipher=cipher, objects=objects, clock=clock, jobs=queue)
+    checks.append(identity.audit)  # type: ignore[arg-type]
     return Container(
         settings=settings,
         clock=clock,
@@ -151,17 +192,98 @@ def build_container(
         keys=keys,
         cipher=cipher,
         objects=objects,
-        ideas=SqliteIdeaRepository(db=database),
-        users=SqliteUserRepository(db=database),
-        profiles=SqliteProfileRepository(db=database, cipher=cipher),
-        documents=SqliteDocumentRepository(db=database),
-        feedback=SqliteFeedbackRepository(db=database),
+        ideas=repositories["ideas"],  # type: ignore[arg-type]
+        users=repositories["users"],  # type: ignore[arg-type]
+        profiles=repositories["profiles"],  # type: ignore[arg-type]
+        documents=repositories["documents"],  # type: ignore[arg-type]
+        feedback=repositories["feedback"],  # type: ignore[arg-type]
         jobs=queue,
         scheduler=scheduler or ApScheduler(),
         metrics=Metrics(),
         tracer_provider=tracer_provider,
         operations=operations,
         health_checks=checks,
+        identity=identity,
         database=database,
         _handlers=build_handlers(operations=operations),
+    )
+
+
+def auth_policy(settings: Settings) -> AuthPolicy:
+    return AuthPolicy(
+        client_id=settings.client_id,
+        access_ttl_s=settings.access_token_ttl_s,
+        refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
+        temporary_password_ttl=timedelta(days=settings.temporary_password_days),
+        password_history=settings.password_history,
+        lockout_threshold=settings.lockout_threshold,
+        lockout_base_s=settings.lockout_base_s,
+        lockout_max_s=settings.lockout_max_s,
+        challenge_ttl_s=settings.challenge_ttl_s,
+    )
+
+
+def build_identity(
+    settings: Settings,
+    *,
+    database: SqliteDatabase,
+    cipher: EnvelopeCipher,
+    objects: ObjectStore,
+    clock: Clock,
+    jobs: JobQueue,
+) -> Identity:
+    policy = auth_policy(settings)
+    users = SqliteUserRepository(db=database)
+    tokens = SqliteTokenStore(db=database)
+    mfa_secrets = SqliteMfaSecretRepository(db=database, cipher=cipher)
+    audit = SqliteAuditLog(db=database, clock=clock)
+    issuer = LocalTokenIssuer(
+        objects=objects, clock=clock, issuer=settings.issuer, max_token_ttl_s=settings.access_token_ttl_s
+    )
+    jwt_verifier = JwtVerifier(
+        jwks=issuer.jwks,
+        issuer=settings.issuer,
+        client_ids=frozenset({settings.client_id}),
+        now=clock.now,
+        leeway_s=settings.token_leeway_s,
+    )
+    hasher = PasswordHasher()
+    verifier = TokenVerifier(
+        jwt_verifier=jwt_verifier,
+        session_active=lambda session, at: tokens.is_family_active(family_id=session, at=at),
+        now=clock.now,
+    )
+    auth = AuthService(
+        users=users,
+        tokens=tokens,
+        mfa=mfa_secrets,
+        issuer=issuer,
+        challenges=jwt_verifier,
+        hasher=hasher,
+        audit=audit,
+        clock=clock,
+        policy=policy,
+    )
+    return Identity(
+        verifier=verifier,
+        issuer=issuer,
+        tokens=tokens,
+        mfa_secrets=mfa_secrets,
+        audit=audit,
+        auth=auth,
+        mfa=MfaService(users=users, mfa=mfa_secrets, audit=audit, clock=clock, issuer_name=policy.mfa_issuer_name),
+        users=UserAdminService(users=users, tokens=tokens, hasher=hasher, audit=audit, clock=clock, policy=policy),
+        profiles=ProfileService(
+            users=users,
+            profiles=SqliteProfileRepository(db=database, cipher=cipher),
+            mfa=mfa_secrets,
+            tokens=tokens,
+            ideas=SqliteIdeaRepository(db=database),
+            documents=SqliteDocumentRepository(db=database),
+            feedback=SqliteFeedbackRepository(db=database),
+            audit=audit,
+            clock=clock,
+        ),
+        ideas=IdeaQueries(ideas=SqliteIdeaRepository(db=database)),
+        jobs=JobQueries(jobs=jobs),
     )

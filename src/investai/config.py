@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - the refused default
-DEV_MASTER_SECRET = "dev-only-master-secret-do-not-use-in-production"  # noqa: S105
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEV_MASTER_SECRET = "dev-only-master-secret-do-not-use-in-production"
 PLACEHOLDER_SECRETS = frozenset({DEV_SECRET_KEY, DEV_MASTER_SECRET, "changethis", "changeme", "secret", "password"})
 MIN_SECRET_LENGTH = 32
 
@@ -131,6 +131,42 @@ class Settings(BaseSettings):
     serve_with_scheduler: bool = True
     maintenance_cron: str = "17 3 * * *"
 
+    # identity (modelled on Cognito)
+    issuer: str = "http://127.0.0.1:8000"
+    client_id: str = "investai-web"
+    access_token_ttl_s: int = Field(default=3600, ge=60, le=86400)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=3650)
+    token_leeway_s: int = Field(default=30, ge=0, le=60)
+    temporary_password_days: int = Field(default=7, ge=1, le=90)
+    password_history: int = Field(default=5, ge=0, le=24)
+    lockout_threshold: int = Field(default=5, ge=1, le=100)
+    lockout_base_s: float = Field(default=30.0, gt=0)
+    lockout_max_s: float = Field(default=900.0, gt=0)
+    challenge_ttl_s: int = Field(default=180, ge=30, le=3600)
+    admin_email: str = "admin@localhost"
+    admin_password: SecretStr | None = None
+    default_organisation: str = "default"
+
+    # edge protection (modelled on AWS WAF managed rules and API Gateway)
+    waf_enabled: bool = True
+    waf_max_query_bytes: int = Field(default=2048, ge=64)
+    waf_max_cookie_bytes: int = Field(default=10240, ge=64)
+    waf_max_uri_path_bytes: int = Field(default=1024, ge=64)
+    waf_max_body_bytes: int = Field(default=65536, ge=1024, description="non-upload bodies; uploads have their own cap")
+    waf_block_localhost_host: bool | None = Field(default=None, description="default: on outside dev")
+    waf_ip_blocklist: list[str] = Field(default_factory=list, description="IPs or CIDR ranges")
+    waf_blocked_countries: list[str] = Field(default_factory=list, description="ISO 3166 alpha-2 codes")
+    waf_country_header: str = "CloudFront-Viewer-Country"
+    trusted_proxies: list[str] = Field(default_factory=list, description="CIDRs whose X-Forwarded-For is believed")
+    rate_limit_requests: int = Field(default=2000, ge=1)
+    rate_limit_window_s: float = Field(default=300.0, gt=0)
+    throttle_rate_rps: float = Field(default=10000.0, gt=0)
+    throttle_burst: int = Field(default=5000, ge=1)
+    cache_ttl_s: float = Field(default=300.0, ge=0)
+    cache_max_entries: int = Field(default=10000, ge=0)
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    hsts_max_age_s: int = Field(default=31536000, ge=0)
+
     tracing_exporter: TracingExporter = TracingExporter.NONE
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     service_name: str = "investai"
@@ -142,6 +178,12 @@ class Settings(BaseSettings):
     @property
     def effective_log_level(self) -> str:
         return (self.log_level or self.environment.log_level).upper()
+
+    @property
+    def block_localhost_host(self) -> bool:
+        if self.waf_block_localhost_host is not None:
+            return self.waf_block_localhost_host
+        return self.profile is not Profile.DEV
 
     @property
     def database_path(self) -> Path:

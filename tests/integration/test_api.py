@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from investai.api.app import create_app
 from investai.bootstrap import Container
 from investai.observability.logging import configure_logging
+from tests.conftest import Account
 
 
 @pytest.fixture
@@ -76,10 +77,11 @@ def test_docs_and_openapi_are_served_without_a_cdn(client: TestClient) -> None:
     assert "/api/v1/ideas/requests/validate" in spec["paths"]
 
 
-def test_metrics_count_requests_by_route(client: TestClient) -> None:
+def test_metrics_count_requests_by_route(client: TestClient, admin: Account) -> None:
     client.get("/health")
     client.get("/no/such/route")
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=admin.headers).text
     assert 'investai_http_requests_total{method="GET",route="/health",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
     assert "investai_http_request_duration_seconds_bucket" in text
@@ -94,10 +96,11 @@ def test_a_valid_request_id_is_echoed_and_a_hostile_one_replaced(client: TestCli
     assert len(replaced) == 32
 
 
-def test_idea_request_validation_normalises_and_warns(client: TestClient) -> None:
+def test_idea_request_validation_normalises_and_warns(client: TestClient, analyst: Account) -> None:
     response = client.post(
         "/api/v1/ideas/requests/validate",
         json={"tickers": ["aapl", "msft"], "risk_tolerance": "aggressive", "time_horizon": "short"},
+        headers=analyst.headers,
     )
     assert response.status_code == 200
     body = response.json()
@@ -106,6 +109,11 @@ def test_idea_request_validation_normalises_and_warns(client: TestClient) -> Non
 
 
 class TestBadInput:
+    @pytest.fixture
+    def client(self, app: FastAPI, analyst: Account) -> Iterator[TestClient]:
+        with TestClient(app, base_url="http://127.0.0.1", headers=analyst.headers) as test_client:
+            yield test_client
+
     @pytest.fixture
     def logs(self) -> io.StringIO:
         """The JSON log lines the app writes during the test."""

@@ -16,6 +16,7 @@ from investai.bootstrap import Container
 from investai.config import Settings
 from investai.observability.logging import configure_logging
 from investai.observability.tracing import build_tracer_provider
+from tests.conftest import Account
 
 
 @pytest.fixture
@@ -43,8 +44,11 @@ def request_logs(logs: io.StringIO) -> list[dict[str, object]]:
     return [line for line in lines if line.get("event") == "http.request"]
 
 
-def test_each_request_is_one_server_span_named_by_route(client: TestClient, spans: InMemorySpanExporter) -> None:
-    client.post("/api/v1/ideas/requests/validate", json={})
+def test_each_request_is_one_server_span_named_by_route(
+    client: TestClient, spans: InMemorySpanExporter, analyst: Account
+) -> None:
+    spans.clear()
+    client.post("/api/v1/ideas/requests/validate", json={}, headers=analyst.headers)
     finished = spans.get_finished_spans()
     assert [span.name for span in finished] == ["POST /api/v1/ideas/requests/validate"]
     assert finished[0].attributes is not None

@@ -10,9 +10,10 @@ from fastapi_offline import FastAPIOffline
 
 from investai import __version__
 from investai.api.errors import install_error_handlers
+from investai.api.middleware.authentication import AuthenticationMiddleware
 from investai.api.middleware.body_limit import BodyLimitMiddleware
 from investai.api.middleware.request_context import RequestContextMiddleware
-from investai.api.routes import ideas, ops
+from investai.api.routes import admin, auth, ideas, ops, profile, resources, wellknown
 from investai.bootstrap import Container
 from investai.observability.logging import get_logger
 from investai.observability.tracing import get_tracer
@@ -52,12 +53,13 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    app.include_router(ops.router)
-    app.include_router(ideas.router)
+    for module in (ops, wellknown, auth, admin, profile, ideas, resources):
+        app.include_router(module.router)
     settings = container.settings
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
+    app.add_middleware(AuthenticationMiddleware, verifier=container.identity.verifier)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=container.metrics,

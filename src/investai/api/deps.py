@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from investai.bootstrap import Container
+from investai.domain.access import Permission, Principal
+from investai.services.auth_common import CallContext
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="investai"'}
 
 
 def get_container(request: Request) -> Container:
@@ -14,4 +19,38 @@ def get_container(request: Request) -> Container:
     return container
 
 
+def get_principal(request: Request) -> Principal:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        reason = getattr(request.state, "auth_error", None) or "authentication required"
+        raise HTTPException(401, reason, headers=UNAUTHORIZED_HEADERS)
+    return principal
+
+
+def get_call_context(request: Request) -> CallContext:
+    client = request.client.host if request.client else None
+    return CallContext(ip=getattr(request.state, "client_ip", None) or client, request_id=request.state.request_id)
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that admits principals holding ``permission`` (403 otherwise)."""
+
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.can(permission):
+            raise HTTPException(403, f"this action needs the {permission.value} permission")
+        return principal
+
+    check.__name__ = f"require_{permission.name.lower()}"
+    return check
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+Context = Annotated[CallContext, Depends(get_call_context)]
+SelfService = Annotated[Principal, Depends(require(Permission.PROFILE_SELF))]
+Administrator = Annotated[Principal, Depends(require(Permission.USERS_ADMIN))]
+Auditor = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+Operator = Annotated[Principal, Depends(require(Permission.OPS_READ))]
+IdeaReader = Annotated[Principal, Depends(require(Permission.IDEAS_READ))]
+IdeaRequester = Annotated[Principal, Depends(require(Permission.IDEAS_REQUEST))]
+JobReader = Annotated[Principal, Depends(require(Permission.JOBS_READ))]

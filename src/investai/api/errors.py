@@ -15,11 +15,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from investai.domain.errors import (
+    AuthenticationFailed,
     Conflict,
     DomainError,
     IntegrityError,
     InvalidTransition,
     NotFound,
+    PermissionDenied,
     ValidationFailed,
 )
 from investai.observability.logging import get_logger
@@ -44,6 +46,8 @@ STATUS_CODES: dict[int, str] = {
 }
 
 DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (AuthenticationFailed, 401),
+    (PermissionDenied, 403),
     (NotFound, 404),
     (InvalidTransition, 409),
     (Conflict, 409),
@@ -103,7 +107,8 @@ async def _domain_exception(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("domain.server_error", error_code=exc.code, error=str(exc))
         return error_response(request, status, "stored data failed an integrity check", code=exc.code)
-    return error_response(request, status, str(exc), code=exc.code)
+    headers = {"WWW-Authenticate": 'Bearer realm="investai"'} if status == 401 else None
+    return error_response(request, status, str(exc), code=exc.code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

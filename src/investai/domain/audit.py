@@ -40,3 +40,12 @@ def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
     """SHA-256 over the previous hash and the canonical JSON of an event's body (without its hashes)."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+class AuditVerification(DomainModel):
+    """Result of walking the chain: the first record whose hash or link does not hold, if any."""
+
+    ok: bool
+    checked: int = Field(ge=0)
+    first_broken_seq: int | None = None
+    reason: str | None = None

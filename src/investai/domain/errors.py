@@ -43,3 +43,23 @@ class InvalidKey(ValidationFailed):
     """An object key that is not safe to store."""
 
     code = "invalid_key"
+
+
+class AuthenticationFailed(DomainError):
+    """Credentials or a token were not accepted (HTTP 401). The message never says which part failed."""
+
+    code = "unauthorized"
+
+
+class InvalidToken(AuthenticationFailed):
+    code = "invalid_token"
+
+
+class PermissionDenied(DomainError):
+    """The principal lacks a permission for an action on a resource it may see (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class WeakPassword(ValidationFailed):
+    code = "weak_password"

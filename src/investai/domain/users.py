@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
@@ -19,7 +20,7 @@ class Role(StrEnum):
 
 class UserStatus(StrEnum):
     ACTIVE = "active"
-    FORCE_CHANGE_PASSWORD = "force_change_password"  # noqa: S105 - a status, not a secret
+    FORCE_CHANGE_PASSWORD = "force_change_password"
     DISABLED = "disabled"
 
 
@@ -33,9 +34,17 @@ class User(DomainModel):
     organisation_id: Identifier
     status: UserStatus = UserStatus.FORCE_CHANGE_PASSWORD
     password_hash: str | None = Field(default=None, repr=False)
+    password_history: list[str] = Field(default_factory=list, repr=False, description="earlier hashes, newest first")
+    password_changed_at: UtcDatetime | None = None
+    temporary_password_expires_at: UtcDatetime | None = None
     mfa_enabled: bool = False
+    failed_attempts: int = Field(default=0, ge=0)
+    locked_until: UtcDatetime | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime
+
+    def is_locked(self, at: datetime) -> bool:
+        return self.locked_until is not None and at < self.locked_until
 
 
 class RiskTolerance(StrEnum):

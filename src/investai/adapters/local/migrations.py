@@ -83,4 +83,59 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX jobs_expiry ON jobs (expires_at);
         """,
     ),
+    Migration(
+        2,
+        "identity and audit",
+        """
+        CREATE TABLE token_families (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            revoked_reason TEXT
+        );
+        CREATE INDEX token_families_by_user ON token_families (user_id, revoked_at);
+
+        CREATE TABLE refresh_tokens (
+            token_hash TEXT PRIMARY KEY,
+            family_id TEXT NOT NULL REFERENCES token_families (id) ON DELETE CASCADE,
+            issued_at INTEGER NOT NULL,
+            used_at INTEGER
+        );
+        CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
+
+        CREATE TABLE single_use_keys (
+            key TEXT PRIMARY KEY,
+            expires_at INTEGER NOT NULL
+        );
+
+        CREATE TABLE user_secrets (
+            user_id TEXT PRIMARY KEY,
+            body BLOB NOT NULL
+        );
+
+        CREATE TABLE audit_events (
+            seq INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor_id TEXT,
+            organisation_id TEXT,
+            action TEXT NOT NULL,
+            body TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX audit_by_organisation ON audit_events (organisation_id, seq);
+        CREATE INDEX audit_by_actor ON audit_events (actor_id, seq);
+        CREATE INDEX audit_by_action ON audit_events (action, seq);
+        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+        BEGIN
+            SELECT RAISE(ABORT, 'the audit log is append-only');
+        END;
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        BEGIN
+            SELECT RAISE(ABORT, 'the audit log is append-only');
+        END;
+        """,
+    ),
 )

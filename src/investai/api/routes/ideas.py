@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from investai.api.deps import IdeaRequester
 from investai.api.schemas import IdeaRequestValidation
 from investai.domain.idea_request import IdeaRequest
 
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/api/v1/ideas", tags=["ideas"])
 
 
 @router.get("/requests/schema", summary="JSON schema of an idea request")
-def request_schema() -> dict[str, Any]:
+def request_schema(principal: IdeaRequester) -> dict[str, Any]:
     return IdeaRequest.model_json_schema()
 
 
@@ -22,5 +23,5 @@ def request_schema() -> dict[str, Any]:
     response_model=IdeaRequestValidation,
     summary="Validate an idea request: 422 with field errors, or the normalised request and warnings",
 )
-def validate_request(request: IdeaRequest) -> IdeaRequestValidation:
+def validate_request(request: IdeaRequest, principal: IdeaRequester) -> IdeaRequestValidation:
     return IdeaRequestValidation(request=request, warnings=request.warnings())

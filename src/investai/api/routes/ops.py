@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from investai import __version__
-from investai.api.deps import ContainerDep
+from investai.api.deps import ContainerDep, Operator
 from investai.api.errors import error_response
 from investai.api.schemas import HealthPublic, ReadinessPublic
 
@@ -35,8 +35,8 @@ def ready(request: Request, container: ContainerDep) -> JSONResponse:
     return error_response(request, 503, message, code="not_ready", extra={"checks": checks})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(container: ContainerDep) -> Response:
+@router.get("/metrics", summary="Prometheus metrics (needs ops:read)", response_class=Response)
+def metrics(operator: Operator, container: ContainerDep) -> Response:
     for status, count in container.operations.job_counts().items():
         container.metrics.jobs_by_status.labels(status.value).set(count)
     return Response(container.metrics.render(), media_type=container.metrics.content_type)

@@ -1,0 +1,234 @@
+"""The audit log on SQLite: an append-only table whose records are chained by SHA-256.
+
+Each record stores its body (every :class:`AuditEvent` field except the two hashes) as canonical JSON,
+the previous record's hash, and ``hash = chain_hash(prev_hash, body)``. ``actor_id``, ``organisation_id``,
+``action`` and ``at`` are copied into columns for the list queries; :meth:`SqliteAuditLog.verify` checks
+that they agree with the body. Triggers created by migration 2 refuse ``UPDATE`` and ``DELETE``.
+
+What the chain can and cannot show
+----------------------------------
+Anyone who can only *edit* records — even after dropping the triggers — breaks the chain at the first
+record they touch: an edited body or hash column no longer matches its recomputed hash, an edited
+``prev_hash`` no longer links, a deleted or reordered record leaves a gap or a broken link. Two attacks
+are invisible from the chain alone: truncating the newest records, and rewriting every record from some
+point on with recomputed hashes. Both change the head, so an operator should copy :meth:`SqliteAuditLog.head`
+somewhere the database's writers cannot reach (a ticket, a WORM bucket, a signed log line) and compare later.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from investai.adapters.local.sqlite import SqliteDatabase
+from investai.domain.audit import GENESIS_HASH, AuditEvent, AuditOutcome, AuditVerification, chain_hash
+from investai.domain.common import epoch_ms
+from investai.domain.errors import IntegrityError, ValidationFailed
+from investai.ports.clock import Clock
+
+MAX_DETAILS_BYTES = 16 * 1024
+MAX_PAGE = 500
+VERIFY_BATCH = 500
+APPEND_ONLY_TRIGGERS = frozenset({"audit_events_no_update", "audit_events_no_delete"})
+_FILTER_COLUMNS = ("organisation_id", "actor_id", "action")
+
+
+class SqliteAuditLog:
+    health_name = "audit_log"
+
+    def __init__(self, *, db: SqliteDatabase, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def append(
+        self,
+        *,
+        action: str,
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+        actor_id: str | None = None,
+        organisation_id: str | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        ip: str | None = None,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Add a record chained to the newest one, under the database write lock (threads and processes)."""
+        fields: dict[str, Any] = {
+            "action": action,
+            "outcome": outcome,
+            "actor_id": actor_id,
+            "organisation_id": organisation_id,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "ip": ip,
+            "request_id": request_id,
+            "details": _checked_details(details),
+        }
+        with self._db.transaction() as conn:
+            last_seq, prev_hash = _head(conn)
+            event = _sealed_event(seq=last_seq + 1, at=self._clock.now(), prev_hash=prev_hash, fields=fields)
+            conn.execute(
+                "INSERT INTO audit_events (seq, at, actor_id, organisation_id, action, body, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.seq,
+                    epoch_ms(event.at),
+                    event.actor_id,
+                    event.organisation_id,
+                    event.action,
+                    canonical_json(_body(event)),
+                    event.prev_hash,
+                    event.hash,
+                ),
+            )
+        return event
+
+    def verify(self) -> AuditVerification:
+        """Walk the chain in ``seq`` order and report the first record that does not hold.
+
+        A record is broken when its ``seq`` is not the next one (records before it were deleted; the
+        first record must be 1), its ``prev_hash`` is not the previous record's hash, its hash does not
+        match its body, its body is not canonical JSON of a valid event with that ``seq``, or a query
+        column disagrees with the body. ``checked`` counts the intact records before the first broken
+        one (all of them when the chain holds). Rows are streamed in batches, one read snapshot.
+
+        Truncating the newest records, or rewriting every record from some point on with fresh hashes,
+        is not detectable from the chain alone: compare :meth:`head` with a copy kept elsewhere.
+        """
+        expected_seq, prev_hash = 1, GENESIS_HASH
+        for row in self._rows_in_order():
+            reason = _broken_reason(row, expected_seq=expected_seq, prev_hash=prev_hash)
+            if reason is not None:
+                return AuditVerification(
+                    ok=False, checked=expected_seq - 1, first_broken_seq=int(row["seq"]), reason=reason
+                )
+            expected_seq, prev_hash = expected_seq + 1, str(row["hash"])
+        return AuditVerification(ok=True, checked=expected_seq - 1)
+
+    def head(self) -> tuple[int, str]:
+        """The newest record's ``seq`` and hash (``(0, GENESIS_HASH)`` when empty), to anchor externally."""
+        return _head(self._db.connection())
+
+    def list_events(
+        self,
+        *,
+        organisation_id: str | None = None,
+        actor_id: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        before_seq: int | None = None,
+    ) -> list[AuditEvent]:
+        """Newest first; filters combine with AND; ``before_seq`` pages back; ``limit`` is clamped to 1..500."""
+        values = (organisation_id, actor_id, action)
+        clauses = [f"{column} = ?" for column, value in zip(_FILTER_COLUMNS, values, strict=True) if value is not None]
+        params: list[object] = [value for value in values if value is not None]
+        if before_seq is not None:
+            clauses.append("seq < ?")
+            params.append(before_seq)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT body, prev_hash, hash FROM audit_events {where} ORDER BY seq DESC LIMIT ?"  # noqa: S608
+        params.append(max(1, min(limit, MAX_PAGE)))
+        rows = self._db.connection().execute(sql, params).fetchall()
+        return [_event_from_row(row) for row in rows]
+
+    def check(self) -> None:
+        """Ready when the table answers and both append-only triggers are in place."""
+        conn = self._db.connection()
+        conn.execute("SELECT 1 FROM audit_events LIMIT 1").fetchall()
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'")
+        missing = APPEND_ONLY_TRIGGERS - {str(row["name"]) for row in rows}
+        if missing:
+            raise IntegrityError(f"the audit log is not append-only: trigger(s) {', '.join(sorted(missing))} missing")
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _rows_in_order(self) -> Iterator[sqlite3.Row]:
+        cursor = self._db.connection().execute(
+            "SELECT seq, at, actor_id, organisation_id, action, body, prev_hash, hash FROM audit_events ORDER BY seq"
+        )
+        try:
+            while batch := cursor.fetchmany(VERIFY_BATCH):
+                yield from batch
+        finally:
+            cursor.close()
+
+
+def canonical_json(value: Any) -> str:
+    """The exact text hashed by :func:`chain_hash` (sorted keys, no spaces); stored as the body."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _checked_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    """Details as they will read back from storage; refuse what JSON cannot hold, or more than 16 KiB."""
+    if details is None:
+        return {}
+    if not isinstance(details, dict):
+        raise ValidationFailed("audit details must be a JSON object")
+    try:
+        text = canonical_json(details)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationFailed(f"audit details must be JSON-serialisable: {exc}") from exc
+    if len(text.encode()) > MAX_DETAILS_BYTES:
+        raise ValidationFailed(f"audit details exceed {MAX_DETAILS_BYTES} bytes as JSON")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _sealed_event(*, seq: int, at: datetime, prev_hash: str, fields: dict[str, Any]) -> AuditEvent:
+    try:
+        draft = AuditEvent(seq=seq, at=at, prev_hash=prev_hash, hash=GENESIS_HASH, **fields)
+    except ValidationError as exc:
+        raise ValidationFailed(f"invalid audit event: {exc.errors(include_url=False)}") from exc
+    return draft.model_copy(update={"hash": chain_hash(prev_hash, _body(draft))})
+
+
+def _body(event: AuditEvent) -> dict[str, Any]:
+    return event.model_dump(mode="json", exclude={"prev_hash", "hash"})
+
+
+def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+    row = conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, GENESIS_HASH) if row is None else (int(row["seq"]), str(row["hash"]))
+
+
+def _event_from_row(row: sqlite3.Row) -> AuditEvent:
+    return AuditEvent.model_validate({**json.loads(row["body"]), "prev_hash": row["prev_hash"], "hash": row["hash"]})
+
+
+def _broken_reason(row: sqlite3.Row, *, expected_seq: int, prev_hash: str) -> str | None:
+    """Why this record breaks the chain, or ``None`` when it holds."""
+    seq = int(row["seq"])
+    if seq < expected_seq:
+        return f"seq {seq} is out of range"
+    if seq > expected_seq:
+        missing = str(expected_seq) if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
+        return f"record(s) {missing} missing before this one"
+    if row["prev_hash"] != prev_hash:
+        return "prev_hash does not match the previous record's hash"
+    try:
+        body = json.loads(row["body"])
+        hashed, canonical = chain_hash(prev_hash, body), canonical_json(body)
+    except (TypeError, ValueError, RecursionError):
+        return "body is not valid JSON"
+    if hashed != row["hash"]:
+        return "hash does not match the record's contents"
+    if not isinstance(body, dict) or canonical != row["body"]:
+        return "body is not a canonical JSON object"
+    return _body_mismatch(row, body)
+
+
+def _body_mismatch(row: sqlite3.Row, body: dict[str, Any]) -> str | None:
+    try:
+        event = AuditEvent.model_validate({**body, "prev_hash": row["prev_hash"], "hash": row["hash"]})
+    except ValidationError:
+        return "body is not a valid audit event"
+    stored = {"seq": event.seq, "at": epoch_ms(event.at)} | {column: body.get(column) for column in _FILTER_COLUMNS}
+    for column, value in stored.items():
+        if row[column] != value:
+            return f"column {column} does not match the body"
+    return None

@@ -1,0 +1,38 @@
+"""Establish the principal once per request from a Bearer access token, so that route dependencies and
+the response cache see the same, already-verified identity. Routes decide whether one is required."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from investai.domain.errors import InvalidToken
+from investai.ports.identity import IdentityVerifier
+
+
+class AuthenticationMiddleware:
+    def __init__(self, app: ASGIApp, *, verifier: IdentityVerifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            state = scope.setdefault("state", {})
+            state.pop("principal", None)
+            authorization = _header(scope, b"authorization")
+            if authorization is not None:
+                scheme, _, token = authorization.partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    state["auth_error"] = "the Authorization header must be 'Bearer <token>'"
+                else:
+                    try:
+                        state["principal"] = self.verifier.verify(token.strip())
+                    except InvalidToken as exc:
+                        state["auth_error"] = str(exc)
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None

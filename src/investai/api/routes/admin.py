@@ -1,0 +1,77 @@
+"""Administration: users of the administrator's organisation, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from investai.api.deps import Administrator, Auditor, ContainerDep, Context
+from investai.api.schemas_identity import UserCreate, UserCreatedPublic, UserPublic, UserUpdate
+from investai.domain.audit import AuditEvent, AuditVerification
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such user in your organisation"}}
+
+
+@router.get("/users", response_model=list[UserPublic], summary="Users of your organisation")
+def list_users(admin: Administrator, container: ContainerDep) -> list[UserPublic]:
+    return [UserPublic.of(user) for user in container.identity.users.list_users(admin)]
+
+
+@router.post("/users", response_model=UserCreatedPublic, status_code=201, summary="Create a user (temporary password)")
+def create_user(body: UserCreate, admin: Administrator, container: ContainerDep, ctx: Context) -> UserCreatedPublic:
+    created = container.identity.users.create_user(
+        actor=admin,
+        email=body.email,
+        role=body.role,
+        organisation_id=admin.organisation_id,
+        display_name=body.display_name,
+        ctx=ctx,
+    )
+    return UserCreatedPublic(user=UserPublic.of(created.user), temporary_password=created.temporary_password)
+
+
+@router.get("/users/{user_id}", response_model=UserPublic, responses=NOT_FOUND, summary="One user")
+def get_user(user_id: str, admin: Administrator, container: ContainerDep) -> UserPublic:
+    return UserPublic.of(container.identity.users.get_user(admin, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserPublic, responses=NOT_FOUND, summary="Change role or status")
+def update_user(
+    user_id: str, body: UserUpdate, admin: Administrator, container: ContainerDep, ctx: Context
+) -> UserPublic:
+    updated = container.identity.users.update_user(
+        admin, user_id, role=body.role, enabled=body.enabled, display_name=body.display_name, ctx=ctx
+    )
+    return UserPublic.of(updated)
+
+
+@router.post(
+    "/users/{user_id}/reset-password",
+    response_model=UserCreatedPublic,
+    responses=NOT_FOUND,
+    summary="Issue a new temporary password and end the user's sessions",
+)
+def reset_password(user_id: str, admin: Administrator, container: ContainerDep, ctx: Context) -> UserCreatedPublic:
+    reset = container.identity.users.reset_password(admin, user_id, ctx)
+    return UserCreatedPublic(user=UserPublic.of(reset.user), temporary_password=reset.temporary_password)
+
+
+@router.get("/audit", response_model=list[AuditEvent], summary="Audit records of your organisation, newest first")
+def list_audit(
+    auditor: Auditor,
+    container: ContainerDep,
+    action: str | None = Query(default=None, max_length=100),
+    actor_id: str | None = Query(default=None, max_length=64),
+    limit: int = Query(default=100, ge=1, le=500),
+    before_seq: int | None = Query(default=None, ge=1),
+) -> list[AuditEvent]:
+    return container.identity.audit.list_events(
+        organisation_id=auditor.organisation_id, actor_id=actor_id, action=action, limit=limit, before_seq=before_seq
+    )
+
+
+@router.get("/audit/verify", response_model=AuditVerification, summary="Verify the audit hash chain")
+def verify_audit(auditor: Auditor, container: ContainerDep) -> AuditVerification:
+    return container.identity.audit.verify()

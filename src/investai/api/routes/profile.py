@@ -1,0 +1,41 @@
+"""The caller's own profile: preferences, data export and erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from investai.api.deps import ContainerDep, Context, SelfService
+from investai.api.schemas_identity import ErasureRequest, ProfilePublic, ProfileUpdate
+
+router = APIRouter(prefix="/api/v1/profile", tags=["profile"])
+PRIVATE = {"Cache-Control": "no-store"}
+
+
+@router.get("", response_model=ProfilePublic, summary="Your preferences and notification settings")
+def get_profile(principal: SelfService, container: ContainerDep) -> Any:
+    return container.identity.profiles.get(principal).model_dump()
+
+
+@router.put("", response_model=ProfilePublic, summary="Replace your preferences and notification settings")
+def put_profile(body: ProfileUpdate, principal: SelfService, container: ContainerDep, ctx: Context) -> Any:
+    profile = container.identity.profiles.update(
+        principal, preferences=body.preferences, notifications=body.notifications, ctx=ctx
+    )
+    return profile.model_dump()
+
+
+@router.get("/export", summary="Everything held about you, as JSON")
+def export_profile(principal: SelfService, container: ContainerDep, ctx: Context) -> JSONResponse:
+    data = container.identity.profiles.export(principal, ctx)
+    headers = {**PRIVATE, "Content-Disposition": 'attachment; filename="investai-export.json"'}
+    return JSONResponse(data, headers=headers)
+
+
+@router.post("/erase", status_code=204, summary="Erase your account (needs your password)")
+def erase_profile(body: ErasureRequest, principal: SelfService, container: ContainerDep, ctx: Context) -> Response:
+    container.identity.auth.confirm_password(principal.user_id, body.password, ctx)
+    container.identity.profiles.erase(principal, ctx)
+    return Response(status_code=204)

@@ -1,0 +1,51 @@
+"""Ideas and jobs, read through ownership rules: another user's or organisation's object answers 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from investai.api.deps import ContainerDep, IdeaReader, JobReader
+from investai.domain.ideas import InvestmentIdea
+from investai.domain.jobs import Job
+from investai.domain.lifecycle import IdeaStatus
+
+router = APIRouter(prefix="/api/v1", tags=["ideas", "jobs"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (or not yours)"}}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.get("/ideas", response_model=list[InvestmentIdea], summary="Your ideas (or your organisation's, by status)")
+def list_ideas(
+    principal: IdeaReader,
+    container: ContainerDep,
+    status: IdeaStatus | None = None,
+    limit: int = Query(default=50, ge=1, le=200),
+    before: int | None = Query(default=None, ge=0, description="timestamp cursor (epoch ms)"),
+) -> list[InvestmentIdea]:
+    return container.identity.ideas.list(principal, status=status, limit=limit, before=before)
+
+
+@router.get("/ideas/{idea_id}", response_model=InvestmentIdea, responses=NOT_FOUND, summary="One idea")
+def get_idea(
+    idea_id: str, principal: IdeaReader, container: ContainerDep, version: int | None = Query(default=None, ge=1)
+) -> InvestmentIdea:
+    return container.identity.ideas.get(principal, idea_id, version=version)
+
+
+@router.get("/ideas/{idea_id}/versions", response_model=list[InvestmentIdea], responses=NOT_FOUND)
+def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep) -> list[InvestmentIdea]:
+    return container.identity.ideas.history(principal, idea_id)
+
+
+@router.get("/jobs/{job_id}", response_model=Job, responses=NOT_FOUND, summary="A job you started")
+def get_job(job_id: str, principal: JobReader, container: ContainerDep) -> Any:
+    job = container.identity.jobs.get(principal, job_id)
+    return JSONResponse(job.model_dump(mode="json"), headers=NO_STORE)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=Job, responses={**NOT_FOUND, 409: {"description": "Finished"}})
+def cancel_job(job_id: str, principal: JobReader, container: ContainerDep) -> Job:
+    return container.identity.jobs.cancel(principal, job_id)
