@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from investai.bootstrap import Container
 
 app = typer.Typer(help="Investment AI Agent", no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="User administration", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log", no_args_is_help=True)
+tokens_app = typer.Typer(help="Token signing keys", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(tokens_app, name="tokens")
 
 
 def _version(value: bool) -> None:
@@ -55,6 +61,7 @@ def serve(
     from investai.api.app import create_app
 
     container = _container()
+    _ensure_first_administrator(container)
     settings = container.settings.model_copy(update={"serve_with_worker": worker, "serve_with_scheduler": scheduler})
     container.settings = settings
     application = create_app(container, background=True)
@@ -104,6 +111,77 @@ def ready() -> None:
             typer.echo(f"{check.name:14} {state:6} {check.latency_ms:8.2f} ms {check.error or ''}")
         if not readiness.ready:
             raise typer.Exit(1)
+    finally:
+        container.close()
+
+
+def _ensure_first_administrator(container: Container) -> None:
+    settings = container.settings
+    password = settings.admin_password.get_secret_value() if settings.admin_password else None
+    created = container.identity.users.ensure_first_administrator(
+        email=settings.admin_email, password=password, organisation_id=settings.default_organisation
+    )
+    if created is not None and created.temporary_password is not None:
+        typer.echo(
+            f"\nFirst administrator: {created.user.email}\n"
+            f"Temporary password (shown once, change it at first sign-in): {created.temporary_password}\n",
+            err=True,
+        )
+
+
+@users_app.command("create")
+def create_user(
+    email: Annotated[str, typer.Option(help="E-mail address, the sign-in name")],
+    role: Annotated[str, typer.Option(help="analyst, portfolio-manager, compliance-officer or administrator")],
+    organisation: Annotated[str | None, typer.Option(help="Organisation id (default from settings)")] = None,
+) -> None:
+    """Create a user with a temporary password (printed once; valid 7 days)."""
+    from investai.domain.users import Role
+
+    try:
+        chosen = Role(role)
+    except ValueError as exc:
+        raise typer.BadParameter(f"unknown role {role!r}") from exc
+    from investai.domain.errors import DomainError
+
+    container = _container()
+    try:
+        created = container.identity.users.create_user(
+            actor=None,
+            email=email,
+            role=chosen,
+            organisation_id=organisation or container.settings.default_organisation,
+        )
+        typer.echo(f"created {created.user.email} ({created.user.role.value}) id={created.user.id}")
+        typer.echo(f"temporary password: {created.temporary_password}")
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+
+
+@audit_app.command("verify")
+def verify_audit() -> None:
+    """Walk the audit hash chain; exit 1 and name the first broken record if any."""
+    container = _container()
+    try:
+        result = container.identity.audit.verify()
+        if result.ok:
+            typer.echo(f"audit chain intact: {result.checked} records")
+            return
+        typer.echo(f"audit chain BROKEN at record {result.first_broken_seq}: {result.reason}", err=True)
+        raise typer.Exit(1)
+    finally:
+        container.close()
+
+
+@tokens_app.command("rotate-keys")
+def rotate_signing_keys() -> None:
+    """Sign new tokens with a fresh key; tokens signed earlier stay valid until they expire."""
+    container = _container()
+    try:
+        typer.echo(f"signing with key {container.identity.issuer.rotate()}")
     finally:
         container.close()
 

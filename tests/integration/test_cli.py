@@ -16,6 +16,10 @@ from typer.testing import CliRunner
 
 from investai import __version__
 from investai.cli import app
+from investai.services.auth_common import CallContext
+
+
+ADMIN_PASSWORD = "Serve-Test-Passw0rd!"
 
 
 def free_port() -> int:
@@ -40,7 +44,13 @@ def test_ready_command_reports_each_store(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_serve_runs_api_worker_and_scheduler_then_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "INVESTAI_DATA_DIR": str(tmp_path / "var"), "INVESTAI_WORKER_POLL_INTERVAL_S": "0.1"}
+    env = {
+        **os.environ,
+        "INVESTAI_DATA_DIR": str(tmp_path / "var"),
+        "INVESTAI_WORKER_POLL_INTERVAL_S": "0.1",
+        "INVESTAI_ADMIN_EMAIL": "ops@example.com",
+        "INVESTAI_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
     command = [sys.executable, "-m", "investai", "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -57,7 +67,10 @@ def test_serve_runs_api_worker_and_scheduler_then_stops_on_sigterm(tmp_path: Pat
             time.sleep(0.2)
         assert httpx.get(f"{base}/ready").json()["status"] == "ready"
         assert httpx.get(f"{base}/docs").status_code == 200
-        assert "investai_http_requests_total" in httpx.get(f"{base}/metrics").text
+        login = httpx.post(f"{base}/api/v1/auth/login", json={"email": "ops@example.com", "password": ADMIN_PASSWORD})
+        token = login.json()["access_token"]
+        metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert "investai_http_requests_total" in metrics.text
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
@@ -68,3 +81,38 @@ def test_serve_runs_api_worker_and_scheduler_then_stops_on_sigterm(tmp_path: Pat
     assert '"event": "worker.stopped"' in output
     assert '"event": "http.request"' in output
     assert "Traceback" not in output
+
+
+def test_serve_prints_a_temporary_password_for_the_first_administrator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from investai.bootstrap import build_container
+    from investai.cli import _ensure_first_administrator
+    from investai.config import Settings
+
+    container = build_container(Settings(_env_file=None, data_dir=tmp_path / "var"))
+    try:
+        lines: list[str] = []
+        monkeypatch.setattr("typer.echo", lambda message, err=False: lines.append(message))
+        _ensure_first_administrator(container)
+        _ensure_first_administrator(container)  # a second start creates nothing and prints nothing
+        assert len(lines) == 1
+        password = lines[0].split("first sign-in): ")[1].strip()
+        challenge = container.identity.auth.login("admin@localhost", password, CallContext())
+        assert getattr(challenge, "challenge", None) == "NEW_PASSWORD_REQUIRED"
+    finally:
+        container.close()
+
+
+def test_users_create_and_audit_verify_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVESTAI_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    created = runner.invoke(app, ["users", "create", "--email", "Ana@Example.com", "--role", "analyst"])
+    assert created.exit_code == 0, created.output
+    assert "created ana@example.com (analyst)" in created.stdout
+    assert "temporary password: " in created.stdout
+    assert runner.invoke(app, ["users", "create", "--email", "x@example.com", "--role", "boss"]).exit_code != 0
+    verified = runner.invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    assert "audit chain intact: 1 records" in verified.stdout
+    assert runner.invoke(app, ["tokens", "rotate-keys"]).exit_code == 0
