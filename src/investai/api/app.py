@@ -13,6 +13,7 @@ from investai.api.errors import install_error_handlers
 from investai.api.middleware.authentication import AuthenticationMiddleware
 from investai.api.middleware.body_limit import BodyLimitMiddleware
 from investai.api.middleware.request_context import RequestContextMiddleware
+from investai.api.openapi import install_openapi
 from investai.api.routes import admin, auth, ideas, ops, profile, resources, wellknown
 from investai.bootstrap import Container
 from investai.observability.logging import get_logger
@@ -53,6 +54,7 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
+    install_openapi(app)
     for module in (ops, wellknown, auth, admin, profile, ideas, resources):
         app.include_router(module.router)
     settings = container.settings

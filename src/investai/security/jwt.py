@@ -106,7 +106,12 @@ class JwtVerifier:
         return header
 
     def _key_for(self, header: Mapping[str, Any]) -> Any:
-        for jwk in self._jwks().get("keys", []):
+        keys = self._jwks().get("keys")
+        if not isinstance(keys, list):
+            raise InvalidToken("no usable key set")  # a malformed JWKS is untrusted input, not a crash
+        for jwk in keys:
+            if not isinstance(jwk, Mapping):
+                continue
             if jwk.get("kid") == header["kid"] and jwk.get("kty") == "RSA":
                 try:
                     return jwt.PyJWK(dict(jwk), algorithm="RS256").key

@@ -12,6 +12,7 @@ from investai.domain.audit import AuditEvent, AuditVerification
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such user in your organisation"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "E-mail taken, or a change to your own account"}}
 
 
 @router.get("/users", response_model=list[UserPublic], summary="Users of your organisation")
@@ -19,7 +20,13 @@ def list_users(admin: Administrator, container: ContainerDep) -> list[UserPublic
     return [UserPublic.of(user) for user in container.identity.users.list_users(admin)]
 
 
-@router.post("/users", response_model=UserCreatedPublic, status_code=201, summary="Create a user (temporary password)")
+@router.post(
+    "/users",
+    response_model=UserCreatedPublic,
+    status_code=201,
+    responses=CONFLICT,
+    summary="Create a user (temporary password)",
+)
 def create_user(body: UserCreate, admin: Administrator, container: ContainerDep, ctx: Context) -> UserCreatedPublic:
     created = container.identity.users.create_user(
         actor=admin,
@@ -37,7 +44,9 @@ def get_user(user_id: str, admin: Administrator, container: ContainerDep) -> Use
     return UserPublic.of(container.identity.users.get_user(admin, user_id))
 
 
-@router.patch("/users/{user_id}", response_model=UserPublic, responses=NOT_FOUND, summary="Change role or status")
+@router.patch(
+    "/users/{user_id}", response_model=UserPublic, responses={**NOT_FOUND, **CONFLICT}, summary="Change role or status"
+)
 def update_user(
     user_id: str, body: UserUpdate, admin: Administrator, container: ContainerDep, ctx: Context
 ) -> UserPublic:
@@ -65,7 +74,7 @@ def list_audit(
     action: str | None = Query(default=None, max_length=100),
     actor_id: str | None = Query(default=None, max_length=64),
     limit: int = Query(default=100, ge=1, le=500),
-    before_seq: int | None = Query(default=None, ge=1),
+    before_seq: int | None = Query(default=None, ge=1, le=2**62),
 ) -> list[AuditEvent]:
     return container.identity.audit.list_events(
         organisation_id=auditor.organisation_id, actor_id=actor_id, action=action, limit=limit, before_seq=before_seq

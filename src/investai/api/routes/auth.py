@@ -24,6 +24,7 @@ from investai.services.auth_common import Challenge, TokenSet
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "Not accepted (the reason is not disclosed)"}}
+MFA_ERRORS: dict[int | str, dict[str, Any]] = {**AUTH_ERRORS, 409: {"description": "MFA is not in a state for this"}}
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -88,14 +89,14 @@ def change_password(body: PasswordChange, principal: SelfService, container: Con
     return Response(status_code=204)
 
 
-@router.post("/mfa/setup", response_model=MfaSetupPublic, responses=AUTH_ERRORS, summary="Start TOTP setup")
+@router.post("/mfa/setup", response_model=MfaSetupPublic, responses=MFA_ERRORS, summary="Start TOTP setup")
 def mfa_setup(principal: SelfService, container: ContainerDep, response: Response) -> MfaSetupPublic:
     response.headers.update(NO_STORE)
     setup = container.identity.mfa.begin_setup(principal)
     return MfaSetupPublic(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
 
 
-@router.post("/mfa/verify", response_model=RecoveryCodesPublic, responses=AUTH_ERRORS, summary="Confirm TOTP setup")
+@router.post("/mfa/verify", response_model=RecoveryCodesPublic, responses=MFA_ERRORS, summary="Confirm TOTP setup")
 def mfa_verify(
     body: MfaCode, principal: SelfService, container: ContainerDep, ctx: Context, response: Response
 ) -> RecoveryCodesPublic:
@@ -103,7 +104,7 @@ def mfa_verify(
     return RecoveryCodesPublic(recovery_codes=container.identity.mfa.confirm_setup(principal, body.code, ctx))
 
 
-@router.post("/mfa/disable", status_code=204, responses=AUTH_ERRORS, summary="Turn MFA off (needs a code)")
+@router.post("/mfa/disable", status_code=204, responses=MFA_ERRORS, summary="Turn MFA off (needs a code)")
 def mfa_disable(body: MfaCode, principal: SelfService, container: ContainerDep, ctx: Context) -> Response:
     container.identity.mfa.disable(principal, body.code, ctx)
     return Response(status_code=204)

@@ -23,14 +23,17 @@ def list_ideas(
     container: ContainerDep,
     status: IdeaStatus | None = None,
     limit: int = Query(default=50, ge=1, le=200),
-    before: int | None = Query(default=None, ge=0, description="timestamp cursor (epoch ms)"),
+    before: int | None = Query(default=None, ge=0, le=2**62, description="timestamp cursor (epoch ms)"),
 ) -> list[InvestmentIdea]:
     return container.identity.ideas.list(principal, status=status, limit=limit, before=before)
 
 
 @router.get("/ideas/{idea_id}", response_model=InvestmentIdea, responses=NOT_FOUND, summary="One idea")
 def get_idea(
-    idea_id: str, principal: IdeaReader, container: ContainerDep, version: int | None = Query(default=None, ge=1)
+    idea_id: str,
+    principal: IdeaReader,
+    container: ContainerDep,
+    version: int | None = Query(default=None, ge=1, le=2**31),
 ) -> InvestmentIdea:
     return container.identity.ideas.get(principal, idea_id, version=version)
 

@@ -1,0 +1,249 @@
+"""A per-principal response cache for safe reads, modelled on API Gateway stage caching with the caller's
+identity in the cache key (DESIGN.md: TTL 300 s, keyed by principal).
+
+* Only ``GET``/``HEAD`` under ``/api/`` from an authenticated principal (``scope["state"]["principal"]``, set
+  by the authentication middleware outside this one) are looked up or stored; anonymous requests never are.
+* The key is (method, principal — user, organisation and role —, path, query string sorted by parameter
+  name with the order of repeated parameters kept), so two principals never share an entry.
+* Only complete ``200`` responses are stored, and never one that says ``Cache-Control: no-store`` or
+  ``private``, sets a cookie or carries ``Vary`` (the key does not vary by request headers).
+* A successful (status < 400) write — any other method — drops every entry of every principal under the
+  write's resource collection (``/api/v1/<resource>``, the first three path segments).
+* A client can skip the lookup (not the store) with ``Cache-Control: no-cache`` or ``max-age=0``.
+* Responses carry ``X-Cache: HIT`` when served from the cache and ``X-Cache: MISS`` when looked up but
+  produced by the application; a hit is the stored response byte for byte otherwise.
+
+Memory is bounded by ``max_entries`` (least recently used evicted), ``max_entry_bytes`` and
+``max_total_bytes``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+NON_WRITE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CACHED_PREFIX = "/api/"
+X_CACHE = b"x-cache"
+UNCACHEABLE_DIRECTIVES = frozenset({"no-store", "private"})
+STRIPPED_HEADERS = frozenset({X_CACHE, b"x-request-id"})
+DEFAULT_MAX_ENTRY_BYTES = 1_048_576
+DEFAULT_MAX_TOTAL_BYTES = 64 * 1_048_576
+
+CacheKey = tuple[str, str, str, str, str, tuple[tuple[str, str], ...]]
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResponse:
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    path: str
+    expires_at: float
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + sum(len(name) + len(value) for name, value in self.headers)
+
+
+def collection_of(path: str) -> str:
+    """The resource collection a path belongs to: its first three segments (``/api/v1/ideas``)."""
+    segments = path.split("/")
+    return "/".join(segments[:4]) if len(segments) > 4 else path.rstrip("/") or "/"
+
+
+def in_collection(path: str, collection: str) -> bool:
+    return path == collection or path.startswith(collection.rstrip("/") + "/")
+
+
+def directives(headers: Headers, name: bytes) -> set[str]:
+    """The comma-separated directives of every ``name`` header, lower case, without arguments."""
+    found: set[str] = set()
+    for key, value in headers:
+        if key.lower() == name:
+            found.update(part.strip().partition("=")[0].lower() for part in value.decode("latin-1").split(","))
+    return found
+
+
+def is_storable(status: int, headers: Headers) -> bool:
+    if status != 200:
+        return False
+    names = {key.lower() for key, _ in headers}
+    if b"set-cookie" in names or b"vary" in names:
+        return False
+    return not directives(headers, b"cache-control") & UNCACHEABLE_DIRECTIVES
+
+
+def wants_fresh(headers: Headers) -> bool:
+    """The client asked to skip cached copies (``Cache-Control: no-cache`` or ``max-age=0``)."""
+    for key, value in headers:
+        if key.lower() == b"cache-control":
+            parts = {part.strip().lower().replace(" ", "") for part in value.decode("latin-1").split(",")}
+            if parts & {"no-cache", "max-age=0", "no-store"}:
+                return True
+    return False
+
+
+class ResponseCache:
+    """The store: an LRU of :class:`CachedResponse` by key, with TTL and size bounds."""
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float,
+        max_entries: int,
+        now: Callable[[], float],
+        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.max_entry_bytes = max_entry_bytes
+        self.max_total_bytes = max_total_bytes
+        self.now = now
+        self._entries: OrderedDict[CacheKey, CachedResponse] = OrderedDict()
+        self._bytes = 0
+        self._generation = 0  # bumped by every invalidation
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def get(self, key: CacheKey) -> CachedResponse | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires_at <= self.now():
+                self._remove(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: CacheKey, status: int, headers: Headers, body: bytes, path: str, generation: int) -> bool:
+        """Store a response unless a write invalidated entries since ``generation`` (the response may
+        predate it) or it is too large."""
+        entry = CachedResponse(status, tuple(headers), body, path, self.now() + self.ttl_s)
+        with self._lock:
+            if generation != self._generation or entry.size > self.max_entry_bytes:
+                return False
+            self._remove(key)
+            self._entries[key] = entry
+            self._bytes += entry.size
+            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_total_bytes):
+                self._remove(next(iter(self._entries)))
+            return True
+
+    def invalidate(self, collection: str) -> int:
+        """Drop every entry, of every principal, under ``collection``; the number dropped."""
+        with self._lock:
+            self._generation += 1
+            doomed = [key for key, entry in self._entries.items() if in_collection(entry.path, collection)]
+            for key in doomed:
+                self._remove(key)
+            return len(doomed)
+
+    def _remove(self, key: CacheKey) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size
+
+
+def cache_key(scope: Scope, principal: object) -> CacheKey:
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
+    return (
+        str(scope["method"]),
+        str(getattr(principal, "user_id", "")),
+        str(getattr(principal, "organisation_id", "")),
+        str(getattr(principal, "role", "")),
+        str(scope["path"]),
+        tuple(sorted(pairs, key=lambda pair: pair[0])),  # stable: repeated parameters keep their order
+    )
+
+
+class ResponseCacheMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        ttl_s: float,
+        max_entries: int,
+        now: Callable[[], float],
+        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+    ) -> None:
+        self.app = app
+        self.cache = ResponseCache(
+            ttl_s=ttl_s,
+            max_entries=max_entries,
+            now=now,
+            max_entry_bytes=max_entry_bytes,
+            max_total_bytes=max_total_bytes,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = str(scope["method"]).upper()
+        if method not in NON_WRITE_METHODS:
+            await self._write(scope, receive, send)
+            return
+        principal = scope.get("state", {}).get("principal")
+        if method in SAFE_METHODS and principal is not None and str(scope["path"]).startswith(CACHED_PREFIX):
+            await self._read(scope, receive, send, cache_key(scope, principal))
+            return
+        await self.app(scope, receive, send)
+
+    async def _read(self, scope: Scope, receive: Receive, send: Send, key: CacheKey) -> None:
+        entry = None if wants_fresh(scope["headers"]) else self.cache.get(key)
+        if entry is not None:
+            headers = [*entry.headers, (X_CACHE, b"HIT")]
+            await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+            await send({"type": "http.response.body", "body": entry.body})
+            return
+        generation = self.cache.generation
+        status = 0
+        stored_headers: Headers = []
+        chunks: list[bytes] = []
+        size = 0
+        storable = False
+
+        async def capture(message: Message) -> None:
+            nonlocal status, stored_headers, size, storable
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                stored_headers = [(name, value) for name, value in headers if name.lower() not in STRIPPED_HEADERS]
+                storable = is_storable(status, stored_headers)
+                message["headers"] = [*((n, v) for n, v in headers if n.lower() != X_CACHE), (X_CACHE, b"MISS")]
+            elif message["type"] == "http.response.body" and storable:
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                storable = size <= self.cache.max_entry_bytes
+                chunks.append(chunk)
+                if storable and not message.get("more_body", False):
+                    self.cache.put(key, status, stored_headers, b"".join(chunks), str(scope["path"]), generation)
+            await send(message)
+
+        await self.app(scope, receive, capture)
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def invalidate_on_success(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                self.cache.invalidate(collection_of(str(scope["path"])))
+            await send(message)
+
+        await self.app(scope, receive, invalidate_on_success)
