@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchmarks import api_overhead
 from investai.adapters.local.clock import SystemClock
 from investai.bootstrap import build_container
 from investai.config import Settings
@@ -82,6 +83,7 @@ def main() -> None:
         rows.append(("job enqueue + lease + ack", cycle, insert, "one durable SQLite insert"))
         container.close()
         conn.close()
+    rows.extend(api_overhead.run())
     report(rows)
 
 
@@ -95,11 +97,14 @@ def report(rows: list[tuple[str, float, float, str]]) -> None:
         "",
         f"Run {stamp} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
-        "| operation | per op | baseline | baseline per op | ratio |",
-        "|---|---:|---|---:|---:|",
+        "| operation | per op | baseline | baseline per op | time ratio | throughput vs baseline |",
+        "|---|---:|---|---:|---:|---:|",
     ]
     for name, value, baseline, label in rows:
-        lines.append(f"| {name} | {value * 1e3:.3f} ms | {label} | {baseline * 1e3:.3f} ms | {value / baseline:.2f}x |")
+        lines.append(
+            f"| {name} | {value * 1e3:.3f} ms | {label} | {baseline * 1e3:.3f} ms | {value / baseline:.2f}x"
+            f" | {baseline / value:.2f} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.write_text(text)

@@ -177,9 +177,13 @@ class TestBadInput:
         assert_error_shape(response.json(), "payload_too_large")
         self._assert_quiet_logs(logs)
 
-    def test_streamed_oversized_body_is_a_json_413(
-        self, client: TestClient, container: Container, logs: io.StringIO
+    @pytest.mark.parametrize("waf", [False, True])
+    def test_streamed_oversized_body_is_refused(
+        self, container: Container, analyst: Account, logs: io.StringIO, waf: bool
     ) -> None:
+        """Without Content-Length the cap counts bytes as they arrive. With the WAF on, whichever limit the
+        arriving chunks pass first answers: the WAF's body rule (403, naming it) or the hard cap (413)."""
+        container.settings = container.settings.model_copy(update={"waf_enabled": waf})
         chunk = b" " * 65536
         chunks = container.settings.max_body_bytes // len(chunk) + 2
 
@@ -188,11 +192,14 @@ class TestBadInput:
             for _ in range(chunks):
                 yield chunk
 
-        response = client.post(
-            "/api/v1/ideas/requests/validate", content=body(), headers={"content-type": "application/json"}
-        )
-        assert response.status_code == 413
-        assert_error_shape(response.json(), "payload_too_large")
+        with TestClient(create_app(container), base_url="http://127.0.0.1", headers=analyst.headers) as client:
+            response = client.post(
+                "/api/v1/ideas/requests/validate", content=body(), headers={"content-type": "application/json"}
+            )
+        expected = {413: "payload_too_large"} | ({403: "waf_blocked"} if waf else {})
+        assert response.status_code in expected
+        error = {k: v for k, v in response.json()["error"].items() if k != "rule"}
+        assert_error_shape({"error": error}, expected[response.status_code])
         self._assert_quiet_logs(logs)
 
     def test_nonnumeric_content_length_is_a_json_400(self, app: FastAPI) -> None:

@@ -81,7 +81,7 @@ def build_app(settings: Settings, now: FakeNow) -> FastAPI:
     async def idea(request: Request, idea_id: str) -> dict[str, Any]:
         return produced(request, id=idea_id)
 
-    @app.api_route("/api/v1/reports", methods=["GET", "HEAD"])
+    @app.api_route("/api/v1/reports", methods=["GET", "HEAD"], include_in_schema=False)
     async def reports(request: Request) -> dict[str, Any]:
         return produced(request)
 

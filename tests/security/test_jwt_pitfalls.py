@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,13 @@ from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.object_store import LocalObjectStore
 from investai.adapters.local.token_issuer import LocalTokenIssuer
 from investai.api.app import create_app
-from investai.bootstrap import Container
+from investai.bootstrap import Container, build_container
+from investai.config import Settings
 from investai.domain.users import Role, UserStatus
 from investai.security.jwt import SigningKey
 from investai.services.auth_common import CallContext, Challenge
 from tests.conftest import Account, sign_up
+from tests.factories import T0
 
 PROFILE = "/api/v1/profile"
 ADMIN_USERS = "/api/v1/admin/users"
@@ -136,12 +139,56 @@ def attacker_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+@dataclass(frozen=True)
+class SharedApp:
+    container: Container
+    clock: FakeClock
+    client: TestClient
+    analyst: Account
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedApp]:
+    """One container for the read-only cases: a refused token changes nothing, and building a container per
+    case would cost about a second each. The clock of this container never moves."""
+    clock = FakeClock(T0)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("jwt-pitfalls") / "var", _env_file=None)
+    built = build_container(settings, clock=clock)
+    try:
+        analyst = sign_up(built, role=Role.ANALYST)
+        with TestClient(create_app(built), base_url="http://127.0.0.1") as test_client:
+            yield SharedApp(container=built, clock=clock, client=test_client, analyst=analyst)
+    finally:
+        built.close()
+
+
+class SharedContainer:
+    """Subclasses (whose tests change nothing another test could notice) get the shared container, client,
+    clock and analyst under the usual fixture names."""
+
+    @pytest.fixture
+    def container(self, shared_app: SharedApp) -> Container:
+        return shared_app.container
+
+    @pytest.fixture
+    def clock(self, shared_app: SharedApp) -> FakeClock:
+        return shared_app.clock
+
+    @pytest.fixture
+    def client(self, shared_app: SharedApp) -> TestClient:
+        return shared_app.client
+
+    @pytest.fixture
+    def analyst(self, shared_app: SharedApp) -> Account:
+        return shared_app.analyst
+
+
 def get_profile(client: TestClient, token: str) -> httpx.Response:
     return client.get(PROFILE, headers={"Authorization": f"Bearer {token}"})
 
 
 # -- positive controls -------------------------------------------------------------------------------------
-class TestPositiveControls:
+class TestPositiveControls(SharedContainer):
     def test_the_genuine_access_token_is_accepted(self, client: TestClient, analyst: Account) -> None:
         response = client.get(PROFILE, headers=analyst.headers)
         assert response.status_code == 200
@@ -175,7 +222,7 @@ class TestPositiveControls:
 
 
 # -- algorithm confusion -----------------------------------------------------------------------------------
-class TestAlgorithmConfusion:
+class TestAlgorithmConfusion(SharedContainer):
     @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
     @pytest.mark.parametrize("signature", ["empty", "genuine", "junk", "missing-segment"])
     def test_alg_none_is_refused(
@@ -235,7 +282,7 @@ class TestAlgorithmConfusion:
 
 
 # -- key identifiers ---------------------------------------------------------------------------------------
-class TestKeyId:
+class TestKeyId(SharedContainer):
     @pytest.mark.parametrize(
         "kid",
         [
@@ -300,7 +347,7 @@ def _key_header(name: str, attacker_key: rsa.RSAPrivateKey, kid: str, clock: Fak
     raise AssertionError(name)
 
 
-class TestHeaderSuppliedKeys:
+class TestHeaderSuppliedKeys(SharedContainer):
     @pytest.mark.parametrize("name", ["jwk", "x5c", "jku", "x5u"])
     @pytest.mark.parametrize("kid_source", ["real", "attacker"])
     def test_a_token_signed_by_the_attacker_naming_its_own_key_is_refused(
@@ -332,16 +379,7 @@ class TestHeaderSuppliedKeys:
 
 
 # -- times -------------------------------------------------------------------------------------------------
-class TestTimes:
-    def test_an_access_token_expires_after_exp_plus_leeway(
-        self, client: TestClient, container: Container, clock: FakeClock, analyst: Account
-    ) -> None:
-        leeway = container.settings.token_leeway_s
-        clock.advance(timedelta(seconds=container.settings.access_token_ttl_s + leeway))
-        assert client.get(PROFILE, headers=analyst.headers).status_code == 200
-        clock.advance(timedelta(seconds=1))
-        assert_rejected(client.get(PROFILE, headers=analyst.headers))
-
+class TestTimes(SharedContainer):
     def test_a_forged_exp_in_the_past_is_refused(
         self, client: TestClient, clock: FakeClock, claims: dict[str, Any], real_key: SigningKey
     ) -> None:
@@ -391,7 +429,7 @@ class TestTimes:
 
 
 # -- claims ------------------------------------------------------------------------------------------------
-class TestClaims:
+class TestClaims(SharedContainer):
     @pytest.mark.parametrize(
         "claim",
         ["exp", "iat", "iss", "sub", "token_use", "jti", "sid", "custom:role", "custom:organisation", "client_id"],
@@ -468,7 +506,7 @@ class TestClaims:
 
 
 # -- tokens used for the wrong purpose ---------------------------------------------------------------------
-class TestTokenConfusion:
+class TestTokenConfusion(SharedContainer):
     def test_an_id_token_is_not_an_access_token(self, client: TestClient, analyst: Account) -> None:
         assert_rejected(get_profile(client, analyst.tokens.id_token))
 
@@ -495,8 +533,17 @@ class TestTokenConfusion:
         assert_rejected(client.get(ADMIN_USERS, headers={"Authorization": f"Bearer {challenge.session}"}))
 
 
-# -- revoked sessions --------------------------------------------------------------------------------------
-class TestRevokedSessions:
+# -- expiry and revoked sessions ---------------------------------------------------------------------------
+class TestExpiryAndRevocation:
+    def test_an_access_token_expires_after_exp_plus_leeway(
+        self, client: TestClient, container: Container, clock: FakeClock, analyst: Account
+    ) -> None:
+        leeway = container.settings.token_leeway_s
+        clock.advance(timedelta(seconds=container.settings.access_token_ttl_s + leeway))
+        assert client.get(PROFILE, headers=analyst.headers).status_code == 200
+        clock.advance(timedelta(seconds=1))
+        assert_rejected(client.get(PROFILE, headers=analyst.headers))
+
     def test_logout_revokes_the_access_token(self, client: TestClient, analyst: Account) -> None:
         assert client.post("/api/v1/auth/logout", headers=analyst.headers).status_code == 204
         assert_rejected(client.get(PROFILE, headers=analyst.headers))
@@ -530,7 +577,7 @@ class TestRevokedSessions:
 
 
 # -- another issuer, tampering -----------------------------------------------------------------------------
-class TestForeignAndTamperedTokens:
+class TestForeignAndTamperedTokens(SharedContainer):
     @pytest.fixture
     def other_issuer(self, container: Container, clock: FakeClock, tmp_path: Path) -> LocalTokenIssuer:
         """A second issuer instance: same issuer name, its own keys."""
@@ -598,7 +645,7 @@ class TestForeignAndTamperedTokens:
 
 
 # -- the Authorization header itself -----------------------------------------------------------------------
-class TestAuthorizationHeader:
+class TestAuthorizationHeader(SharedContainer):
     def test_a_header_over_8_kb_is_refused(self, client: TestClient) -> None:
         response = client.get(PROFILE, headers={"Authorization": "Bearer " + "A" * 9000})
         assert_rejected(response)

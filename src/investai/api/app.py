@@ -12,6 +12,7 @@ from investai import __version__
 from investai.api.errors import install_error_handlers
 from investai.api.middleware.authentication import AuthenticationMiddleware
 from investai.api.middleware.body_limit import BodyLimitMiddleware
+from investai.api.middleware.edge import add_edge_protection, add_response_cache
 from investai.api.middleware.request_context import RequestContextMiddleware
 from investai.api.openapi import install_openapi
 from investai.api.routes import admin, auth, ideas, ops, profile, resources, wellknown
@@ -58,10 +59,18 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
     for module in (ops, wellknown, auth, admin, profile, ideas, resources):
         app.include_router(module.router)
     settings = container.settings
+
+    def now() -> float:
+        return container.clock.now().timestamp()
+
+    # add_middleware wraps: the last added is the outermost. Outermost first, a request passes: request
+    # context -> hard body cap (413) -> edge (headers, CORS, WAF, rate limit, throttle) -> authentication -> cache
+    add_response_cache(app, settings, now=now)
+    app.add_middleware(AuthenticationMiddleware, verifier=container.identity.verifier)
+    add_edge_protection(app, settings, now=now)
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
-    app.add_middleware(AuthenticationMiddleware, verifier=container.identity.verifier)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=container.metrics,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -14,12 +14,15 @@ from investai.services.auth_common import CallContext
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="investai"'}
 
 
-def get_container(request: Request) -> Container:
+# Dependencies are async because they never block: sync ones would each hop through the thread pool.
+
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
         reason = getattr(request.state, "auth_error", None) or "authentication required"
@@ -27,15 +30,15 @@ def get_principal(request: Request) -> Principal:
     return principal
 
 
-def get_call_context(request: Request) -> CallContext:
+async def get_call_context(request: Request) -> CallContext:
     client = request.client.host if request.client else None
     return CallContext(ip=getattr(request.state, "client_ip", None) or client, request_id=request.state.request_id)
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits principals holding ``permission`` (403 otherwise)."""
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.can(permission):
             raise HTTPException(403, f"this action needs the {permission.value} permission")
         return principal

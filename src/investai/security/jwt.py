@@ -8,6 +8,9 @@ looks ``kid`` up only in the configured JWKS, and checks ``iss``, the client (``
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,6 +64,7 @@ class JwtVerifier:
         self._client_ids = client_ids
         self._now = now
         self._leeway = leeway_s
+        self._parsed: tuple[Mapping[str, Any], dict[str, Any]] | None = None  # (JWKS document, kid -> key)
 
     def claims(self, token: str, *, token_use: str) -> dict[str, Any]:
         """The verified claims of ``token``; :class:`InvalidToken` for any defect."""
@@ -92,10 +96,14 @@ class JwtVerifier:
         return claims
 
     def _header(self, token: str) -> dict[str, Any]:
+        """The unverified header, read once here; ``jwt.decode`` re-checks everything it relies on."""
+        segment = token.split(".", 1)[0]
         try:
-            header: dict[str, Any] = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
+            header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        except (ValueError, binascii.Error, RecursionError) as exc:  # deeply nested JSON raises RecursionError
             raise InvalidToken("token is malformed") from exc
+        if not isinstance(header, dict) or token.count(".") != 2:
+            raise InvalidToken("token is malformed")
         if header.get("alg") not in ALGORITHMS:
             raise InvalidToken("token algorithm is not accepted")
         if FORBIDDEN_HEADERS & set(header):
@@ -106,18 +114,28 @@ class JwtVerifier:
         return header
 
     def _key_for(self, header: Mapping[str, Any]) -> Any:
-        keys = self._jwks().get("keys")
+        key = self._keys().get(header["kid"])
+        if key is None:
+            raise InvalidToken("token key id is unknown")
+        return key
+
+    def _keys(self) -> dict[str, Any]:
+        """RSA keys of the current JWKS by kid, parsed once per key-set document."""
+        document = self._jwks()
+        if self._parsed is not None and self._parsed[0] is document:
+            return self._parsed[1]
+        keys = document.get("keys")
         if not isinstance(keys, list):
             raise InvalidToken("no usable key set")  # a malformed JWKS is untrusted input, not a crash
+        parsed: dict[str, Any] = {}
         for jwk in keys:
-            if not isinstance(jwk, Mapping):
-                continue
-            if jwk.get("kid") == header["kid"] and jwk.get("kty") == "RSA":
+            if isinstance(jwk, Mapping) and jwk.get("kty") == "RSA" and isinstance(jwk.get("kid"), str):
                 try:
-                    return jwt.PyJWK(dict(jwk), algorithm="RS256").key
-                except jwt.PyJWTError as exc:
-                    raise InvalidToken("token key is unusable") from exc
-        raise InvalidToken("token key id is unknown")
+                    parsed[jwk["kid"]] = jwt.PyJWK(dict(jwk), algorithm="RS256").key
+                except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+                    continue  # an unusable key is skipped; its tokens will be rejected as unknown
+        self._parsed = (document, parsed)
+        return parsed
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
         now = self._now().timestamp()

@@ -32,6 +32,7 @@ class LocalTokenIssuer:
         self._entries: list[dict[str, Any]] = []
         self._keys: dict[str, SigningKey] = {}
         self._loaded_at: datetime | None = None
+        self._published: tuple[frozenset[str], dict[str, object]] | None = None
 
     def issue(self, claims: Mapping[str, object], *, token_use: str, ttl_s: int) -> str:
         now = self._clock.now()
@@ -46,11 +47,15 @@ class LocalTokenIssuer:
         return sign(body, self._active())
 
     def jwks(self) -> dict[str, object]:
+        """The key set; the same object is returned while the live keys are unchanged (cheap to verify with)."""
         self._ensure_loaded()
         now = self._clock.now()
         with self._lock:
-            live = [entry for entry in self._entries if not _expired(entry, now, self._max_ttl)]
-            return {"keys": [self._keys[entry["kid"]].public_jwk() for entry in live]}
+            live = [entry["kid"] for entry in self._entries if not _expired(entry, now, self._max_ttl)]
+            if self._published is None or self._published[0] != frozenset(live):
+                document = {"keys": [self._keys[kid].public_jwk() for kid in live]}
+                self._published = (frozenset(live), document)
+            return self._published[1]
 
     def rotate(self) -> str:
         with self._lock:

@@ -33,6 +33,7 @@ class BodyLimitMiddleware:
                 await _reject(scope, send, 413, f"request body exceeds {limit} bytes")
                 return
         received = 0
+        started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -40,17 +41,29 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(413, f"request body exceeds {limit} bytes")
+                    raise BodyTooLarge(413, f"request body exceeds {limit} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge as exc:
+            # raised while something outside FastAPI (the WAF) was reading; inside, FastAPI answers it itself
+            if not started:
+                await _reject(scope, send, 413, str(exc.detail))
+
+
+class BodyTooLarge(HTTPException):
+    """The streamed body passed the cap (an HTTPException, so FastAPI passes it through as a 413)."""
 
 
 async def _reject(scope: Scope, send: Send, status: int, message: str) -> None:
     request_id = scope.get("state", {}).get("request_id")
     body = json.dumps(error_body(status, message, request_id)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if request_id:
-        headers.append((b"x-request-id", request_id.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -274,13 +274,13 @@ _XSS_TAGS = (
 )
 _XSS = re.compile(
     rf"</?(?:{_XSS_TAGS})\b"  # a dangerous tag, opening or closing
-    r"|<[a-z][^>]*?[\s/\"'`]on[a-z]{3,}\s*="  # an event handler inside a tag: <x onerror=
-    r"|[\"'`]\s*/?\s*on[a-z]{3,}\s*="  # an attribute breakout: " onmouseover=
-    r"|(?:^|[=\"'`(])\s*(?:javascript|vbscript|livescript)\s*:"  # a script URL where a URL starts
-    r"|(?:^|[=\"'`(])\s*data\s*:\s*text/html"
-    r"|document\s*\.\s*(?:cookie|domain|write)\b"
-    r"|fromcharcode\s*\("
-    r"|\bsrcdoc\s*=",
+    r"|<[a-z][^<>]{0,256}?[\s/\"'`]on[a-z]{3,32}\s{0,16}="  # an event handler inside a tag: <x onerror=
+    r"|[\"'`][\s/]{0,16}on[a-z]{3,32}\s{0,16}="  # an attribute breakout: " onmouseover=
+    r"|(?:^|[=\"'`(])\s{0,16}(?:javascript|vbscript|livescript)\s{0,16}:"  # a script URL where a URL starts
+    r"|(?:^|[=\"'`(])\s{0,16}data\s{0,16}:\s{0,16}text/html"
+    r"|document\s{0,16}\.\s{0,16}(?:cookie|domain|write)\b"
+    r"|fromcharcode\s{0,16}\("
+    r"|\bsrcdoc\s{0,16}=",
     re.IGNORECASE,
 )
 _URL_WHITESPACE = re.compile(r"[\t\r\n\x00]")

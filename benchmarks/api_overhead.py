@@ -1,0 +1,117 @@
+"""Authenticated GET through the full middleware stack against a bare FastAPI endpoint.
+
+Both apps serve the same trivial JSON handler; requests are driven as raw ASGI calls in one event loop,
+so the figure is what request context, edge protection (WAF, rate limit, throttle), token verification,
+permission check and the response cache add. Run with the cache off (every request verified and run)
+and on (repeat reads served from the cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from investai.adapters.local.clock import SystemClock
+from investai.api.app import create_app
+from investai.api.deps import IdeaReader
+from investai.bootstrap import build_container
+from investai.config import Settings
+from investai.domain.users import Role
+from investai.services.auth_common import CallContext, TokenSet
+
+REQUESTS = 2000
+ROUNDS = 5
+PAYLOAD = {"ok": True, "items": list(range(20))}
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/api/v1/bench")
+    def bench() -> dict[str, Any]:
+        return PAYLOAD
+
+    return app
+
+
+def full_app(data_dir: Path, *, cache_ttl_s: float) -> tuple[FastAPI, str]:
+    settings = Settings(
+        _env_file=None, data_dir=data_dir, cache_ttl_s=cache_ttl_s, rate_limit_requests=10**9, log_json=True
+    )
+    container = build_container(settings, clock=SystemClock())
+    container.identity.users.create_user(
+        actor=None, email="bench@example.com", role=Role.ANALYST, organisation_id="org", password="Bench-Passw0rd!"
+    )
+    tokens = container.identity.auth.login("bench@example.com", "Bench-Passw0rd!", CallContext())
+    assert isinstance(tokens, TokenSet)
+    app = create_app(container)
+
+    @app.get("/api/v1/bench")
+    def bench(principal: IdeaReader) -> dict[str, Any]:
+        return PAYLOAD
+
+    return app, tokens.access_token
+
+
+async def drive(app: FastAPI, headers: list[tuple[bytes, bytes]], count: int) -> float:
+    """Seconds per request over ``count`` sequential requests."""
+    scope_base = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/v1/bench",
+        "raw_path": b"/api/v1/bench",
+        "query_string": b"",
+        "root_path": "",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+    }
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    started = time.perf_counter()
+    for _ in range(count):
+        await app({**scope_base, "headers": list(headers)}, receive, send)
+    elapsed = (time.perf_counter() - started) / count
+    assert set(statuses) == {200}, f"unexpected statuses {set(statuses)}"
+    return elapsed
+
+
+def measure(app: FastAPI, headers: list[tuple[bytes, bytes]]) -> float:
+    async def rounds() -> list[float]:
+        await drive(app, headers, 200)  # warm-up
+        return [await drive(app, headers, REQUESTS) for _ in range(ROUNDS)]
+
+    return statistics.median(asyncio.run(rounds()))
+
+
+def run() -> list[tuple[str, float, float, str]]:
+    base_headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench/1.0"), (b"accept", b"application/json")]
+    rows = []
+    bare = measure(bare_app(), base_headers)
+    with tempfile.TemporaryDirectory() as scratch:
+        for label, ttl in (("cache off", 0.0), ("cache on", 300.0)):
+            app, token = full_app(Path(scratch) / label.replace(" ", "-"), cache_ttl_s=ttl)
+            headers = [*base_headers, (b"authorization", f"Bearer {token}".encode())]
+            full = measure(app, headers)
+            rows.append((f"authenticated GET, full stack, {label}", full, bare, "bare FastAPI GET"))
+    return rows
+
+
+if __name__ == "__main__":
+    for name, value, baseline, label in run():
+        print(f"{name}: {1 / value:,.0f} req/s vs {label} {1 / baseline:,.0f} req/s = {baseline / value:.2f} of bare")
