@@ -18,7 +18,6 @@ from investai import __version__
 from investai.cli import app
 from investai.services.auth_common import CallContext
 
-
 ADMIN_PASSWORD = "Serve-Test-Passw0rd!"
 
 

@@ -16,9 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 import pytest
 from cryptography import x509
@@ -38,6 +37,9 @@ from investai.security.jwt import SigningKey
 from investai.services.auth_common import CallContext, Challenge
 from tests.conftest import Account, sign_up
 from tests.factories import T0
+
+if TYPE_CHECKING:
+    from httpx2 import Response  # what the TestClient answers with
 
 PROFILE = "/api/v1/profile"
 ADMIN_USERS = "/api/v1/admin/users"
@@ -90,7 +92,7 @@ def self_signed_certificate(key: rsa.RSAPrivateKey, clock: FakeClock) -> x509.Ce
     )
 
 
-def assert_rejected(response: httpx.Response) -> None:
+def assert_rejected(response: Response) -> None:
     """A 401 in the one JSON error shape, with no trace of the server's internals."""
     assert response.status_code == 401, response.text
     body = response.json()
@@ -183,7 +185,7 @@ class SharedContainer:
         return shared_app.analyst
 
 
-def get_profile(client: TestClient, token: str) -> httpx.Response:
+def get_profile(client: TestClient, token: str) -> Response:
     return client.get(PROFILE, headers={"Authorization": f"Bearer {token}"})
 
 
@@ -258,15 +260,16 @@ class TestAlgorithmConfusion(SharedContainer):
         spki = serialization.PublicFormat.SubjectPublicKeyInfo
         served = client.get(JWKS)
         jwk = next(key for key in served.json()["keys"] if key["kid"] == real_key.kid)
-        secret = {
-            "pem-spki": lambda: public.public_bytes(serialization.Encoding.PEM, spki),
-            "pem-spki-no-newline": lambda: public.public_bytes(serialization.Encoding.PEM, spki).strip(),
-            "pem-pkcs1": lambda: public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1),
-            "der": lambda: public.public_bytes(serialization.Encoding.DER, spki),
-            "jwk-served": lambda: json.dumps(jwk).encode(),
-            "jwk-compact": lambda: json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode(),
-            "jwk-modulus": lambda: str(jwk["n"]).encode(),
-        }[form]()
+        secrets_by_form: dict[str, bytes] = {
+            "pem-spki": public.public_bytes(serialization.Encoding.PEM, spki),
+            "pem-spki-no-newline": public.public_bytes(serialization.Encoding.PEM, spki).strip(),
+            "pem-pkcs1": public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1),
+            "der": public.public_bytes(serialization.Encoding.DER, spki),
+            "jwk-served": json.dumps(jwk).encode(),
+            "jwk-compact": json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode(),
+            "jwk-modulus": str(jwk["n"]).encode(),
+        }
+        secret = secrets_by_form[form]
         digest = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}[alg]
         header = {"alg": alg, "typ": "JWT", "kid": real_key.kid}
         assert_rejected(get_profile(client, hmac_signed(header, fresh(claims), secret, digest)))
@@ -626,7 +629,7 @@ class TestForeignAndTamperedTokens(SharedContainer):
         assert_rejected(get_profile(client, f"{header}.{segment({**claims, **changes})}.{signature}"))
 
     def test_a_tampered_header_breaks_the_signature(self, client: TestClient, analyst: Account) -> None:
-        header, payload, signature = analyst.tokens.access_token.split(".")
+        _, payload, signature = analyst.tokens.access_token.split(".")
         decoded = jwt.get_unverified_header(analyst.tokens.access_token)
         assert_rejected(get_profile(client, f"{segment({**decoded, 'typ': 'at+jwt'})}.{payload}.{signature}"))
 
@@ -685,22 +688,22 @@ class TestAuthorizationHeader(SharedContainer):
     @pytest.mark.parametrize(
         "token",
         [
-            "garbage",
-            "a.b.c",
-            "...",
-            "..",
-            "e30.e30.",
-            "e30.e30",
-            "e30..",
-            "!!!.@@@.###",
-            "a.b.c.d.e",
-            segment([]) + ".e30.",
-            segment("RS256") + ".e30.",
-            b64url(b"\xff\xfe\xfd") + ".e30.",
-            b64url(b"[" * 3000 + b"]" * 3000) + ".e30.sig",
-            b64url(b'{"alg":"RS256","kid":"' + b"\\" * 10 + b'"}') + ".e30.sig",
-            "null",
-            "%00",
+            pytest.param("garbage", id="one-word"),
+            pytest.param("a.b.c", id="three-words"),
+            pytest.param("...", id="dots-only"),
+            pytest.param("..", id="two-dots"),
+            pytest.param("e30.e30.", id="empty-objects-no-signature"),
+            pytest.param("e30.e30", id="two-segments"),
+            pytest.param("e30..", id="empty-payload"),
+            pytest.param("!!!.@@@.###", id="not-base64"),
+            pytest.param("a.b.c.d.e", id="jwe-shaped"),
+            pytest.param(segment([]) + ".e30.", id="header-is-a-list"),
+            pytest.param(segment("RS256") + ".e30.", id="header-is-a-string"),
+            pytest.param(b64url(b"\xff\xfe\xfd") + ".e30.", id="header-not-utf8"),
+            pytest.param(b64url(b"[" * 3000 + b"]" * 3000) + ".e30.sig", id="header-nested-3000-deep"),
+            pytest.param(b64url(b'{"alg":"RS256","kid":"' + b"\\" * 10 + b'"}') + ".e30.sig", id="header-bad-escape"),
+            pytest.param("null", id="null"),
+            pytest.param("%00", id="percent-nul"),
         ],
     )
     def test_garbage_is_refused(self, client: TestClient, analyst: Account, token: str) -> None:
@@ -729,11 +732,11 @@ class TestAuthorizationHeader(SharedContainer):
         ],
     )
     def test_non_ascii_is_refused(self, client: TestClient, value: bytes) -> None:
-        assert_rejected(client.get(PROFILE, headers={"Authorization": value}))
+        assert_rejected(client.get(PROFILE, headers={b"authorization": value}))
 
     def test_a_genuine_token_with_non_ascii_appended_is_refused(self, client: TestClient, analyst: Account) -> None:
         value = f"Bearer {analyst.tokens.access_token}é".encode()
-        assert_rejected(client.get(PROFILE, headers={"Authorization": value}))
+        assert_rejected(client.get(PROFILE, headers={b"authorization": value}))
 
 
 # -- signing-key rotation ----------------------------------------------------------------------------------

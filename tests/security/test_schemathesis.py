@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 
 from investai.api.app import create_app
 from investai.bootstrap import Container

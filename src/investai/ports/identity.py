@@ -30,10 +30,22 @@ class RefreshUse:
     outcome: RefreshOutcome
     family_id: str | None = None
     user_id: str | None = None
+    amr: tuple[str, ...] = ("pwd",)  # how the session was first authenticated (kept across refreshes)
+    auth_time: datetime | None = None
 
 
 class TokenStore(Protocol):
-    def create_family(self, *, family_id: str, user_id: str, created_at: datetime, expires_at: datetime) -> None: ...
+    def create_family(
+        self,
+        *,
+        family_id: str,
+        user_id: str,
+        created_at: datetime,
+        expires_at: datetime,
+        amr: tuple[str, ...] = ("pwd",),
+    ) -> None:
+        """A new session; ``created_at`` is its authentication time, ``amr`` how it was authenticated."""
+        ...
 
     def add_refresh_token(self, *, token_hash: str, family_id: str, issued_at: datetime) -> None: ...
 

@@ -12,6 +12,8 @@ import base64
 import binascii
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +30,7 @@ MAX_LEEWAY_S = 60
 KID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub", "token_use", "jti")
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,43 @@ class JwtVerifier:
         self._now = now
         self._leeway = leeway_s
         self._parsed: tuple[Mapping[str, Any], dict[str, Any]] | None = None  # (JWKS document, kid -> key)
+        self._verified: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def claims(self, token: str, *, token_use: str) -> dict[str, Any]:
-        """The verified claims of ``token``; :class:`InvalidToken` for any defect."""
+        """The verified claims of ``token``; :class:`InvalidToken` for any defect.
+
+        A token that verified once is remembered (bounded LRU) for as long as the key set is unchanged and
+        the token has not expired, so repeat requests skip signature checking; expiry is checked every time.
+        Revocation is not cached here: callers check the session on every request.
+        """
         if not token or len(token) > MAX_TOKEN_BYTES or not token.isascii():
             raise InvalidToken("token is missing or too large")
+        remembered = self._remembered(token, token_use)
+        if remembered is not None:
+            return remembered
+        claims = self._verify(token, token_use)
+        with self._verified_lock:
+            self._verified[(token, token_use)] = claims
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return claims
+
+    def _remembered(self, token: str, token_use: str) -> dict[str, Any] | None:
+        document = self._parsed[0] if self._parsed is not None else None
+        if document is None or self._jwks() is not document:  # the key set changed: verify afresh
+            with self._verified_lock:
+                self._verified.clear()
+            return None
+        with self._verified_lock:
+            claims = self._verified.get((token, token_use))
+            if claims is not None:
+                self._verified.move_to_end((token, token_use))
+        if claims is not None:
+            self._check_times(claims)
+        return dict(claims) if claims is not None else None
+
+    def _verify(self, token: str, token_use: str) -> dict[str, Any]:
         header = self._header(token)
         key = self._key_for(header)
         try:

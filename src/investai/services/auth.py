@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from investai.domain.access import MfaSecrets
 from investai.domain.audit import AuditOutcome
 from investai.domain.common import new_id
 from investai.domain.errors import AuthenticationFailed, InvalidToken
@@ -63,8 +64,10 @@ class AuthService:
             self._hasher.verify(None, password)  # the same work as a real check
             self._fail(user, ctx, "auth.login", reason="locked" if user else "unknown_user", email=email, count=False)
         assert user is not None
-        if not self._hasher.verify(user.password_hash, password) or user.status is UserStatus.DISABLED:
+        if not self._hasher.verify(user.password_hash, password):
             self._fail(user, ctx, "auth.login", reason="bad_password", count=user.status is not UserStatus.DISABLED)
+        if user.status is UserStatus.DISABLED:
+            self._fail(user, ctx, "auth.login", reason="disabled", count=False)
         if user.status is UserStatus.FORCE_CHANGE_PASSWORD:
             expires = user.temporary_password_expires_at
             if expires is not None and now >= expires:
@@ -89,9 +92,12 @@ class AuthService:
 
     def respond_mfa(self, session: str, code: str, ctx: CallContext) -> TokenSet:
         claims, user = self._open_challenge(session, "MFA")
-        if not self._accept_second_factor(user, code):
+        used = self._second_factor(user, code)
+        if used is None:
             self._fail(user, ctx, "auth.mfa", reason="bad_code", count=True)
-        self._consume(claims)
+        self._consume(claims)  # a replayed session fails here, before the code is spent
+        assert used is not None
+        self._mfa.put(user.id, used)
         return self._signed_in(self._users.get(user.id), ctx, amr=["pwd", "mfa"])
 
     # -- sessions -----------------------------------------------------------------------------------
@@ -100,10 +106,12 @@ class AuthService:
         use = self._tokens.use_refresh_token(token_hash=hash_token(refresh_token), at=now)
         if use.outcome is RefreshOutcome.REUSED and use.family_id:
             self._tokens.revoke_family(family_id=use.family_id, at=now, reason="refresh token reuse")
+            owner = self._users.get(use.user_id) if use.user_id else None  # users are anonymised, never deleted
             self._audit.append(
                 action="token.reuse_detected",
                 outcome=AuditOutcome.DENIED,
                 actor_id=use.user_id,
+                organisation_id=owner.organisation_id if owner else None,  # visible to the organisation's auditors
                 resource_type="session",
                 resource_id=use.family_id,
                 ip=ctx.ip,
@@ -115,7 +123,7 @@ class AuthService:
         if user.status is UserStatus.DISABLED:
             self._tokens.revoke_family(family_id=use.family_id, at=now, reason="user disabled")
             raise InvalidToken("refresh token is not valid")
-        return self._issue(user, family_id=use.family_id, amr=["pwd"], auth_time=now)
+        return self._issue(user, family_id=use.family_id, amr=list(use.amr), auth_time=use.auth_time or now)
 
     def logout(self, *, user_id: str, organisation_id: str, session_id: str, ctx: CallContext) -> None:
         self._tokens.revoke_family(family_id=session_id, at=self._clock.now(), reason="logout")
@@ -180,21 +188,21 @@ class AuthService:
         if not self._tokens.consume_once(key=f"challenge:{claims['jti']}", expires_at=expires):
             raise InvalidToken("session has already been used")
 
-    def _accept_second_factor(self, user: User, code: str) -> bool:
+    def _second_factor(self, user: User, code: str) -> MfaSecrets | None:
+        """The user's MFA secrets with ``code`` spent (TOTP step or recovery code), or None if it is wrong.
+        Nothing is stored here: the caller stores it once the challenge session is known to be fresh."""
         secrets_ = self._mfa.get(user.id)
         if secrets_ is None or not secrets_.confirmed:
-            return False
+            return None
         now = self._clock.now()
         step = accepted_step(secrets_.totp_secret, code.strip(), at=now, last_used_step=secrets_.last_used_step)
         if step is not None:
-            self._mfa.put(user.id, secrets_.model_copy(update={"last_used_step": step}))
-            return True
+            return secrets_.model_copy(update={"last_used_step": step})
         hashed = hash_recovery_code(code)
         if hashed in secrets_.recovery_code_hashes:
             remaining = [h for h in secrets_.recovery_code_hashes if h != hashed]
-            self._mfa.put(user.id, secrets_.model_copy(update={"recovery_code_hashes": remaining}))
-            return True
-        return False
+            return secrets_.model_copy(update={"recovery_code_hashes": remaining})
+        return None
 
     def _signed_in(self, user: User, ctx: CallContext, *, amr: list[str]) -> TokenSet:
         now = self._clock.now()
@@ -210,7 +218,11 @@ class AuthService:
         if family_id is None:
             family_id = new_id("ses_")
             self._tokens.create_family(
-                family_id=family_id, user_id=user.id, created_at=now, expires_at=now + self._policy.refresh_ttl
+                family_id=family_id,
+                user_id=user.id,
+                created_at=auth_time,
+                expires_at=now + self._policy.refresh_ttl,
+                amr=tuple(amr),
             )
         common = {
             "sub": user.id,

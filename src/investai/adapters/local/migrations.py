@@ -138,4 +138,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         END;
         """,
     ),
+    Migration(
+        3,
+        "sessions remember how they were authenticated",
+        """
+        ALTER TABLE token_families ADD COLUMN amr TEXT NOT NULL DEFAULT '["pwd"]';
+        ALTER TABLE token_families ADD COLUMN auth_time INTEGER;
+        """,
+    ),
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 
 from investai.adapters.local.sqlite import SqliteDatabase
 from investai.domain.access import MfaSecrets
-from investai.domain.common import epoch_ms
+from investai.domain.common import epoch_ms, from_epoch_ms
 from investai.domain.errors import Conflict
 from investai.ports.identity import RefreshOutcome, RefreshUse
 from investai.security.envelope import EnvelopeCipher
@@ -17,12 +18,28 @@ class SqliteTokenStore:
     def __init__(self, *, db: SqliteDatabase) -> None:
         self._db = db
 
-    def create_family(self, *, family_id: str, user_id: str, created_at: datetime, expires_at: datetime) -> None:
+    def create_family(
+        self,
+        *,
+        family_id: str,
+        user_id: str,
+        created_at: datetime,
+        expires_at: datetime,
+        amr: tuple[str, ...] = ("pwd",),
+    ) -> None:
         try:
             with self._db.transaction() as conn:
                 conn.execute(
-                    "INSERT INTO token_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                    (family_id, user_id, epoch_ms(created_at), epoch_ms(expires_at)),
+                    "INSERT INTO token_families (id, user_id, created_at, expires_at, amr, auth_time)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        family_id,
+                        user_id,
+                        epoch_ms(created_at),
+                        epoch_ms(expires_at),
+                        json.dumps(list(amr)),
+                        epoch_ms(created_at),
+                    ),
                 )
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"token family {family_id} exists") from exc
@@ -37,8 +54,8 @@ class SqliteTokenStore:
     def use_refresh_token(self, *, token_hash: str, at: datetime) -> RefreshUse:
         with self._db.transaction() as conn:
             row = conn.execute(
-                "SELECT t.used_at, f.id, f.user_id, f.revoked_at, f.expires_at FROM refresh_tokens t"
-                " JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = ?",
+                "SELECT t.used_at, f.id, f.user_id, f.revoked_at, f.expires_at, f.amr, f.auth_time"
+                " FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = ?",
                 (token_hash,),
             ).fetchone()
             if row is None:
@@ -49,7 +66,8 @@ class SqliteTokenStore:
             if row["used_at"] is not None:
                 return RefreshUse(RefreshOutcome.REUSED, family, user)
             conn.execute("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", (epoch_ms(at), token_hash))
-            return RefreshUse(RefreshOutcome.VALID, family, user)
+            auth_time = from_epoch_ms(row["auth_time"]) if row["auth_time"] is not None else None
+            return RefreshUse(RefreshOutcome.VALID, family, user, tuple(json.loads(row["amr"])), auth_time)
 
     def revoke_family(self, *, family_id: str, at: datetime, reason: str) -> None:
         with self._db.transaction() as conn:

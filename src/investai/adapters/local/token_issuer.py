@@ -53,7 +53,7 @@ class LocalTokenIssuer:
         with self._lock:
             live = [entry["kid"] for entry in self._entries if not _expired(entry, now, self._max_ttl)]
             if self._published is None or self._published[0] != frozenset(live):
-                document = {"keys": [self._keys[kid].public_jwk() for kid in live]}
+                document: dict[str, object] = {"keys": [self._keys[kid].public_jwk() for kid in live]}
                 self._published = (frozenset(live), document)
             return self._published[1]
 

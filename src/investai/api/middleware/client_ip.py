@@ -63,7 +63,17 @@ def forwarded_for(scope: Scope) -> list[str]:
 
 def client_ip(scope: Scope, trusted_proxies: Sequence[IPNetwork]) -> str:
     """The client address of an ASGI request (see the module docstring). A peer that is not an IP at all
-    (a Unix socket, a test client) is returned as given and is never a trusted proxy."""
+    (a Unix socket, a test client) is returned as given and is never a trusted proxy. Computed once per
+    request and kept in the request state, where the audit log's call context reads it too."""
+    state = scope.setdefault("state", {})
+    known = state.get("client_ip")
+    if isinstance(known, str):
+        return known
+    state["client_ip"] = found = _client_ip(scope, trusted_proxies)
+    return found
+
+
+def _client_ip(scope: Scope, trusted_proxies: Sequence[IPNetwork]) -> str:
     client = scope.get("client")
     peer_text = str(client[0]) if client else ""
     peer = parse_ip(peer_text)

@@ -83,7 +83,9 @@ class RequestHead:
 
     @cached_property
     def header_texts(self) -> tuple[str, ...]:
-        return _unique(text for _, value in self.headers for text in decode_variants(value))
+        return _unique(
+            text for _, value in self.headers if not _BEARER_JWT.fullmatch(value) for text in decode_variants(value)
+        )
 
     @cached_property
     def cookie_texts(self) -> tuple[str, ...]:
@@ -97,6 +99,10 @@ class RequestHead:
 
 
 # --- decoding ----------------------------------------------------------------------------------------------
+
+_BEARER_JWT = re.compile(r"Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+"""A bearer JWT: three base64url segments. Such a value holds no ``$ < / : %`` or space, so no content rule
+can match it; skipping it spares decoding and scanning the longest header of most requests."""
 
 _PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")  # IIS-style %u002e
 _BACKSLASH_U = re.compile(r"\\u([0-9a-fA-F]{4})")  # JSON / JavaScript \u003c outside parsed JSON
@@ -360,13 +366,37 @@ _JAVA_DESER = re.compile(
 )
 _JAVA_SERIAL_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])rO0AB")  # base64 of the stream magic AC ED 00 05
 JAVA_SERIAL_MAGIC = b"\xac\xed\x00\x05"
+_JAVA_DESER_ANCHORS = (
+    "java.lang",
+    "getruntime",
+    "ysoserial",
+    "org.apache.commons.collections",
+    "com.sun.org.apache",
+    "transformer",
+    "instantiatefactory",
+    "templatesimpl",
+    "jdbcrowsetimpl",
+    "badattributevalueexpexception",
+    "annotationinvocationhandler",
+    "closure",
+    "objectfactorydelegatinginvocationhandler",
+    "jrmp",
+    "lazymap",
+    "tiedmapentry",
+    "aced0005",
+)
 
 
 def is_java_deserialization(text: str) -> bool:
     """Java deserialization RCE. Modelled on ``JavaDeserRCE_*`` of the AWS Known Bad Inputs rule group:
     ``java.lang.Runtime``-style payloads, a serialized object stream (``rO0AB`` base64, ``aced0005`` hex) and
     ysoserial gadget class names."""
-    return _JAVA_DESER.search(text) is not None or _JAVA_SERIAL_BASE64.search(text) is not None
+    if "rO0AB" in text and _JAVA_SERIAL_BASE64.search(text) is not None:
+        return True
+    lowered = text.lower()
+    if not any(anchor in lowered for anchor in _JAVA_DESER_ANCHORS):  # a literal prefilter: most text has none
+        return False
+    return _JAVA_DESER.search(text) is not None
 
 
 # --- head rules: the request line and headers -------------------------------------------------------------

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from investai.api.deps import Administrator, Auditor, ContainerDep, Context
 from investai.api.schemas_identity import UserCreate, UserCreatedPublic, UserPublic, UserUpdate
 from investai.domain.audit import AuditEvent, AuditVerification
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+async def _never_cached(response: Response) -> None:
+    """Administration views must be current: a user changed elsewhere (MFA, erasure) or a new audit record
+    does not pass through this collection's writes, so the response cache must not keep these."""
+    response.headers["Cache-Control"] = "no-store"
+
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(_never_cached)])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such user in your organisation"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "E-mail taken, or a change to your own account"}}
 
