@@ -284,6 +284,6 @@ def build_identity(
             audit=audit,
             clock=clock,
         ),
-        ideas=IdeaQueries(ideas=SqliteIdeaRepository(db=database)),
-        jobs=JobQueries(jobs=jobs),
+        ideas=IdeaQueries(ideas=SqliteIdeaRepository(db=database), audit=audit),
+        jobs=JobQueries(jobs=jobs, audit=audit),
     )

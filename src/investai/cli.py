@@ -117,10 +117,17 @@ def ready() -> None:
 
 def _ensure_first_administrator(container: Container) -> None:
     settings = container.settings
+    from investai.domain.errors import DomainError
+
     password = settings.admin_password.get_secret_value() if settings.admin_password else None
-    created = container.identity.users.ensure_first_administrator(
-        email=settings.admin_email, password=password, organisation_id=settings.default_organisation
-    )
+    try:
+        created = container.identity.users.ensure_first_administrator(
+            email=settings.admin_email, password=password, organisation_id=settings.default_organisation
+        )
+    except DomainError as exc:
+        typer.echo(f"cannot create the first administrator: {exc} (INVESTAI_ADMIN_PASSWORD)", err=True)
+        container.close()
+        raise typer.Exit(2) from exc
     if created is not None and created.temporary_password is not None:
         typer.echo(
             f"\nFirst administrator: {created.user.email}\n"

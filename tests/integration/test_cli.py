@@ -115,3 +115,12 @@ def test_users_create_and_audit_verify_commands(tmp_path: Path, monkeypatch: pyt
     assert verified.exit_code == 0, verified.output
     assert "audit chain intact: 1 records" in verified.stdout
     assert runner.invoke(app, ["tokens", "rotate-keys"]).exit_code == 0
+
+
+def test_a_weak_admin_password_stops_serve_with_a_clear_message(tmp_path: Path) -> None:
+    env = {**os.environ, "INVESTAI_DATA_DIR": str(tmp_path / "var"), "INVESTAI_ADMIN_PASSWORD": "short"}
+    command = [sys.executable, "-m", "investai", "serve", "--port", str(free_port())]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "cannot create the first administrator" in result.stderr
+    assert "Traceback" not in result.stderr

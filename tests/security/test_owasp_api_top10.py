@@ -340,3 +340,16 @@ def _dependency_names(route: APIRoute) -> set[str]:
             names.add(getattr(dependant.call, "__name__", ""))
         pending.extend(dependant.dependencies)
     return names
+
+
+class TestDataAccessIsAudited:
+    def test_reads_and_refused_reads_are_in_the_audit_chain(
+        self, client: TestClient, container: Container, analyst: Account, other_org_analyst: Account
+    ) -> None:
+        idea_id = _own_idea(container, analyst)
+        client.get(f"/api/v1/ideas/{idea_id}", headers=analyst.headers)
+        client.get(f"/api/v1/ideas/{idea_id}", headers=other_org_analyst.headers)
+        reads = container.identity.audit.list_events(action="idea.read")
+        outcomes = {(event.actor_id, event.outcome.value) for event in reads if event.resource_id == idea_id}
+        assert outcomes == {(analyst.user.id, "success"), (other_org_analyst.user.id, "denied")}
+        assert container.identity.audit.verify().ok

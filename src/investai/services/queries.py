@@ -4,31 +4,74 @@ may not see answers NotFound, exactly as an object that does not exist."""
 from __future__ import annotations
 
 from investai.domain.access import Permission, Principal
+from investai.domain.audit import AuditOutcome
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
+from investai.ports.audit import AuditLog
 from investai.ports.jobs import JobQueue
 from investai.ports.repositories import IdeaRepository
+from investai.services.auth_common import CallContext
+
+
+def record_access(
+    audit: AuditLog,
+    principal: Principal,
+    ctx: CallContext,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    allowed: bool = True,
+) -> None:
+    """One audit record per data access, including refused ones (which answer 404 to the caller)."""
+    audit.append(
+        action=action,
+        outcome=AuditOutcome.SUCCESS if allowed else AuditOutcome.DENIED,
+        actor_id=principal.user_id,
+        organisation_id=principal.organisation_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        ip=ctx.ip,
+        request_id=ctx.request_id,
+    )
 
 
 class IdeaQueries:
-    def __init__(self, *, ideas: IdeaRepository) -> None:
+    def __init__(self, *, ideas: IdeaRepository, audit: AuditLog) -> None:
         self._ideas = ideas
+        self._audit = audit
 
-    def get(self, principal: Principal, idea_id: str, *, version: int | None = None) -> InvestmentIdea:
-        idea = self._ideas.get(idea_id, version=version)
-        if not self._visible(principal, idea):
+    def get(
+        self, principal: Principal, idea_id: str, ctx: CallContext, *, version: int | None = None
+    ) -> InvestmentIdea:
+        try:
+            idea = self._ideas.get(idea_id, version=version)
+        except NotFound:
+            idea = None
+        allowed = idea is not None and self._visible(principal, idea)
+        record_access(
+            self._audit, principal, ctx, action="idea.read", resource_type="idea", resource_id=idea_id, allowed=allowed
+        )
+        if idea is None or not allowed:
             raise NotFound(f"idea {idea_id} not found")
         return idea
 
-    def history(self, principal: Principal, idea_id: str) -> list[InvestmentIdea]:
-        self.get(principal, idea_id)
+    def history(self, principal: Principal, idea_id: str, ctx: CallContext) -> list[InvestmentIdea]:
+        self.get(principal, idea_id, ctx)
         return self._ideas.history(idea_id)
 
     def list(
-        self, principal: Principal, *, status: IdeaStatus | None = None, limit: int = 50, before: int | None = None
+        self,
+        principal: Principal,
+        ctx: CallContext,
+        *,
+        status: IdeaStatus | None = None,
+        limit: int = 50,
+        before: int | None = None,
     ) -> list[InvestmentIdea]:
+        record_access(self._audit, principal, ctx, action="idea.list", resource_type="idea", resource_id=None)
         if principal.can(Permission.IDEAS_READ_ORGANISATION) and status is not None:
             return self._ideas.list_by_status(principal.organisation_id, status, limit=limit, before=before)
         mine = self._ideas.list_by_user(principal.user_id, limit=limit, before=before)
@@ -44,17 +87,27 @@ class IdeaQueries:
 
 
 class JobQueries:
-    def __init__(self, *, jobs: JobQueue) -> None:
+    def __init__(self, *, jobs: JobQueue, audit: AuditLog) -> None:
         self._jobs = jobs
+        self._audit = audit
 
-    def get(self, principal: Principal, job_id: str) -> Job:
-        job = self._jobs.get(job_id)
-        if not principal.may_read(owner_id=job.owner_id, organisation_id=job.organisation_id, organisation_wide=False):
+    def get(self, principal: Principal, job_id: str, ctx: CallContext) -> Job:
+        try:
+            job: Job | None = self._jobs.get(job_id)
+        except NotFound:
+            job = None
+        allowed = job is not None and principal.may_read(
+            owner_id=job.owner_id, organisation_id=job.organisation_id, organisation_wide=False
+        )
+        record_access(
+            self._audit, principal, ctx, action="job.read", resource_type="job", resource_id=job_id, allowed=allowed
+        )
+        if job is None or not allowed:
             raise NotFound(f"job {job_id} not found")
         return job
 
-    def cancel(self, principal: Principal, job_id: str) -> Job:
-        job = self.get(principal, job_id)
+    def cancel(self, principal: Principal, job_id: str, ctx: CallContext) -> Job:
+        job = self.get(principal, job_id, ctx)
         if job.finished:
             raise Conflict(f"job {job_id} has already finished")
         return self._jobs.cancel(job.id)

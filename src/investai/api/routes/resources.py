@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from investai.api.deps import ContainerDep, IdeaReader, JobReader
+from investai.api.deps import ContainerDep, Context, IdeaReader, JobReader
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
@@ -21,11 +21,12 @@ NO_STORE = {"Cache-Control": "no-store"}
 def list_ideas(
     principal: IdeaReader,
     container: ContainerDep,
+    ctx: Context,
     status: IdeaStatus | None = None,
     limit: int = Query(default=50, ge=1, le=200),
     before: int | None = Query(default=None, ge=0, le=2**62, description="timestamp cursor (epoch ms)"),
 ) -> list[InvestmentIdea]:
-    return container.identity.ideas.list(principal, status=status, limit=limit, before=before)
+    return container.identity.ideas.list(principal, ctx, status=status, limit=limit, before=before)
 
 
 @router.get("/ideas/{idea_id}", response_model=InvestmentIdea, responses=NOT_FOUND, summary="One idea")
@@ -33,22 +34,23 @@ def get_idea(
     idea_id: str,
     principal: IdeaReader,
     container: ContainerDep,
+    ctx: Context,
     version: int | None = Query(default=None, ge=1, le=2**31),
 ) -> InvestmentIdea:
-    return container.identity.ideas.get(principal, idea_id, version=version)
+    return container.identity.ideas.get(principal, idea_id, ctx, version=version)
 
 
 @router.get("/ideas/{idea_id}/versions", response_model=list[InvestmentIdea], responses=NOT_FOUND)
-def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep) -> list[InvestmentIdea]:
-    return container.identity.ideas.history(principal, idea_id)
+def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> list[InvestmentIdea]:
+    return container.identity.ideas.history(principal, idea_id, ctx)
 
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=NOT_FOUND, summary="A job you started")
-def get_job(job_id: str, principal: JobReader, container: ContainerDep) -> Any:
-    job = container.identity.jobs.get(principal, job_id)
+def get_job(job_id: str, principal: JobReader, container: ContainerDep, ctx: Context) -> Any:
+    job = container.identity.jobs.get(principal, job_id, ctx)
     return JSONResponse(job.model_dump(mode="json"), headers=NO_STORE)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=Job, responses={**NOT_FOUND, 409: {"description": "Finished"}})
-def cancel_job(job_id: str, principal: JobReader, container: ContainerDep) -> Job:
-    return container.identity.jobs.cancel(principal, job_id)
+def cancel_job(job_id: str, principal: JobReader, container: ContainerDep, ctx: Context) -> Job:
+    return container.identity.jobs.cancel(principal, job_id, ctx)
