@@ -11,12 +11,21 @@ from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from investai.adapters.local.clock import FakeClock
 from investai.api.app import create_app
-from investai.bootstrap import Container
-from investai.config import Settings
+from investai.bootstrap import Container, build_container
+from investai.config import Settings, TracingExporter
 from investai.observability.logging import configure_logging
 from investai.observability.tracing import build_tracer_provider
 from tests.conftest import Account
+
+
+@pytest.fixture
+def container(settings: Settings, clock: FakeClock) -> Iterator[Container]:
+    """Spans are recorded only when an exporter is configured; the console one is the simplest."""
+    built = build_container(settings.model_copy(update={"tracing_exporter": TracingExporter.CONSOLE}), clock=clock)
+    yield built
+    built.close()
 
 
 @pytest.fixture
@@ -86,7 +95,10 @@ def test_console_exporter_is_selected_by_setting(tmp_path: object) -> None:
     provider.shutdown()
 
 
-def test_no_exporter_by_default() -> None:
+def test_no_exporter_by_default_records_nothing_but_keeps_trace_ids() -> None:
     provider = build_tracer_provider(service_name="investai", exporter="none", otlp_endpoint="", version="test")
     assert provider._active_span_processor._span_processors == ()
+    with provider.get_tracer("t").start_as_current_span("request") as span:
+        assert not span.is_recording()
+        assert span.get_span_context().is_valid  # log lines still get a trace id
     provider.shutdown()
