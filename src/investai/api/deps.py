@@ -22,7 +22,7 @@ async def get_container(request: Request) -> Container:
     return container
 
 
-async def get_principal(request: Request) -> Principal:
+def _principal_of(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
         reason = getattr(request.state, "auth_error", None) or "authentication required"
@@ -30,15 +30,20 @@ async def get_principal(request: Request) -> Principal:
     return principal
 
 
+async def get_principal(request: Request) -> Principal:
+    return _principal_of(request)
+
+
 async def get_call_context(request: Request) -> CallContext:
     client = request.client.host if request.client else None
     return CallContext(ip=getattr(request.state, "client_ip", None) or client, request_id=request.state.request_id)
 
 
-def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that admits principals holding ``permission`` (403 otherwise)."""
+def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that admits principals holding ``permission`` (401 without one, 403 without the right)."""
 
-    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(request: Request) -> Principal:
+        principal = _principal_of(request)  # read directly: one dependency per request, not two
         if not principal.can(permission):
             raise HTTPException(403, f"this action needs the {permission.value} permission")
         return principal

@@ -36,6 +36,7 @@ class RequestContextMiddleware:
         self.app = app
         self.metrics = metrics
         self.tracer = tracer
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,8 +81,16 @@ class RequestContextMiddleware:
 
     def _observe(self, scope: Scope, method: str, route: str, status: int, started: float) -> None:
         elapsed = time.perf_counter() - started
-        self.metrics.http_requests.labels(method, route, str(status)).inc()
-        self.metrics.http_latency.labels(method, route).observe(elapsed)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # labelled children looked up once per (method, route, status)
+            children = (
+                self.metrics.http_requests.labels(method, route, str(status)),
+                self.metrics.http_latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
         if status >= 400:
             code = scope.get("state", {}).get("error_code", "error")
             self.metrics.http_errors.labels(route, str(status), code).inc()
