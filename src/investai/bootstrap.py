@@ -66,6 +66,17 @@ from investai.services.queries import IdeaQueries, JobQueries
 from investai.services.users import UserAdminService
 
 
+@dataclass(frozen=True)
+class Records:
+    """The record repositories, built once and shared by every service."""
+
+    ideas: IdeaRepository
+    users: UserRepository
+    profiles: ProfileRepository
+    documents: DocumentRepository
+    feedback: FeedbackRepository
+
+
 @dataclass
 class Identity:
     """Sign-in, tokens, users, profiles and the audit log."""
@@ -176,15 +187,25 @@ def build_container(
         otlp_endpoint=settings.otlp_endpoint,
         version=__version__,
     )
-    repositories = {
-        "ideas": SqliteIdeaRepository(db=database),
-        "users": SqliteUserRepository(db=database),
-        "profiles": SqliteProfileRepository(db=database, cipher=cipher),
-        "documents": SqliteDocumentRepository(db=database),
-        "feedback": SqliteFeedbackRepository(db=database),
-    }
-    identity = build_identity(settings, database=database, cipher=cipher, objects=objects, clock=clock, jobs=queue)
-    checks.append(identity.audit)  # type: ignore[arg-type]
+    records = Records(
+        ideas=SqliteIdeaRepository(db=database),
+        users=SqliteUserRepository(db=database),
+        profiles=SqliteProfileRepository(db=database, cipher=cipher),
+        documents=SqliteDocumentRepository(db=database),
+        feedback=SqliteFeedbackRepository(db=database),
+    )
+    audit = SqliteAuditLog(db=database, clock=clock)
+    checks.append(audit)
+    identity = build_identity(
+        settings,
+        records=records,
+        audit=audit,
+        database=database,
+        cipher=cipher,
+        objects=objects,
+        clock=clock,
+        jobs=queue,
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -192,11 +213,11 @@ def build_container(
         keys=keys,
         cipher=cipher,
         objects=objects,
-        ideas=repositories["ideas"],  # type: ignore[arg-type]
-        users=repositories["users"],  # type: ignore[arg-type]
-        profiles=repositories["profiles"],  # type: ignore[arg-type]
-        documents=repositories["documents"],  # type: ignore[arg-type]
-        feedback=repositories["feedback"],  # type: ignore[arg-type]
+        ideas=records.ideas,
+        users=records.users,
+        profiles=records.profiles,
+        documents=records.documents,
+        feedback=records.feedback,
         jobs=queue,
         scheduler=scheduler or ApScheduler(),
         metrics=Metrics(),
@@ -226,6 +247,8 @@ def auth_policy(settings: Settings) -> AuthPolicy:
 def build_identity(
     settings: Settings,
     *,
+    records: Records,
+    audit: AuditLog,
     database: SqliteDatabase,
     cipher: EnvelopeCipher,
     objects: ObjectStore,
@@ -233,10 +256,9 @@ def build_identity(
     jobs: JobQueue,
 ) -> Identity:
     policy = auth_policy(settings)
-    users = SqliteUserRepository(db=database)
+    users = records.users
     tokens = SqliteTokenStore(db=database)
     mfa_secrets = SqliteMfaSecretRepository(db=database, cipher=cipher)
-    audit = SqliteAuditLog(db=database, clock=clock)
     issuer = LocalTokenIssuer(
         objects=objects, clock=clock, issuer=settings.issuer, max_token_ttl_s=settings.access_token_ttl_s
     )
@@ -275,15 +297,15 @@ def build_identity(
         users=UserAdminService(users=users, tokens=tokens, hasher=hasher, audit=audit, clock=clock, policy=policy),
         profiles=ProfileService(
             users=users,
-            profiles=SqliteProfileRepository(db=database, cipher=cipher),
+            profiles=records.profiles,
             mfa=mfa_secrets,
             tokens=tokens,
-            ideas=SqliteIdeaRepository(db=database),
-            documents=SqliteDocumentRepository(db=database),
-            feedback=SqliteFeedbackRepository(db=database),
+            ideas=records.ideas,
+            documents=records.documents,
+            feedback=records.feedback,
             audit=audit,
             clock=clock,
         ),
-        ideas=IdeaQueries(ideas=SqliteIdeaRepository(db=database), audit=audit),
+        ideas=IdeaQueries(ideas=records.ideas, audit=audit),
         jobs=JobQueries(jobs=jobs, audit=audit),
     )
