@@ -12,6 +12,7 @@ are), each with the response cache off (every request runs) and on (repeat reads
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -26,6 +27,7 @@ from investai.api.deps import IdeaReader
 from investai.bootstrap import build_container
 from investai.config import Settings
 from investai.domain.users import Role
+from investai.observability.logging import configure_logging
 from investai.services.auth_common import CallContext, TokenSet
 
 REQUESTS = 2000
@@ -131,6 +133,8 @@ def measure_pair(
 
 
 def run() -> list[tuple[str, float, float, str]]:
+    sink = open(os.devnull, "w")  # noqa: SIM115 - kept open for the whole run
+    configure_logging(level="INFO", json=True, stream=sink)  # a JSON line per request, as in production
     base_headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench/1.0"), (b"accept", b"application/json")]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

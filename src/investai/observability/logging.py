@@ -1,42 +1,76 @@
-"""structlog JSON logging; every line carries the request id and trace id bound for the request."""
+"""structlog JSON logging; every line carries the request id and trace id bound for the request.
+
+Our own log lines are rendered by structlog directly (about a third of the cost of going through the
+standard library); lines from libraries (uvicorn, APScheduler, ...) pass through the standard library with
+the same processors and renderer, onto the same stream.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from typing import Any, TextIO
 
 import structlog
 
 
+class _LockedWriter:
+    """One stream shared by our lines and the standard library's handler, written a whole line at a time."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write_line(self, message: str) -> None:
+        with self._lock:
+            self._stream.write(message + "\n")
+            self._stream.flush()
+
+
+class _NamedLogger:
+    """What structlog writes through; ``name`` is read by ``add_logger_name``."""
+
+    def __init__(self, writer: _LockedWriter, name: str | None) -> None:
+        self._writer = writer
+        self.name = name or "investai"
+
+    def msg(self, message: str) -> None:
+        self._writer.write_line(message)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = failure = err = msg
+
+
 def configure_logging(*, level: str = "INFO", json: bool = True, stream: TextIO | None = None) -> None:
     """Route structlog and the standard library's logging through one JSON (or console) renderer."""
+    out = stream or sys.stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    tracebacks: list[Any] = [structlog.processors.format_exc_info] if json else []
+    writer = _LockedWriter(out)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.stdlib.add_logger_name, *tracebacks, renderer],
+        logger_factory=lambda name=None, *_args: _NamedLogger(writer, name),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
@@ -45,7 +79,8 @@ def configure_logging(*, level: str = "INFO", json: bool = True, stream: TextIO 
 
 
 def get_logger(name: str) -> Any:
-    return structlog.stdlib.get_logger(name)
+    """A logger whose lines carry ``"logger": name``; it follows whatever configuration is current."""
+    return structlog.get_logger(name)
 
 
 def bind_context(**values: Any) -> None:
