@@ -353,3 +353,17 @@ class TestDataAccessIsAudited:
         outcomes = {(event.actor_id, event.outcome.value) for event in reads if event.resource_id == idea_id}
         assert outcomes == {(analyst.user.id, "success"), (other_org_analyst.user.id, "denied")}
         assert container.identity.audit.verify().ok
+
+    def test_profile_and_user_reads_are_audited(
+        self, client: TestClient, container: Container, admin: Account, other_org_analyst: Account
+    ) -> None:
+        client.get("/api/v1/profile", headers=admin.headers)
+        client.get("/api/v1/admin/users", headers=admin.headers)
+        client.get(f"/api/v1/admin/users/{admin.user.id}", headers=admin.headers)
+        client.get(f"/api/v1/admin/users/{other_org_analyst.user.id}", headers=admin.headers)
+        events = container.identity.audit.list_events(actor_id=admin.user.id)
+        seen = {(event.action, event.resource_id, event.outcome.value) for event in events}
+        assert ("profile.read", admin.user.id, "success") in seen
+        assert ("user.list", None, "success") in seen
+        assert ("user.read", admin.user.id, "success") in seen
+        assert ("user.read", other_org_analyst.user.id, "denied") in seen

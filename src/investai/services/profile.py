@@ -18,6 +18,7 @@ from investai.ports.repositories import (
     ProfileRepository,
     UserRepository,
 )
+from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
 from investai.services.users import ERASED_DOMAIN
 
@@ -58,6 +59,13 @@ class ProfileService:
                 organisation_id=principal.organisation_id,
                 updated_at=self._clock.now(),
             )
+
+    def read(self, principal: Principal, ctx: CallContext) -> UserProfile:
+        """The caller's profile, with the read recorded in the audit log."""
+        record_access(
+            self._audit, principal, ctx, action="profile.read", resource_type="user", resource_id=principal.user_id
+        )
+        return self.get(principal)
 
     def update(
         self,

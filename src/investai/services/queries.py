@@ -4,7 +4,6 @@ may not see answers NotFound, exactly as an object that does not exist."""
 from __future__ import annotations
 
 from investai.domain.access import Permission, Principal
-from investai.domain.audit import AuditOutcome
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
@@ -12,30 +11,8 @@ from investai.domain.lifecycle import IdeaStatus
 from investai.ports.audit import AuditLog
 from investai.ports.jobs import JobQueue
 from investai.ports.repositories import IdeaRepository
+from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
-
-
-def record_access(
-    audit: AuditLog,
-    principal: Principal,
-    ctx: CallContext,
-    *,
-    action: str,
-    resource_type: str,
-    resource_id: str | None,
-    allowed: bool = True,
-) -> None:
-    """One audit record per data access, including refused ones (which answer 404 to the caller)."""
-    audit.append(
-        action=action,
-        outcome=AuditOutcome.SUCCESS if allowed else AuditOutcome.DENIED,
-        actor_id=principal.user_id,
-        organisation_id=principal.organisation_id,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        ip=ctx.ip,
-        request_id=ctx.request_id,
-    )
 
 
 class IdeaQueries:

@@ -16,6 +16,7 @@ from investai.ports.clock import Clock
 from investai.ports.identity import TokenStore
 from investai.ports.repositories import UserRepository
 from investai.security.passwords import PasswordHasher, temporary_password
+from investai.services.audit_trail import record_access
 from investai.services.auth_common import AuthPolicy, CallContext, normalise_email, with_new_password
 
 SYSTEM = "system"
@@ -88,8 +89,21 @@ class UserAdminService:
             actor=None, email=email, role=Role.ADMINISTRATOR, organisation_id=organisation_id, password=password
         )
 
-    def list_users(self, actor: Principal) -> list[User]:
+    def list_users(self, actor: Principal, ctx: CallContext) -> list[User]:
+        record_access(self._audit, actor, ctx, action="user.list", resource_type="user", resource_id=None)
         return self._users.list_users(organisation_id=actor.organisation_id, limit=500)
+
+    def read_user(self, actor: Principal, user_id: str, ctx: CallContext) -> User:
+        """One user of the administrator's organisation, with the read (or the refusal) audited."""
+        try:
+            user = self.get_user(actor, user_id)
+        except NotFound:
+            record_access(
+                self._audit, actor, ctx, action="user.read", resource_type="user", resource_id=user_id, allowed=False
+            )
+            raise
+        record_access(self._audit, actor, ctx, action="user.read", resource_type="user", resource_id=user_id)
+        return user
 
     def get_user(self, actor: Principal, user_id: str) -> User:
         user = self._users.get(user_id)  # NotFound for an unknown id

@@ -23,8 +23,8 @@ CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "E-mail taken,
 
 
 @router.get("/users", response_model=list[UserPublic], summary="Users of your organisation")
-def list_users(admin: Administrator, container: ContainerDep) -> list[UserPublic]:
-    return [UserPublic.of(user) for user in container.identity.users.list_users(admin)]
+def list_users(admin: Administrator, container: ContainerDep, ctx: Context) -> list[UserPublic]:
+    return [UserPublic.of(user) for user in container.identity.users.list_users(admin, ctx)]
 
 
 @router.post(
@@ -47,8 +47,8 @@ def create_user(body: UserCreate, admin: Administrator, container: ContainerDep,
 
 
 @router.get("/users/{user_id}", response_model=UserPublic, responses=NOT_FOUND, summary="One user")
-def get_user(user_id: str, admin: Administrator, container: ContainerDep) -> UserPublic:
-    return UserPublic.of(container.identity.users.get_user(admin, user_id))
+def get_user(user_id: str, admin: Administrator, container: ContainerDep, ctx: Context) -> UserPublic:
+    return UserPublic.of(container.identity.users.read_user(admin, user_id, ctx))
 
 
 @router.patch(

@@ -15,8 +15,8 @@ PRIVATE = {"Cache-Control": "no-store"}
 
 
 @router.get("", response_model=ProfilePublic, summary="Your preferences and notification settings")
-def get_profile(principal: SelfService, container: ContainerDep) -> Any:
-    return container.identity.profiles.get(principal).model_dump()
+def get_profile(principal: SelfService, container: ContainerDep, ctx: Context) -> Any:
+    return container.identity.profiles.read(principal, ctx).model_dump()
 
 
 @router.put("", response_model=ProfilePublic, summary="Replace your preferences and notification settings")
