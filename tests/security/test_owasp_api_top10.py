@@ -264,6 +264,8 @@ class TestAPI8SecurityMisconfiguration:
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
         )
         assert "access-control-allow-origin" not in response.headers
+        assert response.status_code == 405
+        assert response.json()["error"]["code"] == "method_not_allowed"  # the one error shape
 
     def test_trace_and_unknown_methods_are_refused(self, client: TestClient) -> None:
         assert client.request("TRACE", "/health").status_code in (403, 405)

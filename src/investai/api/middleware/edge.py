@@ -50,13 +50,14 @@ def add_edge_protection(app: FastAPI, settings: Settings, *, now: Callable[[], f
     )
     if settings.waf_enabled:
         app.add_middleware(WafMiddleware, config=waf_config(settings), trusted_proxies=trusted_proxies)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors_allow_origins),
-        allow_methods=CORS_METHODS,
-        allow_headers=CORS_REQUEST_HEADERS,
-        expose_headers=CORS_EXPOSED_HEADERS,
-        allow_credentials=False,
-        max_age=CORS_MAX_AGE_S,
-    )
+    if settings.cors_allow_origins:  # closed CORS needs no layer: browsers refuse without the headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origins),
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            allow_credentials=False,
+            max_age=CORS_MAX_AGE_S,
+        )
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
