@@ -74,7 +74,7 @@ def main() -> None:
         insert = per_op(lambda i: conn.execute("INSERT INTO t (body) VALUES (?)", ("x" * 400,)), 200)
 
         def job_cycle(_index: int) -> None:
-            container.jobs.enqueue("maintenance.purge_jobs", {"n": _index})
+            container.jobs.enqueue("maintenance.purge_expired", {"n": _index})
             job = container.jobs.lease(visibility_timeout=timedelta(seconds=60))
             assert job is not None
             container.jobs.ack(job)

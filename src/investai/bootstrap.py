@@ -180,7 +180,6 @@ def build_container(
     checks: list[HealthCheck] = [database, objects, queue]
     if isinstance(keys, LocalKeyring):
         checks.append(keys)
-    operations = OperationsService(checks=checks, queue=queue)
     tracer_provider = build_tracer_provider(
         service_name=settings.service_name,
         exporter=settings.tracing_exporter.value,
@@ -206,6 +205,7 @@ def build_container(
         clock=clock,
         jobs=queue,
     )
+    operations = OperationsService(checks=checks, queue=queue, sessions=identity.tokens, clock=clock)
     return Container(
         settings=settings,
         clock=clock,

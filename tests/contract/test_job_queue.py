@@ -362,9 +362,9 @@ def test_idempotency_keys_are_per_kind(queue: JobQueue) -> None:
 
 
 def test_idempotent_enqueue_after_the_job_finished_does_not_run_it_again(queue: JobQueue) -> None:
-    first = queue.enqueue("maintenance.purge_jobs", idempotency_key="purge:2024-01-02")
+    first = queue.enqueue("maintenance.purge_expired", idempotency_key="purge:2024-01-02")
     queue.ack(lease(queue))
-    again = queue.enqueue("maintenance.purge_jobs", idempotency_key="purge:2024-01-02")
+    again = queue.enqueue("maintenance.purge_expired", idempotency_key="purge:2024-01-02")
     assert again.id == first.id
     assert again.status is JobStatus.SUCCEEDED
     assert nothing_leasable(queue)

@@ -86,7 +86,7 @@ class TestAPI1BrokenObjectLevelAuthorization:
         self, client: TestClient, container: Container, analyst: Account, other_org_analyst: Account
     ) -> None:
         job = container.jobs.enqueue(
-            "maintenance.purge_jobs", owner_id=analyst.user.id, organisation_id=analyst.user.organisation_id
+            "maintenance.purge_expired", owner_id=analyst.user.id, organisation_id=analyst.user.organisation_id
         )
         assert client.get(f"/api/v1/jobs/{job.id}", headers=analyst.headers).status_code == 200
         colleague = sign_up(container, role=Role.ANALYST)

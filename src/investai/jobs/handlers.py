@@ -9,11 +9,11 @@ from investai.domain.jobs import Job
 from investai.jobs.worker import JobHandler
 from investai.services.operations import OperationsService
 
-PURGE_JOBS = "maintenance.purge_jobs"
+PURGE_EXPIRED = "maintenance.purge_expired"
 
 
 def build_handlers(*, operations: OperationsService) -> dict[str, JobHandler]:
-    def purge_jobs(_job: Job) -> Mapping[str, Any]:
-        return {"purged": operations.purge_expired_jobs()}
+    def purge_expired(_job: Job) -> Mapping[str, Any]:
+        return {"purged": operations.purge_expired()}
 
-    return {PURGE_JOBS: purge_jobs}
+    return {PURGE_EXPIRED: purge_expired}

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from investai.domain.jobs import JobStatus
+from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
+from investai.ports.identity import TokenStore
 from investai.ports.jobs import JobQueue
 
 
@@ -33,9 +35,11 @@ class Readiness:
 
 
 class OperationsService:
-    def __init__(self, *, checks: Sequence[HealthCheck], queue: JobQueue) -> None:
+    def __init__(self, *, checks: Sequence[HealthCheck], queue: JobQueue, sessions: TokenStore, clock: Clock) -> None:
         self._checks = list(checks)
         self._queue = queue
+        self._sessions = sessions
+        self._clock = clock
 
     def readiness(self) -> Readiness:
         """Run every component's check; a failing one is reported by name with its reason."""
@@ -52,8 +56,12 @@ class OperationsService:
             results.append(CheckResult(component.health_name, error is None, round(elapsed, 3), error))
         return Readiness(results)
 
-    def purge_expired_jobs(self) -> int:
-        return self._queue.purge_expired()
+    def purge_expired(self) -> dict[str, int]:
+        """Housekeeping: finished jobs past their time to live, expired sessions and single-use keys."""
+        return {
+            "jobs": self._queue.purge_expired(),
+            "sessions": self._sessions.purge_expired(at=self._clock.now()),
+        }
 
     def job_counts(self) -> dict[JobStatus, int]:
         return self._queue.counts()

@@ -1,0 +1,64 @@
+"""Scheduled housekeeping: one job a day purges finished jobs and expired sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from investai.adapters.local.clock import FakeClock
+from investai.bootstrap import Container
+from investai.domain.errors import NotFound
+from investai.jobs.handlers import PURGE_EXPIRED
+from investai.jobs.schedule import register_schedules
+from investai.ports.identity import RefreshOutcome
+from investai.services.auth_common import hash_token
+from tests.conftest import Account
+
+
+class RecordingScheduler:
+    def __init__(self) -> None:
+        self.actions: dict[str, tuple[str, Callable[[], None]]] = {}
+
+    def add_cron(self, name: str, cron: str, action: Callable[[], None]) -> None:
+        self.actions[name] = (cron, action)
+
+    def start(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+def test_the_daily_trigger_enqueues_one_purge_job_per_day(container: Container, clock: FakeClock) -> None:
+    scheduler = RecordingScheduler()
+    register_schedules(scheduler=scheduler, queue=container.jobs, clock=clock, maintenance_cron="17 3 * * *")
+    cron, action = scheduler.actions["maintenance"]
+    assert cron == "17 3 * * *"
+    action()
+    action()  # a second scheduler process on the same day
+    assert container.jobs.counts()["queued"] == 1
+    clock.advance(timedelta(days=1))
+    action()
+    assert container.jobs.counts()["queued"] == 2
+
+
+def test_the_purge_removes_finished_jobs_and_expired_sessions(
+    container: Container, clock: FakeClock, analyst: Account
+) -> None:
+    finished = container.jobs.enqueue("report.build")
+    leased = container.jobs.lease(visibility_timeout=timedelta(minutes=5), kinds=["report.build"])
+    assert leased is not None
+    container.jobs.ack(leased)
+    clock.advance(timedelta(days=31))  # past the 7-day job TTL and the 30-day session life
+
+    purge = container.jobs.enqueue(PURGE_EXPIRED)
+    job = container.jobs.lease(visibility_timeout=timedelta(minutes=5), kinds=[PURGE_EXPIRED])
+    assert job is not None and job.id == purge.id
+    assert container.handlers[PURGE_EXPIRED](job) == {"purged": {"jobs": 1, "sessions": 1}}
+
+    with pytest.raises(NotFound):
+        container.jobs.get(finished.id)
+    use = container.identity.tokens.use_refresh_token(
+        token_hash=hash_token(analyst.tokens.refresh_token), at=clock.now()
+    )
+    assert use.outcome is RefreshOutcome.UNKNOWN  # the session's rows are gone, not just expired
