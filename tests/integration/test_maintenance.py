@@ -53,7 +53,8 @@ def test_the_purge_removes_finished_jobs_and_expired_sessions(
 
     purge = container.jobs.enqueue(PURGE_EXPIRED)
     job = container.jobs.lease(visibility_timeout=timedelta(minutes=5), kinds=[PURGE_EXPIRED])
-    assert job is not None and job.id == purge.id
+    assert job is not None
+    assert job.id == purge.id
     assert container.handlers[PURGE_EXPIRED](job) == {"purged": {"jobs": 1, "sessions": 1}}
 
     with pytest.raises(NotFound):
