@@ -36,10 +36,14 @@ class AuditEvent(DomainModel):
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+def canonical_json(value: Any) -> str:
+    """The one text form that is hashed and stored: sorted keys, no spaces, JSON values only (no NaN)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
     """SHA-256 over the previous hash and the canonical JSON of an event's body (without its hashes)."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}\n{canonical_json(body)}".encode()).hexdigest()
 
 
 class AuditVerification(DomainModel):

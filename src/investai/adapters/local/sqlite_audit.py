@@ -26,7 +26,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from investai.adapters.local.sqlite import SqliteDatabase
-from investai.domain.audit import GENESIS_HASH, AuditEvent, AuditOutcome, AuditVerification, chain_hash
+from investai.domain.audit import (
+    GENESIS_HASH,
+    AuditEvent,
+    AuditOutcome,
+    AuditVerification,
+    canonical_json,
+    chain_hash,
+)
 from investai.domain.common import epoch_ms
 from investai.domain.errors import IntegrityError, ValidationFailed
 from investai.ports.clock import Clock
@@ -156,11 +163,6 @@ class SqliteAuditLog:
                 yield from batch
         finally:
             cursor.close()
-
-
-def canonical_json(value: Any) -> str:
-    """The exact text hashed by :func:`chain_hash` (sorted keys, no spaces); stored as the body."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def _checked_details(details: dict[str, Any] | None) -> dict[str, Any]:
