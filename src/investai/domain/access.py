@@ -107,7 +107,3 @@ class MfaSecrets(DomainModel):
     recovery_code_hashes: list[str] = Field(default_factory=list, max_length=20, repr=False)
     created_at: UtcDatetime
     last_used_step: int | None = Field(default=None, description="TOTP time step last accepted (no replay)")
-
-
-def permission_names(role: Role) -> list[str]:
-    return sorted(permission.value for permission in ROLE_PERMISSIONS[role])

@@ -115,7 +115,8 @@ class SqliteJobQueue(JobQueue):
         self, now: datetime, visibility_timeout: timedelta, kinds: Sequence[str] | None, token: str
     ) -> Job | None:
         stamp = epoch_ms(now)
-        kind_filter, kind_args = "", tuple[str, ...]()
+        kind_filter: str = ""
+        kind_args: tuple[str, ...] = ()
         if kinds:
             kind_filter = f" AND kind IN ({', '.join('?' for _ in kinds)})"
             kind_args = tuple(kinds)
