@@ -37,7 +37,7 @@ def test_ready_command_reports_each_store(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("INVESTAI_DATA_DIR", str(tmp_path / "var"))
     result = CliRunner().invoke(app, ["ready"])
     assert result.exit_code == 0, result.output
-    for name in ("sqlite", "object_store", "job_queue", "keyring"):
+    for name in ("sqlite", "object_store", "job_queue", "keyring", "audit_log"):
         assert name in result.stdout
 
 
