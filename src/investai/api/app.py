@@ -52,6 +52,9 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         lifespan=lifespan,
+        # our RequestContextMiddleware makes the span, the metrics and the log line of every request from
+        # the container's own providers; FastAPI's native telemetry would repeat them against the globals
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.container = container
     install_error_handlers(app)

@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 
@@ -49,7 +50,11 @@ def configure_logging(*, level: str = "INFO", json: bool = True, stream: TextIO 
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
     tracebacks: list[Any] = [structlog.processors.format_exc_info] if json else []
     writer = _LockedWriter(out)
     structlog.configure(
@@ -76,6 +81,13 @@ def configure_logging(*, level: str = "INFO", json: bool = True, stream: TextIO 
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # our middleware logs each request
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _orjson_dumps(value: Any, **options: Any) -> str:
+    """structlog's JSON serializer hook backed by orjson (structlog's documented fast path, about twice the
+    speed of the standard library here). Keys that are not strings are stringified, anything orjson cannot
+    encode goes through structlog's fallback (``repr``)."""
+    return orjson.dumps(value, default=options.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def get_logger(name: str) -> Any:

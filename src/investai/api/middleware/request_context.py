@@ -25,6 +25,14 @@ _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
 log = get_logger("investai.http")
 
 
+def _incoming_context(scope: Scope) -> otel_context.Context:
+    """The trace context a caller propagated (``traceparent``, ``tracestate``, ``baggage``), or the current
+    one when the request carries none of those headers — most requests, which skip the extraction."""
+    fields = {field.encode() for field in propagate.get_global_textmap().fields}
+    carrier = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"] if key in fields}
+    return propagate.extract(carrier) if carrier else otel_context.get_current()
+
+
 def _route_label(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
@@ -46,8 +54,7 @@ class RequestContextMiddleware:
         supplied = headers.get(REQUEST_ID_HEADER, b"")
         request_id = supplied.decode() if _SAFE_REQUEST_ID.match(supplied) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
-        carrier = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
-        token = otel_context.attach(propagate.extract(carrier))
+        token = otel_context.attach(_incoming_context(scope))
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500, "started": False}
 

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -413,12 +413,16 @@ class Rule:
 
 def _ip_block_list(head: RequestHead, config: WafConfig) -> bool:
     """A custom IP-set rule (AWS WAF ``IPSetReferenceStatement``) on the client address."""
+    if not config.ip_blocklist:
+        return False
     address = parse_ip(head.client_ip)
     return address is not None and any(address in network for network in config.ip_blocklist)
 
 
 def _geo_block(head: RequestHead, config: WafConfig) -> bool:
     """A custom geo-match rule on the country CloudFront resolved (``CloudFront-Viewer-Country``)."""
+    if not config.blocked_countries:
+        return False
     country = head.header(config.country_header)
     return country is not None and country.strip().upper() in config.blocked_countries
 
@@ -543,6 +547,7 @@ def _rule(name: str, predicate: Predicate) -> Rule:
 
 
 HEAD_RULES: tuple[Rule, ...] = (
+    # rules on the client, the method, sizes and configuration
     _rule("IPBlockList", _ip_block_list),
     _rule("GeoBlock", _geo_block),
     _rule("PROPFIND_METHOD", _propfind),
@@ -552,6 +557,7 @@ HEAD_RULES: tuple[Rule, ...] = (
     _rule("SizeRestrictions_Cookie_HEADER", _size_cookie),
     _rule("NoUserAgent_HEADER", _no_user_agent),
     _rule("UserAgent_BadBots_HEADER", _bad_bot),
+    # content rules: pure functions of the path, the query and the header values (see CONTENT_RULES_FROM)
     _content_rule("Log4JRCE_HEADER", is_log4j, _headers),
     _content_rule("Log4JRCE_URIPATH", is_log4j, _path),
     _content_rule("Log4JRCE_QUERYSTRING", is_log4j, _query_string),
@@ -572,10 +578,43 @@ HEAD_RULES: tuple[Rule, ...] = (
     _content_rule("CrossSiteScripting_COOKIE", is_xss, _cookies),
 )
 
+CONTENT_RULES_FROM = 9
+"""``HEAD_RULES[CONTENT_RULES_FROM:]`` read nothing but the path, the query string and the header values —
+not the method, the client address or the configuration — so their verdict on a given request head can be
+remembered (:func:`_content_verdict`)."""
+
+VERDICT_CACHE_SIZE = 4096
+VERDICT_CACHE_MAX_CHARS = 4096
+"""Heads of up to this many characters (bearer JWTs excluded) have their content verdict remembered, in at
+most ``VERDICT_CACHE_SIZE`` entries (≤ 16 MB): a client repeating its headers — nearly every client — pays the
+decoding and the pattern scans once. A head built to miss the cache costs what it would without one."""
+
+
+def _content_key(head: RequestHead) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """What the content rules read: bearer JWTs are left out, as :attr:`RequestHead.header_texts` leaves
+    them out (no content rule can match one), so one client's requests share a key across its tokens."""
+    headers = tuple((name, value) for name, value in head.headers if not _BEARER_JWT.fullmatch(value))
+    return head.path, head.query_string, headers
+
+
+@lru_cache(maxsize=VERDICT_CACHE_SIZE)
+def _content_verdict(key: tuple[str, str, tuple[tuple[str, str], ...]]) -> str | None:
+    path, query_string, headers = key
+    head = RequestHead(method="", path=path, query_string=query_string, headers=headers, client_ip="")
+    return next((rule.name for rule in HEAD_RULES[CONTENT_RULES_FROM:] if rule.matches(head, WafConfig())), None)
+
 
 def first_head_match(head: RequestHead, config: WafConfig, rules: Sequence[Rule] = HEAD_RULES) -> str | None:
     """The name of the first rule the request line and headers match, or ``None``."""
-    return next((rule.name for rule in rules if rule.matches(head, config)), None)
+    if rules is not HEAD_RULES:
+        return next((rule.name for rule in rules if rule.matches(head, config)), None)
+    found = next((rule.name for rule in HEAD_RULES[:CONTENT_RULES_FROM] if rule.matches(head, config)), None)
+    if found is not None:
+        return found
+    key = _content_key(head)
+    if len(key[0]) + len(key[1]) + sum(len(name) + len(value) for name, value in key[2]) > VERDICT_CACHE_MAX_CHARS:
+        return _content_verdict.__wrapped__(key)
+    return _content_verdict(key)
 
 
 # --- body rules --------------------------------------------------------------------------------------------
