@@ -102,3 +102,27 @@ def test_no_exporter_by_default_records_nothing_but_keeps_trace_ids() -> None:
         assert not span.is_recording()
         assert span.get_span_context().is_valid  # log lines still get a trace id
     provider.shutdown()
+
+
+def test_with_no_exporter_requests_keep_trace_ids_and_continue_the_callers_trace(
+    settings: Settings, clock: FakeClock, logs: io.StringIO
+) -> None:
+    """With no exporter the middleware skips the span machinery, but every log line still has a trace id: the
+    caller's when it sent a ``traceparent``, a fresh one per request otherwise."""
+    built = build_container(settings, clock=clock)
+    exporter = InMemorySpanExporter()
+    built.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    caller = "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        with TestClient(create_app(built), base_url="http://127.0.0.1") as client:
+            client.get("/health", headers={"traceparent": f"00-{caller}-00f067aa0ba902b7-01"})
+            client.get("/health")
+            client.get("/health")
+    finally:
+        built.close()
+    assert exporter.get_finished_spans() == ()
+    first, second, third = (line["trace_id"] for line in request_logs(logs))
+    assert first == caller
+    assert isinstance(second, str) and isinstance(third, str)
+    assert len(second) == len(third) == 32
+    assert len({first, second, third}) == 3

@@ -17,6 +17,7 @@ from investai.api.middleware.request_context import RequestContextMiddleware
 from investai.api.openapi import install_openapi
 from investai.api.routes import admin, auth, ideas, ops, profile, resources, wellknown
 from investai.bootstrap import Container
+from investai.config import TracingExporter
 from investai.observability.logging import get_logger
 from investai.observability.tracing import get_tracer
 
@@ -78,5 +79,6 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
         RequestContextMiddleware,
         metrics=container.metrics,
         tracer=get_tracer(container.tracer_provider, "investai.api"),
+        record_spans=settings.tracing_exporter is not TracingExporter.NONE,
     )
     return app

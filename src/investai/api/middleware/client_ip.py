@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from starlette.types import Scope
 
@@ -31,9 +32,11 @@ def parse_networks(values: Iterable[str]) -> list[IPNetwork]:
     return networks
 
 
+@lru_cache(maxsize=4096)
 def parse_ip(value: str) -> IPAddress | None:
     """An address from a header or socket entry, or ``None`` when it is not one. Accepts ``[v6]:port``,
-    ``v4:port`` and IPv4-mapped IPv6 (returned as the IPv4 address, so block lists match either form)."""
+    ``v4:port`` and IPv4-mapped IPv6 (returned as the IPv4 address, so block lists match either form).
+    Remembered for the most recent addresses: every request parses its peer, and clients repeat."""
     text = value.strip().strip('"')
     if text.startswith("["):
         text = text[1:].partition("]")[0]

@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -65,6 +66,7 @@ def retry_after_header(seconds: float) -> tuple[bytes, bytes]:
     return (b"retry-after", str(max(1, math.ceil(seconds))).encode())
 
 
+@lru_cache(maxsize=4096)
 def client_key(address: str) -> str:
     """The counter key of a client: its IPv4 address, or its IPv6 /64."""
     parsed = parse_ip(address)

@@ -4,14 +4,17 @@ request, and the last-resort handler that turns an unexpected exception into a J
 from __future__ import annotations
 
 import json
+import random
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry import propagate, trace
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from investai.api.errors import error_body
@@ -39,12 +42,52 @@ def _route_label(scope: Scope) -> str:
     return str(path) if path else "unmatched"
 
 
+@contextmanager
+def _unrecorded_span(context: otel_context.Context) -> Iterator[Span]:
+    """What the SDK makes of a span its sampler drops — a non-recording span that continues the caller's
+    trace or starts a new trace id — without the sampler and span machinery, for when no exporter is set
+    and nothing would ever read a recorded span. Log lines still carry the trace id, and calls made while
+    handling the request still propagate it."""
+    parent = trace.get_current_span(context).get_span_context()
+    span = NonRecordingSpan(
+        SpanContext(
+            trace_id=parent.trace_id if parent.is_valid else random.getrandbits(128) or 1,
+            span_id=random.getrandbits(64) or 1,
+            is_remote=False,
+            trace_flags=parent.trace_flags if parent.is_valid else TraceFlags(TraceFlags.DEFAULT),
+        )
+    )
+    token = otel_context.attach(trace.set_span_in_context(span, context))
+    try:
+        yield span
+    finally:
+        otel_context.detach(token)
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, tracer: Tracer) -> None:
+    """``record_spans`` false (no trace exporter configured) skips the SDK's span machinery; see
+    :func:`_unrecorded_span`."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, tracer: Tracer, record_spans: bool = True) -> None:
         self.app = app
         self.metrics = metrics
         self.tracer = tracer
+        self.record_spans = record_spans
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    @contextmanager
+    def _server_span(self, name: str, scope: Scope) -> Iterator[Span]:
+        context = _incoming_context(scope)
+        if not self.record_spans:
+            with _unrecorded_span(context) as span:
+                yield span
+            return
+        token = otel_context.attach(context)
+        try:
+            with self.tracer.start_as_current_span(name, kind=SpanKind.SERVER) as span:
+                yield span
+        finally:
+            otel_context.detach(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,7 +97,6 @@ class RequestContextMiddleware:
         supplied = headers.get(REQUEST_ID_HEADER, b"")
         request_id = supplied.decode() if _SAFE_REQUEST_ID.match(supplied) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
-        token = otel_context.attach(_incoming_context(scope))
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500, "started": False}
 
@@ -67,7 +109,7 @@ class RequestContextMiddleware:
 
         method = scope["method"]
         try:
-            with self.tracer.start_as_current_span(f"{method} {scope['path']}", kind=SpanKind.SERVER) as span:
+            with self._server_span(f"{method} {scope['path']}", scope) as span:
                 clear_context()
                 bind_context(request_id=request_id, trace_id=current_trace_id())
                 try:
@@ -83,7 +125,6 @@ class RequestContextMiddleware:
                 span.set_attribute("http.status_code", status_holder["status"])
                 self._observe(scope, method, route, status_holder["status"], started)
         finally:
-            otel_context.detach(token)
             clear_context()
 
     def _observe(self, scope: Scope, method: str, route: str, status: int, started: float) -> None:
