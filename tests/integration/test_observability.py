@@ -123,6 +123,7 @@ def test_with_no_exporter_requests_keep_trace_ids_and_continue_the_callers_trace
     assert exporter.get_finished_spans() == ()
     first, second, third = (line["trace_id"] for line in request_logs(logs))
     assert first == caller
-    assert isinstance(second, str) and isinstance(third, str)
+    assert isinstance(second, str)
+    assert isinstance(third, str)
     assert len(second) == len(third) == 32
     assert len({first, second, third}) == 3
