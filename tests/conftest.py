@@ -11,10 +11,12 @@ import pytest
 import structlog
 
 from investai.adapters.local.clock import FakeClock
+from investai.adapters.local.embedder import SentenceTransformerEmbedder
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.common import new_id
 from investai.domain.users import Role, User
+from investai.ports.knowledge import Embedder
 from investai.services.auth_common import CallContext, TokenSet
 from tests.factories import T0
 
@@ -34,6 +36,12 @@ def container(settings: Settings, clock: FakeClock) -> Iterator[Container]:
     built = build_container(settings, clock=clock)
     yield built
     built.close()
+
+
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The real all-MiniLM-L6-v2 embedder, loaded once per test session (loading takes seconds)."""
+    return SentenceTransformerEmbedder(cache_path=tmp_path_factory.mktemp("embeddings") / "cache.db")
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,9 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from investai import __version__
 from investai.adapters.local.clock import SystemClock
+from investai.adapters.local.embedder import SentenceTransformerEmbedder
 from investai.adapters.local.keyring import LocalKeyring
+from investai.adapters.local.lancedb_index import LanceDbSearchIndex
 from investai.adapters.local.migrations import MIGRATIONS
 from investai.adapters.local.object_store import LocalObjectStore
 from investai.adapters.local.scheduler import ApScheduler
@@ -32,6 +34,8 @@ from investai.adapters.local.sqlite_records import (
 from investai.adapters.local.token_issuer import LocalTokenIssuer
 from investai.config import Backend, ConfigurationError, Settings
 from investai.domain.jobs import RetryPolicy
+from investai.ingest import IngestLimits
+from investai.ingest.chunking import ChunkingOptions
 from investai.jobs.handlers import build_handlers
 from investai.jobs.schedule import register_schedules
 from investai.jobs.worker import JobHandler, Worker, WorkerPool
@@ -43,6 +47,7 @@ from investai.ports.health import HealthCheck
 from investai.ports.identity import IdentityVerifier, MfaSecretRepository, TokenIssuer, TokenStore
 from investai.ports.jobs import JobQueue
 from investai.ports.keys import KeyManager
+from investai.ports.knowledge import Embedder, SearchIndex
 from investai.ports.object_store import ObjectStore
 from investai.ports.repositories import (
     DocumentRepository,
@@ -59,10 +64,15 @@ from investai.security.jwt import JwtVerifier
 from investai.security.passwords import PasswordHasher
 from investai.services.auth import AuthService
 from investai.services.auth_common import AuthPolicy
+from investai.services.document_lifecycle import DocumentLifecycle
+from investai.services.document_processing import DocumentProcessor
+from investai.services.documents import DocumentService
+from investai.services.knowledge import KnowledgeService
 from investai.services.mfa import MfaService
 from investai.services.operations import OperationsService
 from investai.services.profile import ProfileService
 from investai.services.queries import IdeaQueries, JobQueries
+from investai.services.samples import SampleLibrary
 from investai.services.users import UserAdminService
 
 
@@ -95,6 +105,19 @@ class Identity:
 
 
 @dataclass
+class Knowledge:
+    """Documents, their processing and the searchable knowledge base."""
+
+    embedder: Embedder
+    index: SearchIndex
+    documents: DocumentService
+    processor: DocumentProcessor
+    lifecycle: DocumentLifecycle
+    search: KnowledgeService
+    samples: SampleLibrary
+
+
+@dataclass
 class Container:
     settings: Settings
     clock: Clock
@@ -114,6 +137,7 @@ class Container:
     operations: OperationsService
     health_checks: list[HealthCheck]
     identity: Identity
+    knowledge: Knowledge
     database: SqliteDatabase | None = None
     _handlers: dict[str, JobHandler] = field(default_factory=dict)
 
@@ -141,6 +165,7 @@ class Container:
             queue=self.jobs,
             clock=self.clock,
             maintenance_cron=self.settings.maintenance_cron,
+            lifecycle_cron=self.settings.document_lifecycle_cron,
         )
         self.scheduler.start()
 
@@ -158,6 +183,7 @@ def build_container(
     keys: KeyManager | None = None,
     secrets: SecretStore | None = None,
     scheduler: Scheduler | None = None,
+    embedder: Embedder | None = None,
 ) -> Container:
     """Wire the adapters the settings ask for; keyword arguments replace a component (tests, fakes)."""
     if settings.backend is not Backend.EMBEDDED:
@@ -206,6 +232,16 @@ def build_container(
         jobs=queue,
     )
     operations = OperationsService(checks=checks, queue=queue, sessions=identity.tokens, clock=clock)
+    knowledge = build_knowledge(
+        settings,
+        records=records,
+        objects=objects,
+        jobs=queue,
+        audit=audit,
+        clock=clock,
+        user_admin=identity.users,
+        embedder=embedder,
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -225,8 +261,65 @@ def build_container(
         operations=operations,
         health_checks=checks,
         identity=identity,
+        knowledge=knowledge,
         database=database,
-        _handlers=build_handlers(operations=operations),
+        _handlers=build_handlers(operations=operations, processor=knowledge.processor, lifecycle=knowledge.lifecycle),
+    )
+
+
+def build_knowledge(
+    settings: Settings,
+    *,
+    records: Records,
+    objects: ObjectStore,
+    jobs: JobQueue,
+    audit: AuditLog,
+    clock: Clock,
+    user_admin: UserAdminService,
+    embedder: Embedder | None = None,
+) -> Knowledge:
+    embedder = embedder or SentenceTransformerEmbedder(
+        cache_path=settings.embedding_cache_path, batch_size=settings.embedding_batch_size
+    )
+    index = LanceDbSearchIndex(path=settings.knowledge_dir, dimension=embedder.dimension)
+    limits = IngestLimits(
+        max_pages=settings.max_document_pages,
+        pdf_timeout_s=settings.pdf_timeout_s,
+        pdf_memory_bytes=settings.pdf_memory_mb * 1_048_576,
+        pdf_active_content=settings.pdf_active_content,
+    )
+    chunking = ChunkingOptions(max_chars=settings.chunk_max_chars, overlap_chars=settings.chunk_overlap_chars)
+    processor = DocumentProcessor(
+        documents=records.documents,
+        objects=objects,
+        index=index,
+        embedder=embedder,
+        limits=limits,
+        chunking=chunking,
+        scratch_dir=settings.scratch_dir,
+    )
+    documents = DocumentService(
+        documents=records.documents, objects=objects, jobs=jobs, audit=audit, clock=clock, limits=limits
+    )
+    return Knowledge(
+        embedder=embedder,
+        index=index,
+        documents=documents,
+        processor=processor,
+        lifecycle=DocumentLifecycle(
+            objects=objects,
+            clock=clock,
+            infrequent_access_days=settings.documents_infrequent_access_days,
+            archive_days=settings.documents_archive_days,
+        ),
+        search=KnowledgeService(index=index, embedder=embedder, audit=audit),
+        samples=SampleLibrary(
+            users=records.users,
+            user_admin=user_admin,
+            documents=documents,
+            clock=clock,
+            scratch_dir=settings.scratch_dir,
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from investai import __version__
+from investai.cli_knowledge import documents_app, knowledge_app
 
 if TYPE_CHECKING:
     from investai.bootstrap import Container
@@ -21,6 +22,8 @@ tokens_app = typer.Typer(help="Token signing keys", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(documents_app, name="documents")
+app.add_typer(knowledge_app, name="knowledge")
 
 
 def _version(value: bool) -> None:
@@ -62,6 +65,10 @@ def serve(
 
     container = _container()
     _ensure_first_administrator(container)
+    if container.settings.load_sample_documents:
+        loaded = container.knowledge.samples.ensure_loaded(container.settings.default_organisation)
+        if loaded:
+            typer.echo(f"loaded {loaded} sample documents; the worker indexes them now", err=True)
     settings = container.settings.model_copy(update={"serve_with_worker": worker, "serve_with_scheduler": scheduler})
     container.settings = settings
     application = create_app(container, background=True)

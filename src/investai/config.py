@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -167,6 +167,22 @@ class Settings(BaseSettings):
     cors_allow_origins: list[str] = Field(default_factory=list)
     hsts_max_age_s: int = Field(default=31536000, ge=0)
 
+    # documents and the knowledge base
+    pdf_active_content: Literal["flag", "reject"] = Field(
+        default="flag",
+        description="PDFs with JavaScript, launch actions or attachments: indexed and flagged, or refused",
+    )
+    pdf_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    pdf_memory_mb: int = Field(default=1024, ge=64)
+    max_document_pages: int = Field(default=2000, ge=1)
+    chunk_max_chars: int = Field(default=1200, ge=200, le=20000)
+    chunk_overlap_chars: int = Field(default=200, ge=0, le=5000)
+    embedding_batch_size: int = Field(default=64, ge=1, le=1024)
+    documents_infrequent_access_days: int = Field(default=30, ge=1)
+    documents_archive_days: int = Field(default=90, ge=1)
+    document_lifecycle_cron: str = "41 2 * * *"
+    load_sample_documents: bool = Field(default=True, description="serve loads the sample corpus into an empty store")
+
     tracing_exporter: TracingExporter = TracingExporter.NONE
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     service_name: str = "investai"
@@ -192,6 +208,18 @@ class Settings(BaseSettings):
     @property
     def objects_dir(self) -> Path:
         return self.data_dir / "objects"
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.data_dir / "knowledge"
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.data_dir / "embeddings.db"
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.data_dir / "tmp"
 
     @property
     def keyring_path(self) -> Path:

@@ -31,7 +31,13 @@ class RecordingScheduler:
 
 def test_the_daily_trigger_enqueues_one_purge_job_per_day(container: Container, clock: FakeClock) -> None:
     scheduler = RecordingScheduler()
-    register_schedules(scheduler=scheduler, queue=container.jobs, clock=clock, maintenance_cron="17 3 * * *")
+    register_schedules(
+        scheduler=scheduler,
+        queue=container.jobs,
+        clock=clock,
+        maintenance_cron="17 3 * * *",
+        lifecycle_cron="41 2 * * *",
+    )
     cron, action = scheduler.actions["maintenance"]
     assert cron == "17 3 * * *"
     action()

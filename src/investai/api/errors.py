@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from investai.domain.errors import (
     AuthenticationFailed,
     Conflict,
+    DocumentTooLarge,
     DomainError,
     IntegrityError,
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    UnsupportedDocumentType,
     ValidationFailed,
 )
 from investai.observability.logging import get_logger
@@ -49,6 +51,8 @@ DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),
     (NotFound, 404),
+    (DocumentTooLarge, 413),
+    (UnsupportedDocumentType, 415),
     (InvalidTransition, 409),
     (Conflict, 409),
     (ValidationFailed, 422),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from urllib.parse import unquote
 
 from pydantic import Field, model_validator
 
 from investai.domain.common import DomainModel, Identifier, Tag, UtcDatetime
+from investai.domain.errors import ValidationFailed
+from investai.domain.users import Role
 
 
 class DocumentType(StrEnum):
@@ -65,6 +69,7 @@ class Document(DomainModel):
     current_version: int = Field(ge=1)
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    deleted_at: UtcDatetime | None = Field(default=None, description="set by delete; a restore clears it")
 
     @model_validator(mode="after")
     def _consistent(self) -> Document:
@@ -78,3 +83,54 @@ class Document(DomainModel):
     @property
     def current(self) -> DocumentVersion:
         return next(version for version in self.versions if version.version == self.current_version)
+
+    def readable_by(self, *, user_id: str, organisation_id: str, role: str) -> bool:
+        """The sharing rule every read applies (the knowledge base applies the same rule to chunks): same
+        organisation, and the owner's own, or shared with the organisation, the reader's role or the reader."""
+        if organisation_id != self.organisation_id:
+            return False
+        if user_id == self.owner_id or self.visibility is Visibility.ORGANISATION:
+            return True
+        if self.visibility is Visibility.ROLES:
+            return role in self.allowed_roles
+        if self.visibility is Visibility.USERS:
+            return user_id in self.allowed_users
+        return False
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_filename(name: str) -> str:
+    """The uploaded file's name, kept only as a label (storage keys never use it). Names that try to walk
+    directories or carry control characters are refused rather than silently rewritten."""
+    if not name or not name.strip():
+        raise ValidationFailed("the file needs a name")
+    if len(name) > 255:
+        raise ValidationFailed("file names are limited to 255 characters")
+    for form in (name, unquote(name)):  # clients percent-encode what they may not send raw
+        if _CONTROL.search(form):
+            raise ValidationFailed("file names may not contain control characters")
+        if "/" in form or "\\" in form or form.strip() in {".", ".."} or form.startswith(".."):
+            raise ValidationFailed("file names may not contain path separators or '..'")
+    return name.strip()
+
+
+class DocumentMetadata(DomainModel):
+    """What the uploader says about a document (type is never taken from here: it comes from the content)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=255)
+    source: str | None = Field(default=None, max_length=255)
+    confidentiality: Confidentiality = Confidentiality.PRIVATE
+    visibility: Visibility = Visibility.PRIVATE
+    allowed_roles: list[Role] = Field(default_factory=list, max_length=10)
+    allowed_users: list[Identifier] = Field(default_factory=list, max_length=500)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _allow_lists_match_visibility(self) -> DocumentMetadata:
+        if self.visibility is Visibility.ROLES and not self.allowed_roles:
+            raise ValueError("visibility 'roles' needs at least one allowed role")
+        if self.visibility is Visibility.USERS and not self.allowed_users:
+            raise ValueError("visibility 'users' needs at least one allowed user")
+        return self

@@ -63,3 +63,28 @@ class PermissionDenied(DomainError):
 
 class WeakPassword(ValidationFailed):
     code = "weak_password"
+
+
+class UnsupportedDocumentType(ValidationFailed):
+    """The content is none of the accepted document types (whatever its name or declared type says)."""
+
+    code = "unsupported_media_type"
+
+
+class DocumentTooLarge(ValidationFailed):
+    """An upload over the size cap, or a document whose content expands past a limit."""
+
+    code = "payload_too_large"
+
+
+class UnsafeDocument(ValidationFailed):
+    """Content refused for safety: an archive bomb, XML entity tricks, macros, active PDF content when
+    configured to refuse it."""
+
+    code = "unsafe_document"
+
+
+class MalformedDocument(ValidationFailed):
+    """Content of an accepted type that cannot be read: broken structure, limits on depth or numbers."""
+
+    code = "malformed_document"

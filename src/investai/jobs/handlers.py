@@ -6,14 +6,29 @@ from collections.abc import Mapping
 from typing import Any
 
 from investai.domain.jobs import Job
-from investai.jobs.worker import JobHandler
+from investai.jobs.worker import JobHandler, PermanentJobError
+from investai.services.document_lifecycle import DocumentLifecycle
+from investai.services.document_processing import DocumentProcessor
+from investai.services.documents import PROCESS_DOCUMENT
 from investai.services.operations import OperationsService
 
 PURGE_EXPIRED = "maintenance.purge_expired"
+DOCUMENT_LIFECYCLE = "documents.lifecycle"
 
 
-def build_handlers(*, operations: OperationsService) -> dict[str, JobHandler]:
+def build_handlers(
+    *, operations: OperationsService, processor: DocumentProcessor, lifecycle: DocumentLifecycle
+) -> dict[str, JobHandler]:
     def purge_expired(_job: Job) -> Mapping[str, Any]:
         return {"purged": operations.purge_expired()}
 
-    return {PURGE_EXPIRED: purge_expired}
+    def process_document(job: Job) -> Mapping[str, Any]:
+        document_id = job.payload.get("document_id")
+        if not isinstance(document_id, str) or not document_id:
+            raise PermanentJobError("the job names no document")
+        return processor.process(document_id)
+
+    def apply_lifecycle(_job: Job) -> Mapping[str, Any]:
+        return {"moved": lifecycle.apply()}
+
+    return {PURGE_EXPIRED: purge_expired, PROCESS_DOCUMENT: process_document, DOCUMENT_LIFECYCLE: apply_lifecycle}

@@ -136,6 +136,10 @@ class WorkerPool:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def workers(self) -> list[Worker]:
+        return list(self._workers)
+
     def start(self) -> None:
         if self._threads:
             raise RuntimeError("the worker pool is already running")

@@ -1,0 +1,342 @@
+"""Proprietary documents: upload (a new document or a new version), list, read, download, versions, restore
+and delete. Every read applies the sharing rule of :meth:`Document.readable_by`; a document the caller may
+not see answers NotFound, exactly as one that does not exist. Only the owner changes a document.
+
+The content's type comes from its bytes (:func:`investai.ingest.detect.detect_type`), never from its name.
+Each change enqueues one ``documents.process`` job, which brings the document's extracted tables and its
+chunks in the knowledge base in line with its current state (see :mod:`investai.services.document_processing`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from investai.domain.access import Principal
+from investai.domain.audit import AuditOutcome
+from investai.domain.common import new_id
+from investai.domain.documents import (
+    Document,
+    DocumentMetadata,
+    DocumentStatus,
+    DocumentType,
+    DocumentVersion,
+    safe_filename,
+)
+from investai.domain.errors import NotFound, ValidationFailed
+from investai.domain.knowledge import ExtractedTable, ParsedDocument
+from investai.ingest import IngestLimits, parse_document
+from investai.ingest.detect import detect_type
+from investai.ports.audit import AuditLog
+from investai.ports.clock import Clock
+from investai.ports.jobs import JobQueue
+from investai.ports.object_store import ObjectStore
+from investai.ports.repositories import DocumentRepository
+from investai.services.auth_common import CallContext
+
+PROCESS_DOCUMENT = "documents.process"
+
+CONTENT_TYPES = {
+    DocumentType.PDF: "application/pdf",
+    DocumentType.CSV: "text/csv",
+    DocumentType.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    DocumentType.JSON: "application/json",
+}
+
+
+def object_key(document: Document) -> str:
+    return f"documents/{document.organisation_id}/{document.id}"
+
+
+def parsed_key(document: Document, version: int) -> str:
+    """Where the parse of a version is kept: its tables are served from it and the processing job reuses it."""
+    return f"derived/{document.organisation_id}/{document.id}/v{version}/parsed.json"
+
+
+def store_parsed(objects: ObjectStore, document: Document, version: DocumentVersion, parsed: ParsedDocument) -> None:
+    body = json.dumps({"sha256": version.sha256, "parsed": parsed.model_dump(mode="json")}).encode()
+    objects.put(parsed_key(document, version.version), body, content_type="application/json")
+
+
+def load_parsed(objects: ObjectStore, document: Document, version: DocumentVersion) -> ParsedDocument | None:
+    """The stored parse of ``version`` if there is one and it is of the same bytes."""
+    try:
+        stored = json.loads(objects.get(parsed_key(document, version.version)).data)
+    except NotFound:
+        return None
+    if stored.get("sha256") != version.sha256:
+        return None
+    return ParsedDocument.model_validate(stored["parsed"])
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    content_type: str
+    data: bytes
+    version: int
+
+
+class DocumentService:
+    def __init__(
+        self,
+        *,
+        documents: DocumentRepository,
+        objects: ObjectStore,
+        jobs: JobQueue,
+        audit: AuditLog,
+        clock: Clock,
+        limits: IngestLimits,
+    ) -> None:
+        self._limits = limits
+        self._documents = documents
+        self._objects = objects
+        self._jobs = jobs
+        self._audit = audit
+        self._clock = clock
+
+    # --- writes ----------------------------------------------------------------------------------------------
+
+    def upload(
+        self,
+        principal: Principal,
+        ctx: CallContext,
+        *,
+        path: Path,
+        filename: str,
+        metadata: DocumentMetadata,
+        document_id: str | None = None,
+    ) -> Document:
+        """Store ``path``'s content as a new document, or as the next version of ``document_id``. The content is
+        parsed first, under every safety limit, so refused content answers at once (413, 415, 422) and is
+        never stored; the parse is kept for the processing job and the tables endpoint."""
+        name = safe_filename(filename)
+        doc_type = detect_type(path)
+        parsed = parse_document(path, doc_type, self._limits)
+        if document_id is None:
+            document = self._new_document(principal, name, doc_type, metadata)
+        else:
+            document = self._owned(principal, document_id, ctx, action="document.version")
+            if doc_type is not document.doc_type:
+                raise ValidationFailed(f"a new version must be a {document.doc_type.value} file like the first")
+        data = path.read_bytes()
+        stored = self._objects.put(
+            object_key(document), data, content_type=CONTENT_TYPES[doc_type], metadata={"filename": name}
+        )
+        version = DocumentVersion(
+            version=(document.versions[-1].version + 1) if document_id else 1,
+            object_key=stored.key,
+            object_version=stored.version_id,
+            size=stored.size,
+            sha256=stored.sha256,
+            filename=name,
+            uploaded_at=stored.created_at,
+            uploaded_by=principal.user_id,
+        )
+        if document_id is None:
+            document = document.model_copy(update={"versions": [version], "current_version": 1})
+        store_parsed(self._objects, document, version, parsed)
+        if document_id is None:
+            self._documents.add(document)
+        else:
+            document = self._save(document, versions=[*document.versions, version], current_version=version.version)
+        self._audit_write(principal, ctx, "document.upload", document.id)
+        return self._enqueue(document)
+
+    def update_metadata(
+        self, principal: Principal, ctx: CallContext, document_id: str, metadata: DocumentMetadata
+    ) -> Document:
+        document = self._owned(principal, document_id, ctx, action="document.update")
+        document = self._save(document, **_metadata_fields(metadata, default_title=document.title))
+        self._audit_write(principal, ctx, "document.update", document.id)
+        return self._enqueue(document)  # chunks carry the access fields: the index must follow
+
+    def restore(self, principal: Principal, ctx: CallContext, document_id: str, version: int) -> Document:
+        """Make ``version`` current again as a new version (S3's restore: copy it to the top), also bringing
+        back a deleted document."""
+        document = self._owned(principal, document_id, ctx, action="document.restore", include_deleted=True)
+        source = _version(document, version)
+        stored = self._objects.restore(source.object_key, source.object_version)
+        restored = source.model_copy(
+            update={
+                "version": document.versions[-1].version + 1,
+                "object_version": stored.version_id,
+                "uploaded_at": stored.created_at,
+                "uploaded_by": principal.user_id,
+            }
+        )
+        kept = load_parsed(self._objects, document, source)
+        if kept is not None:
+            store_parsed(self._objects, document, restored, kept)  # same bytes: the job need not parse again
+        document = self._save(
+            document, versions=[*document.versions, restored], current_version=restored.version, deleted_at=None
+        )
+        self._audit_write(principal, ctx, "document.restore", document.id)
+        return self._enqueue(document)
+
+    def delete(self, principal: Principal, ctx: CallContext, document_id: str) -> Document:
+        """Hide the document behind a delete marker; its versions stay restorable by the owner. Its chunks
+        leave the knowledge base in the processing job."""
+        document = self._owned(principal, document_id, ctx, action="document.delete")
+        self._objects.delete(object_key(document))
+        document = self._save(document, deleted_at=self._clock.now())
+        self._audit_write(principal, ctx, "document.delete", document.id)
+        return self._enqueue(document)
+
+    # --- reads -----------------------------------------------------------------------------------------------
+
+    def get(self, principal: Principal, document_id: str, ctx: CallContext) -> Document:
+        return self._readable(principal, document_id, ctx, action="document.read")
+
+    def list_documents(self, principal: Principal, ctx: CallContext, *, limit: int = 100) -> list[Document]:
+        """Documents the caller may read, most recently changed first."""
+        self._record(principal, ctx, "document.list", None, allowed=True)
+        candidates = self._documents.list_by_organisation(principal.organisation_id, limit=10_000)
+        visible = [
+            document for document in candidates if document.deleted_at is None and _readable(principal, document)
+        ]
+        return visible[:limit]
+
+    def download(
+        self, principal: Principal, document_id: str, ctx: CallContext, *, version: int | None = None
+    ) -> Download:
+        document = self._readable(principal, document_id, ctx, action="document.download")
+        chosen = _version(document, version or document.current_version)
+        stored = self._objects.get(chosen.object_key, chosen.object_version)
+        return Download(chosen.filename, CONTENT_TYPES[document.doc_type], stored.data, chosen.version)
+
+    def tables(
+        self, principal: Principal, document_id: str, ctx: CallContext, *, version: int | None = None
+    ) -> list[ExtractedTable]:
+        """The tables extracted from a version (the current one by default)."""
+        document = self._readable(principal, document_id, ctx, action="document.tables")
+        chosen = _version(document, version or document.current_version)
+        parsed = load_parsed(self._objects, document, chosen)
+        return parsed.tables if parsed is not None else []
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _new_document(
+        self, principal: Principal, name: str, doc_type: DocumentType, metadata: DocumentMetadata
+    ) -> Document:
+        now = self._clock.now()
+        placeholder = DocumentVersion(
+            version=1,
+            object_key="pending",
+            object_version="pending",
+            size=0,
+            sha256="0" * 64,
+            filename=name,
+            uploaded_at=now,
+            uploaded_by=principal.user_id,
+        )
+        return Document(
+            id=new_id("doc_"),
+            owner_id=principal.user_id,
+            organisation_id=principal.organisation_id,
+            doc_type=doc_type,
+            versions=[placeholder],
+            current_version=1,
+            created_at=now,
+            updated_at=now,
+            **_metadata_fields(metadata, default_title=name),
+        )
+
+    def _readable(self, principal: Principal, document_id: str, ctx: CallContext, *, action: str) -> Document:
+        document = self._find(document_id)
+        allowed = document is not None and document.deleted_at is None and _readable(principal, document)
+        self._record(principal, ctx, action, document_id, allowed=allowed)
+        if document is None or not allowed:
+            raise NotFound(f"document {document_id} not found")
+        return document
+
+    def _owned(
+        self, principal: Principal, document_id: str, ctx: CallContext, *, action: str, include_deleted: bool = False
+    ) -> Document:
+        """The document if the caller owns it. A document the caller can read but not change answers 404 too:
+        only its owner changes it, and saying more would tell others it exists."""
+        document = self._find(document_id)
+        allowed = (
+            document is not None
+            and document.owner_id == principal.user_id
+            and document.organisation_id == principal.organisation_id
+            and (include_deleted or document.deleted_at is None)
+        )
+        self._record(principal, ctx, action, document_id, allowed=allowed)
+        if document is None or not allowed:
+            raise NotFound(f"document {document_id} not found")
+        return document
+
+    def _find(self, document_id: str) -> Document | None:
+        try:
+            return self._documents.get(document_id)
+        except NotFound:
+            return None
+
+    def _save(self, document: Document, **changes: object) -> Document:
+        updated = document.model_copy(update={**changes, "updated_at": self._clock.now()})
+        updated = Document.model_validate(updated.model_dump())  # re-check the invariants after the update
+        self._documents.update(updated, expected_updated_at=document.updated_at)
+        return updated
+
+    def _enqueue(self, document: Document) -> Document:
+        """One processing job per change; the job syncs tables and chunks with the document's state."""
+        if document.deleted_at is None:
+            document = self._set_status(document, DocumentStatus.UPLOADED, None)
+        self._jobs.enqueue(
+            PROCESS_DOCUMENT,
+            {"document_id": document.id},
+            owner_id=document.owner_id,
+            organisation_id=document.organisation_id,
+        )
+        return document
+
+    def _set_status(self, document: Document, status: DocumentStatus, reason: str | None) -> Document:
+        if document.status is status and document.status_reason == reason:
+            return document
+        updated = document.model_copy(update={"status": status, "status_reason": reason})
+        self._documents.update(updated, expected_updated_at=document.updated_at)
+        return updated
+
+    def _record(
+        self, principal: Principal, ctx: CallContext, action: str, resource: str | None, *, allowed: bool
+    ) -> None:
+        self._audit.append(
+            action=action,
+            outcome=AuditOutcome.SUCCESS if allowed else AuditOutcome.DENIED,
+            actor_id=principal.user_id,
+            organisation_id=principal.organisation_id,
+            resource_type="document",
+            resource_id=resource,
+            ip=ctx.ip,
+            request_id=ctx.request_id,
+        )
+
+    def _audit_write(self, principal: Principal, ctx: CallContext, action: str, document_id: str) -> None:
+        self._record(principal, ctx, f"{action}.done", document_id, allowed=True)
+
+
+def _readable(principal: Principal, document: Document) -> bool:
+    return document.readable_by(
+        user_id=principal.user_id, organisation_id=principal.organisation_id, role=principal.role.value
+    )
+
+
+def _version(document: Document, number: int) -> DocumentVersion:
+    for version in document.versions:
+        if version.version == number:
+            return version
+    raise NotFound(f"document {document.id} has no version {number}")
+
+
+def _metadata_fields(metadata: DocumentMetadata, *, default_title: str) -> dict[str, object]:
+    return {
+        "title": metadata.title or default_title,
+        "source": metadata.source,
+        "confidentiality": metadata.confidentiality,
+        "visibility": metadata.visibility,
+        "allowed_roles": [role.value for role in metadata.allowed_roles],
+        "allowed_users": list(metadata.allowed_users),
+        "tags": list(metadata.tags),
+    }

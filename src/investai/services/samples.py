@@ -1,0 +1,81 @@
+"""The demo corpus: on a first start, the sample research notes, fundamentals and estimates are uploaded
+(and so processed into the knowledge base like any upload) by a library account of the organisation, shared
+with the whole organisation. Loaded once: the library account existing means the corpus was loaded, so
+documents its users later delete stay deleted."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from investai.domain.access import Principal
+from investai.domain.documents import Confidentiality, DocumentMetadata, Visibility
+from investai.domain.users import Role
+from investai.ports.clock import Clock
+from investai.ports.repositories import UserRepository
+from investai.sample.documents import SampleDocument, sample_documents
+from investai.services.auth_common import CallContext
+from investai.services.documents import DocumentService
+from investai.services.users import UserAdminService
+
+LIBRARY_EMAIL = "research-library@localhost"
+
+
+class SampleLibrary:
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        user_admin: UserAdminService,
+        documents: DocumentService,
+        clock: Clock,
+        scratch_dir: Path,
+        corpus: Callable[[], list[SampleDocument]] = sample_documents,
+    ) -> None:
+        self._users = users
+        self._user_admin = user_admin
+        self._documents = documents
+        self._clock = clock
+        self._scratch_dir = scratch_dir
+        self._corpus = corpus
+
+    def ensure_loaded(self, organisation_id: str) -> int:
+        """Upload the corpus unless it was loaded before; the number of documents uploaded."""
+        if self._users.get_by_email(LIBRARY_EMAIL) is not None:
+            return 0
+        created = self._user_admin.create_user(
+            actor=None,
+            email=LIBRARY_EMAIL,
+            role=Role.ANALYST,
+            organisation_id=organisation_id,
+            display_name="Research library (sample documents)",
+        )  # its temporary password is never shown: the account holds documents and never signs in
+        library = Principal(
+            user_id=created.user.id,
+            organisation_id=organisation_id,
+            role=Role.ANALYST,
+            session_id="sample-loader",
+            token_id="sample-loader",
+            authenticated_at=self._clock.now(),
+        )
+        self._scratch_dir.mkdir(parents=True, exist_ok=True)
+        documents = self._corpus()
+        for sample in documents:
+            self._upload(library, sample)
+        return len(documents)
+
+    def _upload(self, library: Principal, sample: SampleDocument) -> None:
+        metadata = DocumentMetadata(
+            title=sample.title,
+            source=sample.source,
+            confidentiality=Confidentiality.PRIVATE,
+            visibility=Visibility(sample.visibility),
+            tags=list(sample.tags),
+        )
+        with tempfile.NamedTemporaryFile(dir=self._scratch_dir, suffix=".sample") as handle:
+            handle.write(sample.content)
+            handle.flush()
+            self._documents.upload(
+                library, CallContext(), path=Path(handle.name), filename=sample.filename, metadata=metadata
+            )
