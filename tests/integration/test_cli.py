@@ -123,3 +123,23 @@ def test_a_weak_admin_password_stops_serve_with_a_clear_message(tmp_path: Path) 
     assert result.returncode == 2
     assert "cannot create the first administrator" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_documents_upload_list_and_knowledge_search_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVESTAI_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["users", "create", "--email", "ana@example.com", "--role", "analyst"]).exit_code == 0
+    note = tmp_path / "note.csv"
+    note.write_text("ticker,comment\nAAPL,ocelot services growth\nMSFT,cloud\n")
+    hostile = tmp_path / "fake.pdf"
+    hostile.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    uploaded = runner.invoke(app, ["documents", "upload", "--as", "ana@example.com", str(note), str(hostile)])
+    assert uploaded.exit_code == 1  # one of the two was refused
+    assert "note.csv: doc_" in uploaded.output
+    assert "fake.pdf: refused:" in uploaded.output
+    listed = runner.invoke(app, ["documents", "list", "--as", "ana@example.com"])
+    assert "note.csv" in listed.output
+    assert "uploaded" in listed.output
+    worker = runner.invoke(app, ["knowledge", "search", "--as", "nobody@example.com", "ocelot"])
+    assert worker.exit_code == 1
+    assert "no active user" in worker.output

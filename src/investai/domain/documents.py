@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from investai.domain.common import DomainModel, Identifier, Tag, UtcDatetime
 from investai.domain.errors import ValidationFailed
-from investai.domain.users import Role
+from investai.domain.roles import Role
 
 
 class DocumentType(StrEnum):

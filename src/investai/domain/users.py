@@ -9,13 +9,9 @@ from pydantic import Field
 
 from investai.domain.common import DomainModel, Identifier, UtcDatetime
 from investai.domain.idea_parts import AssetClass, TimeHorizon
+from investai.domain.roles import Role
 
-
-class Role(StrEnum):
-    ANALYST = "analyst"
-    PORTFOLIO_MANAGER = "portfolio-manager"
-    COMPLIANCE_OFFICER = "compliance-officer"
-    ADMINISTRATOR = "administrator"
+__all__ = ["Role"]  # defined in investai.domain.roles; re-exported here, where most code imports it from
 
 
 class UserStatus(StrEnum):

@@ -110,15 +110,47 @@ def _page_texts(reader: Any, limits: IngestLimits) -> list[ParsedPage]:
     return pages
 
 
+def pages_with_drawing(path: Path) -> set[int] | None:
+    """Numbers of the pages that draw any path (line, rectangle, curve), read with PDFium, which is fast; None
+    when that cannot be told. pdfplumber finds tables by their ruling lines, so a page that draws nothing
+    holds no table it could find, and skipping it spares its layout analysis, by far the costliest step
+    (about 0.1 s a page against a few milliseconds for the text)."""
+    try:
+        import pypdfium2
+        import pypdfium2.raw as pdfium_c
+
+        document = pypdfium2.PdfDocument(str(path), password="")
+        try:
+            drawn = set()
+            for index in range(len(document)):
+                page = document[index]
+                if next(iter(page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH,))), None) is not None:
+                    drawn.add(index + 1)
+                page.close()
+            return drawn
+        finally:
+            document.close()
+    except MemoryError:
+        raise
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return None
+
+
 def _tables(path: Path, limits: IngestLimits) -> tuple[list[ExtractedTable], list[str]]:
     """Tables found by pdfplumber's ruling-line detection. Failing here loses the tables, not the text."""
-    import pdfplumber
-
     tables: list[ExtractedTable] = []
     warnings: list[str] = []
+    drawn = pages_with_drawing(path)
+    if drawn == set():
+        return tables, warnings
+    import pdfplumber
+
     try:
         with pdfplumber.open(path, password="") as pdf:
             for number, page in enumerate(pdf.pages, start=1):
+                if drawn is not None and number not in drawn:
+                    continue
                 for ordinal, raw in enumerate(page.extract_tables(), start=1):
                     name = table_name(f"page {number} table {ordinal}")
                     table, notes = _table(raw, len(tables), name, number, limits)
