@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Protocol
 from urllib.parse import unquote
 
 from pydantic import Field, model_validator
@@ -85,10 +86,9 @@ class Document(DomainModel):
         return next(version for version in self.versions if version.version == self.current_version)
 
     def readable_by(self, *, user_id: str, organisation_id: str, role: str) -> bool:
-        """The sharing rule every read applies (the knowledge base applies the same rule to chunks): same
-        organisation, and the owner's own, or shared with the organisation, the reader's role or the reader."""
-        if organisation_id != self.organisation_id:
-            return False
+        """The sharing rule every read applies (:func:`shared_with`; chunks in the knowledge base carry the
+        same fields and go through the same rule)."""
+        return shared_with(self, user_id=user_id, organisation_id=organisation_id, role=role)
         if user_id == self.owner_id or self.visibility is Visibility.ORGANISATION:
             return True
         if self.visibility is Visibility.ROLES:
@@ -96,6 +96,35 @@ class Document(DomainModel):
         if self.visibility is Visibility.USERS:
             return user_id in self.allowed_users
         return False
+
+
+class Shareable(Protocol):
+    """What the sharing rule reads: a document, or a chunk of one."""
+
+    @property
+    def owner_id(self) -> str: ...
+    @property
+    def organisation_id(self) -> str: ...
+    @property
+    def visibility(self) -> Visibility: ...
+    @property
+    def allowed_roles(self) -> list[str]: ...
+    @property
+    def allowed_users(self) -> list[str]: ...
+
+
+def shared_with(item: Shareable, *, user_id: str, organisation_id: str, role: str) -> bool:
+    """Same organisation, and the reader's own, or shared with the organisation, the reader's role or the
+    reader by name. Anything else is invisible (and answers 404)."""
+    if organisation_id != item.organisation_id:
+        return False
+    if user_id == item.owner_id or item.visibility is Visibility.ORGANISATION:
+        return True
+    if item.visibility is Visibility.ROLES:
+        return role in item.allowed_roles
+    if item.visibility is Visibility.USERS:
+        return user_id in item.allowed_users
+    return False
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from investai.domain.common import DomainModel, Identifier, Tag, UtcDatetime
-from investai.domain.documents import DocumentType, Visibility
+from investai.domain.documents import DocumentType, Visibility, shared_with
 
 # --- parsing -------------------------------------------------------------------------------------------------
 
@@ -118,8 +118,7 @@ class AccessScope(DomainModel):
     role: str
 
     def allows(self, chunk: Chunk) -> bool:
-        if chunk.organisation_id != self.organisation_id:
-            return False
+        return shared_with(chunk, user_id=self.user_id, organisation_id=self.organisation_id, role=self.role)
         if chunk.owner_id == self.user_id or chunk.visibility is Visibility.ORGANISATION:
             return True
         if chunk.visibility is Visibility.ROLES:
