@@ -38,7 +38,7 @@ from investai.adapters.local.lancedb_index import LanceDbSearchIndex
 from investai.bootstrap import build_container
 from investai.config import Settings
 from investai.domain.access import Principal
-from investai.domain.documents import DocumentType, Visibility
+from investai.domain.documents import DocumentMetadata, DocumentType, Visibility
 from investai.domain.knowledge import AccessScope, Chunk, SearchFilters, SearchMode
 from investai.domain.users import Role
 from investai.sample.documents import sample_documents
@@ -98,8 +98,6 @@ def ingestion() -> tuple[float, float, int]:
             token_id="bench",
             authenticated_at=container.clock.now(),
         )
-        from investai.domain.documents import DocumentMetadata
-
         path = Path(scratch) / "long.pdf"
         path.write_bytes(extra)
         container.knowledge.documents.upload(

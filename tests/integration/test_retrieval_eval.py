@@ -22,6 +22,7 @@ from investai.ports.knowledge import Embedder
 from investai.services.auth_common import CallContext
 from investai.services.knowledge import KnowledgeHit
 from tests.conftest import Account, sign_up
+from tests.factories import T0
 
 QUERIES = json.loads((Path(__file__).resolve().parents[1] / "data" / "retrieval_queries.json").read_text())
 K = 5
@@ -29,8 +30,6 @@ K = 5
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[Container, Account]]:
-    from tests.factories import T0
-
     settings = Settings(data_dir=tmp_path_factory.mktemp("eval") / "var", _env_file=None)
     container = build_container(settings, clock=FakeClock(T0), embedder=embedder)
     reader = sign_up(container, organisation="org_eval")

@@ -22,7 +22,7 @@ from investai.observability.logging import get_logger
 from investai.ports.knowledge import Embedder, SearchIndex
 from investai.ports.object_store import ObjectStore
 from investai.ports.repositories import DocumentRepository
-from investai.services.documents import load_parsed, store_parsed
+from investai.services.documents import load_parsed, record_status, store_parsed
 
 log = get_logger(__name__)
 
@@ -56,19 +56,19 @@ class DocumentProcessor:
         if document.deleted_at is not None:
             removed = self._index.delete_document(document.id)
             return {"document_id": document.id, "outcome": "deleted", "chunks_removed": removed}
-        document = self._status(document, DocumentStatus.PROCESSING, None)
+        document = record_status(self._documents, document, DocumentStatus.PROCESSING, None)
         try:
             parsed = self._parse(document)
         except ValidationFailed as exc:
             self._index.delete_document(document.id)  # the current version is unusable: nothing stale stays
-            self._status(document, DocumentStatus.FAILED, str(exc))
+            record_status(self._documents, document, DocumentStatus.FAILED, str(exc))
             log.info("document.failed", document_id=document.id, reason=str(exc))
             return {"document_id": document.id, "outcome": "failed", "reason": str(exc)}
         chunks = chunk_document(parsed, document=document, options=self._chunking)
         vectors = self._embedder.embed([chunk.text for chunk in chunks])
         self._index.replace_document(document.id, chunks, vectors)
         reason = "; ".join([*(f"flagged: {flag.value}" for flag in parsed.flags), *parsed.warnings]) or None
-        self._status(document, DocumentStatus.INDEXED, reason)
+        record_status(self._documents, document, DocumentStatus.INDEXED, reason)
         return {
             "document_id": document.id,
             "version": document.current_version,
@@ -92,10 +92,3 @@ class DocumentProcessor:
             parsed = parse_document(Path(handle.name), document.doc_type, self._limits)
         store_parsed(self._objects, document, current, parsed)
         return parsed
-
-    def _status(self, document: Document, status: DocumentStatus, reason: str | None) -> Document:
-        """Record the status; a concurrent change of the document (a new version, a delete) wins, and this job
-        is retried to process whatever is current then."""
-        updated = document.model_copy(update={"status": status, "status_reason": reason})
-        self._documents.update(updated, expected_updated_at=document.updated_at)
-        return updated

@@ -275,6 +275,9 @@ class DocumentService:
             return None
 
     def _save(self, document: Document, **changes: object) -> Document:
+        """Write a change; one that leaves the document live sends it back to ``uploaded`` for processing."""
+        if changes.get("deleted_at", document.deleted_at) is None:
+            changes = {"status": DocumentStatus.UPLOADED, "status_reason": None, **changes}
         updated = document.model_copy(update={**changes, "updated_at": self._clock.now()})
         updated = Document.model_validate(updated.model_dump())  # re-check the invariants after the update
         self._documents.update(updated, expected_updated_at=document.updated_at)
@@ -282,8 +285,6 @@ class DocumentService:
 
     def _enqueue(self, document: Document) -> Document:
         """One processing job per change; the job syncs tables and chunks with the document's state."""
-        if document.deleted_at is None:
-            document = self._set_status(document, DocumentStatus.UPLOADED, None)
         self._jobs.enqueue(
             PROCESS_DOCUMENT,
             {"document_id": document.id},
@@ -291,13 +292,6 @@ class DocumentService:
             organisation_id=document.organisation_id,
         )
         return document
-
-    def _set_status(self, document: Document, status: DocumentStatus, reason: str | None) -> Document:
-        if document.status is status and document.status_reason == reason:
-            return document
-        updated = document.model_copy(update={"status": status, "status_reason": reason})
-        self._documents.update(updated, expected_updated_at=document.updated_at)
-        return updated
 
     def _record(
         self, principal: Principal, ctx: CallContext, action: str, resource: str | None, *, allowed: bool
@@ -315,6 +309,16 @@ class DocumentService:
 
     def _audit_write(self, principal: Principal, ctx: CallContext, action: str, document_id: str) -> None:
         self._record(principal, ctx, f"{action}.done", document_id, allowed=True)
+
+
+def record_status(
+    documents: DocumentRepository, document: Document, status: DocumentStatus, reason: str | None
+) -> Document:
+    """Record a processing status. It leaves ``updated_at`` alone, so a concurrent change of the document (a
+    new version, a delete) still conflicts with a writer holding the older copy."""
+    updated = document.model_copy(update={"status": status, "status_reason": reason})
+    documents.update(updated, expected_updated_at=document.updated_at)
+    return updated
 
 
 def _readable(principal: Principal, document: Document) -> bool:
