@@ -18,6 +18,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -214,6 +215,7 @@ class LanceDbSearchIndex:
         self._write_lock = threading.Lock()
         self._handle: Table | None = None
         self._writes_since_optimize = 0
+        self._hybrid_pool: ThreadPoolExecutor | None = None
 
     # --- writes ------------------------------------------------------------------------------------------------
 
@@ -291,9 +293,11 @@ class LanceDbSearchIndex:
         else:
             candidates = max(limit * 4, MIN_CANDIDATES)
             query_vector = self._query_vector(vector)
-            keyword = self._keyword(query, where, candidates)
+            # both halves run at once: LanceDB releases the GIL while it searches, so the hybrid query costs
+            # about the slower half rather than the sum
+            keyword_half = self._pool().submit(self._keyword, query, where, candidates)
             semantic = self._semantic(query_vector, where, candidates, exact=False)
-            hits = fuse(keyword, semantic, limit)
+            hits = fuse(keyword_half.result(), semantic, limit)
         # the predicate already enforced the scope; this is a second, independent check of the same rule
         return [hit for hit in hits if scope.allows(hit.chunk)]
 
@@ -310,6 +314,12 @@ class LanceDbSearchIndex:
         return any(config.columns == ["vector"] for config in self._table().list_indices())
 
     # --- internals ---------------------------------------------------------------------------------------------
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._open_lock:
+            if self._hybrid_pool is None:
+                self._hybrid_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lancedb-keyword")
+            return self._hybrid_pool
 
     def _keyword(self, query: str, where: str, limit: int) -> list[SearchHit]:
         if not query.strip():
