@@ -171,6 +171,7 @@ class Container:
 
     def close(self) -> None:
         self.scheduler.shutdown()
+        self.knowledge.index.close()
         self.tracer_provider.shutdown()
         if self.database is not None:
             self.database.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,19 +38,24 @@ class IndexHarness:
     """A new index instance over the same storage, as after a process restart."""
 
 
-def _lancedb_adapter(tmp_path: Path) -> IndexHarness:
+def _lancedb_adapter(tmp_path: Path, opened: list[SearchIndex]) -> IndexHarness:
     def build() -> SearchIndex:
-        return LanceDbSearchIndex(path=tmp_path / "knowledge", dimension=DIMENSION)
+        index = LanceDbSearchIndex(path=tmp_path / "knowledge", dimension=DIMENSION)
+        opened.append(index)
+        return index
 
     return IndexHarness(index=build(), reopen=build)
 
 
-ADAPTERS: dict[str, Callable[[Path], IndexHarness]] = {"lancedb": _lancedb_adapter}
+ADAPTERS: dict[str, Callable[[Path, list[SearchIndex]], IndexHarness]] = {"lancedb": _lancedb_adapter}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
-def harness(request: pytest.FixtureRequest, tmp_path: Path) -> IndexHarness:
-    return ADAPTERS[request.param](tmp_path)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexHarness]:
+    opened: list[SearchIndex] = []
+    yield ADAPTERS[request.param](tmp_path, opened)
+    for index in opened:
+        index.close()
 
 
 @pytest.fixture
@@ -433,8 +438,10 @@ def test_injection_in_scope_and_filter_values_matches_nothing(index: SearchIndex
 # --- concurrency and persistence -----------------------------------------------------------------------------
 
 
-def test_searches_run_safely_while_documents_are_rewritten(index: SearchIndex) -> None:
-    """Each search sees a document's old chunks or its new ones, never a mixture or nothing."""
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_searches_run_safely_while_documents_are_rewritten(index: SearchIndex, mode: SearchMode) -> None:
+    """Each search sees a document's old chunks or its new ones, never a mixture or nothing (for hybrid
+    search: both rankings and the rows they name come from one version)."""
     versions = [[make_chunk(f"rotating text {n} v{v}", ordinal=n, version=v) for n in range(4)] for v in (1, 2)]
     put(index, *versions[0])
     stop = threading.Event()
@@ -447,7 +454,7 @@ def test_searches_run_safely_while_documents_are_rewritten(index: SearchIndex) -
     def read() -> set[frozenset[int]]:
         seen: set[frozenset[int]] = set()
         while not stop.is_set():
-            hits = search(index, "rotating text", SearchMode.KEYWORD, limit=20)
+            hits = search(index, "rotating text", mode, limit=20)
             seen.add(frozenset(h.chunk.version for h in hits))
             assert len(hits) == 4
         return seen
@@ -503,3 +510,51 @@ def test_lancedb_builds_an_ann_index_past_the_threshold_and_keeps_filtering(
             recalls[name].append(len(set(ids(approximate)) & set(ids(exact))) / 10)
     assert float(np.mean(recalls["scope"])) >= 0.9
     assert float(np.mean(recalls["narrow"])) >= 0.9
+
+
+def test_lancedb_probes_every_partition_when_a_narrow_filter_leaves_too_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One probed partition holds a handful of one document's 50 chunks: the query runs again over all."""
+    monkeypatch.setattr(lancedb_index, "ROWS_PER_PARTITION", 10)
+    monkeypatch.setattr(lancedb_index, "ANN_NPROBES", 1)
+    index = LanceDbSearchIndex(path=tmp_path / "ann", dimension=DIMENSION, ann_threshold=300)
+    rng = np.random.default_rng(3)
+    stored = rng.normal(size=(400, DIMENSION)).astype(np.float32)
+    stored /= np.linalg.norm(stored, axis=1, keepdims=True)
+    for doc in range(8):
+        chunks = [make_chunk(f"chunk {n}", document_id=f"d{doc}", ordinal=n) for n in range(doc * 50, doc * 50 + 50)]
+        index.replace_document(f"d{doc}", chunks, stored[doc * 50 : doc * 50 + 50])
+    assert index.has_vector_index()
+    narrow = SearchFilters(document_ids=["d5"])
+    for n in (0, 120, 260):
+        vector = [float(x) for x in stored[n]]
+        for mode in (SearchMode.SEMANTIC, SearchMode.HYBRID):
+            hits = index.search(query="chunk", vector=vector, mode=mode, scope=ALICE, filters=narrow, limit=10)
+            assert len(hits) == 10
+            assert {hit.chunk.document_id for hit in hits} == {"d5"}
+    index.close()
+
+
+def test_lancedb_migrates_a_table_written_without_access_tokens(tmp_path: Path) -> None:
+    """A table from a release before access tokens is rewritten on first open; search then works as usual."""
+    import lancedb
+    import pyarrow as pa
+
+    old_schema = pa.schema([f for f in lancedb_index.chunk_schema(DIMENSION) if f.name != "readers"])
+    mine = make_chunk("quarterly margins widened", document_id="d1")
+    theirs = make_chunk("quarterly margins widened again", document_id="d2", owner=BOB)
+    rows = lancedb_index._to_rows(
+        [mine, theirs], EMBEDDER.embed([mine.text, theirs.text]), lancedb_index.chunk_schema(DIMENSION)
+    )
+    lancedb.connect(tmp_path / "kb").create_table("chunks", data=rows.drop_columns(["readers"]), schema=old_schema)
+
+    index = LanceDbSearchIndex(path=tmp_path / "kb", dimension=DIMENSION)
+    for mode in ALL_MODES:
+        assert ids(search(index, "quarterly margins", mode)) == [mine.id]
+        assert ids(search(index, "quarterly margins", mode, scope=BOB)) == [theirs.id]
+    assert index.chunks("d1") == [mine]
+    index.close()
+    reopened = LanceDbSearchIndex(path=tmp_path / "kb", dimension=DIMENSION)
+    assert reopened.count() == 2
+    reopened.close()

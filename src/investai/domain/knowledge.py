@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from investai.domain.common import DomainModel, Identifier, Tag, UtcDatetime
-from investai.domain.documents import DocumentType, Visibility, shared_with
+from investai.domain.documents import DocumentType, Visibility, reader_tokens, shared_with
 
 # --- parsing -------------------------------------------------------------------------------------------------
 
@@ -119,13 +119,10 @@ class AccessScope(DomainModel):
 
     def allows(self, chunk: Chunk) -> bool:
         return shared_with(chunk, user_id=self.user_id, organisation_id=self.organisation_id, role=self.role)
-        if chunk.owner_id == self.user_id or chunk.visibility is Visibility.ORGANISATION:
-            return True
-        if chunk.visibility is Visibility.ROLES:
-            return self.role in chunk.allowed_roles
-        if chunk.visibility is Visibility.USERS:
-            return self.user_id in chunk.allowed_users
-        return False
+
+    def tokens(self) -> list[str]:
+        """The access tokens this reader holds (see :func:`investai.domain.documents.access_tokens`)."""
+        return reader_tokens(user_id=self.user_id, organisation_id=self.organisation_id, role=self.role)
 
 
 class SearchFilters(DomainModel):

@@ -62,3 +62,7 @@ class SearchIndex(Protocol):
     def chunks(self, document_id: str) -> list[Chunk]:
         """The document's chunks in ordinal order (no access filter: callers check the document first)."""
         ...
+
+    def close(self) -> None:
+        """Release threads and handles; the index is not used afterwards."""
+        ...

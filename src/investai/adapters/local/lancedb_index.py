@@ -4,7 +4,12 @@ Keyword search is LanceDB's native BM25 full-text search over ``text`` and ``tit
 cosine nearest-neighbour query (exact on small tables, an IVF-SQ index once a table grows past
 ``ann_threshold`` rows); hybrid search fuses the two ranked lists here, by reciprocal rank. The access scope and
 the metadata filters become one SQL predicate that LanceDB applies *before* ranking (a prefilter), so a caller
-gets the best chunks they may see, never the best chunks overall minus the ones they may not.
+gets the best chunks they may see, never the best chunks overall minus the ones they may not. Each row carries
+its access tokens (:func:`~investai.domain.documents.access_tokens`) in a label-list-indexed ``readers``
+column, so the access half of the predicate is one index lookup however the chunk is shared.
+
+Every search reads one table version from start to end (a snapshot), so a hybrid query's two halves and its
+final fetch agree even while documents are rewritten.
 
 Index upkeep: the full-text and scalar indexes exist from the table's creation, and rows written after an
 index was last built are still searched (LanceDB scans them exhaustively), so results are correct right after
@@ -14,28 +19,32 @@ table is optimised: files compacted, new rows merged into every index, versions 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import lancedb
 import numpy as np
 import pyarrow as pa
+from lancedb.db import AsyncConnection
 from lancedb.index import FTS, Bitmap, BTree, IvfSq, LabelList
-from lancedb.query import FullTextOperator, LanceVectorQueryBuilder, MultiMatchQuery
-from lancedb.table import Table
+from lancedb.query import AsyncVectorQuery, FullTextOperator, MultiMatchQuery
+from lancedb.table import AsyncTable, Table
 
 from investai.adapters.local.fsutil import ensure_private_dir
+from investai.domain.documents import access_tokens
 from investai.domain.knowledge import AccessScope, Chunk, SearchFilters, SearchHit, SearchMode
 from investai.observability.logging import get_logger
 from investai.ports.knowledge import Vectors
 
 log = get_logger(__name__)
+_T = TypeVar("_T")
 
 RRF_K = 60
 """The reciprocal-rank-fusion constant: a hit ranked ``r`` in one list adds ``1 / (RRF_K + r)``."""
@@ -48,30 +57,29 @@ MAX_VECTOR_INDEX_DELTAS = 10
 index is rebuilt whole."""
 ROWS_PER_PARTITION = 1_000
 MAX_PARTITIONS = 256
-ANN_NPROBES = 8
-ANN_REFINE_FACTOR = 4
-"""ANN queries probe at least ``ANN_NPROBES`` IVF partitions (more while a narrow access filter leaves too few
-candidates) and re-rank ``ANN_REFINE_FACTOR`` times ``limit`` candidates by exact cosine: recall@10 of 1.0
-against exact search on 100,000 clustered 384-dimensional vectors, with or without a narrow filter (see
-`benchmarks/knowledge.py`, where 8 probes were as accurate as 20 and faster)."""
+ANN_NPROBES = 24
+ANN_REFINE_FACTOR = 2
+"""ANN queries probe ``ANN_NPROBES`` IVF partitions and re-rank ``ANN_REFINE_FACTOR`` times ``limit``
+candidates by exact cosine; when a narrow filter leaves fewer than ``limit`` rows in those partitions, the
+query is run again over every partition. Measured on 100,000 384-dimensional vectors in 100 partitions
+(`benchmarks/knowledge.py`): recall@10 against exact search 0.84 with 4 probes, 0.91 with 8, 0.96 with 16,
+0.97 with 24; re-ranking twice the limit gains 0.02 and four times nothing more."""
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _FTS_COLUMNS = ["text", "title"]
 _SCALAR_INDEXES: dict[str, Callable[[], BTree | Bitmap | LabelList]] = {
-    # every column the access predicate and the filters test: the predicate is then answered from indexes
+    # every column a predicate tests: the access tokens, the filters and the fetch by id are index lookups
+    "id": BTree,
+    "readers": LabelList,
     "document_id": BTree,
-    "organisation_id": BTree,
-    "owner_id": BTree,
-    "visibility": Bitmap,
     "doc_type": Bitmap,
-    "allowed_roles": LabelList,
-    "allowed_users": LabelList,
     "tags": LabelList,
+    "document_date": BTree,
 }
 
 
 def chunk_schema(dimension: int) -> pa.Schema:
-    """Every :class:`Chunk` field (``table`` is stored as ``table_name``) plus the vector."""
+    """Every :class:`Chunk` field (``table`` is stored as ``table_name``), its access tokens and its vector."""
     text, number, texts = pa.string(), pa.int64(), pa.list_(pa.string())
     return pa.schema(
         [
@@ -98,12 +106,13 @@ def chunk_schema(dimension: int) -> pa.Schema:
             pa.field("doc_type", text, nullable=False),
             pa.field("tags", texts, nullable=False),
             pa.field("document_date", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("readers", texts, nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
         ]
     )
 
 
-_CHUNK_COLUMNS = [name for name in chunk_schema(1).names if name != "vector"]
+_CHUNK_COLUMNS = [name for name in chunk_schema(1).names if name not in {"readers", "vector"}]
 
 # --- SQL predicates: every value goes through _literal ---------------------------------------------------------
 
@@ -125,14 +134,8 @@ def _timestamp(moment: datetime) -> str:
 
 
 def access_predicate(scope: AccessScope) -> str:
-    """:meth:`AccessScope.allows` as SQL."""
-    user = _literal(scope.user_id)
-    return (
-        f"organisation_id = {_literal(scope.organisation_id)} AND (owner_id = {user}"
-        " OR visibility = 'organisation'"
-        f" OR (visibility = 'roles' AND array_has(allowed_roles, {_literal(scope.role)}))"
-        f" OR (visibility = 'users' AND array_has(allowed_users, {user})))"
-    )
+    """:meth:`AccessScope.allows` as SQL: the row's access tokens meet the reader's."""
+    return f"array_has_any(readers, make_array({_literals(scope.tokens())}))"
 
 
 def where_clause(scope: AccessScope, filters: SearchFilters) -> str:
@@ -159,6 +162,7 @@ def _to_rows(chunks: Sequence[Chunk], vectors: Vectors, schema: pa.Schema) -> pa
     for record in records:
         record["table_name"] = record.pop("table")
     columns: dict[str, Any] = {name: [record[name] for record in records] for name in _CHUNK_COLUMNS}
+    columns["readers"] = [access_tokens(chunk) for chunk in chunks]
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
     columns["vector"] = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])
     return pa.table(columns, schema=schema)
@@ -172,33 +176,153 @@ def _to_chunks(rows: pa.Table) -> list[Chunk]:
     return chunks
 
 
-def fuse(keyword: Sequence[SearchHit], semantic: Sequence[SearchHit], limit: int) -> list[SearchHit]:
-    """Reciprocal-rank fusion: each hit scores ``sum(1 / (RRF_K + rank))`` over the lists it is in and keeps
-    both components' scores and ranks (``None`` for a list it is missing from)."""
+def _scored_chunks(rows: pa.Table | None) -> list[tuple[Chunk, float]]:
+    """Rows of a keyword (``_score``) or vector (``_distance``) query as chunks with a higher-is-better score;
+    a vector query's score is the cosine similarity."""
+    if rows is None:
+        return []
+    return list(zip(_to_chunks(rows), _scores(rows), strict=True))
+
+
+def _ranking(rows: pa.Table | None) -> Ranking:
+    if rows is None:
+        return []
+    return list(zip(rows.column("id").to_pylist(), _scores(rows), strict=True))
+
+
+def _scores(rows: pa.Table) -> list[float]:
+    if "_score" in rows.column_names:
+        return [float(score) for score in rows.column("_score").to_pylist()]
+    return [1.0 - float(distance) for distance in rows.column("_distance").to_pylist()]
+
+
+Ranking = list[tuple[str, float]]
+"""A ranked list of chunk ids with their scores, best first (rank 1 is the first entry)."""
+
+
+def fuse(keyword: Ranking, semantic: Ranking, limit: int) -> list[dict[str, Any]]:
+    """Reciprocal-rank fusion of two rankings: each chunk scores ``sum(1 / (RRF_K + rank))`` over the lists it
+    is in and keeps both components' scores and ranks (``None`` for a list it is missing from). Returns the
+    best ``limit`` as :class:`SearchHit` fields with ``id`` in place of ``chunk``."""
     fields: dict[str, dict[str, Any]] = {}
-    for hit in keyword:
-        fields[hit.chunk.id] = {
-            "chunk": hit.chunk,
-            "keyword_score": hit.keyword_score,
-            "keyword_rank": hit.keyword_rank,
-        }
-    for hit in semantic:
-        entry = fields.setdefault(hit.chunk.id, {"chunk": hit.chunk})
-        entry.update(semantic_score=hit.semantic_score, semantic_rank=hit.semantic_rank)
-    hits = []
+    for rank, (chunk_id, score) in enumerate(keyword, start=1):
+        fields[chunk_id] = {"id": chunk_id, "keyword_score": score, "keyword_rank": rank}
+    for rank, (chunk_id, score) in enumerate(semantic, start=1):
+        fields.setdefault(chunk_id, {"id": chunk_id}).update(semantic_score=score, semantic_rank=rank)
     for entry in fields.values():
         ranks = [rank for rank in (entry.get("keyword_rank"), entry.get("semantic_rank")) if rank is not None]
-        hits.append(SearchHit(score=sum(1.0 / (RRF_K + rank) for rank in ranks), **entry))
-    hits.sort(key=lambda h: (-h.score, min(h.keyword_rank or math.inf, h.semantic_rank or math.inf), h.chunk.id))
-    return hits[:limit]
+        entry["score"] = sum(1.0 / (RRF_K + rank) for rank in ranks)
+    fused = sorted(
+        fields.values(),
+        key=lambda e: (
+            -e["score"],
+            min(e.get("keyword_rank") or math.inf, e.get("semantic_rank") or math.inf),
+            e["id"],
+        ),
+    )
+    return fused[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """A read-only handle on one table version, and whether that version has an ANN index."""
+
+    version: int
+    table: AsyncTable
+    has_vector_index: bool
+
+
+async def _keyword_rows(snapshot: _Snapshot, query: str, where: str, limit: int, columns: list[str]) -> pa.Table | None:
+    """BM25 over text and title, best first, with ``_score``; ``None`` for a blank query."""
+    if not query.strip():
+        return None
+    # a structured match query: the text is only ever tokenised, never parsed as query syntax
+    match = MultiMatchQuery(query, _FTS_COLUMNS, boosts=None, operator=FullTextOperator.OR)
+    search = snapshot.table.query().nearest_to_text(match).where(where)  # where filters before ranking
+    return await search.select([*columns, "_score"]).limit(limit).to_arrow()
+
+
+async def _semantic_rows(
+    snapshot: _Snapshot, vector: Vectors, where: str, limit: int, columns: list[str], *, exact: bool
+) -> pa.Table:
+    """Nearest by cosine, best first, with ``_distance``."""
+
+    def search(probe_all: bool) -> AsyncVectorQuery:
+        query = snapshot.table.query().nearest_to(vector).distance_type("cosine").where(where)  # a prefilter
+        if exact:
+            return query.bypass_vector_index()
+        if probe_all:
+            return query.maximum_nprobes(0).minimum_nprobes(ANN_NPROBES).refine_factor(ANN_REFINE_FACTOR)
+        if snapshot.has_vector_index:
+            return query.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE_FACTOR)
+        return query  # no ANN index yet: an exact scan
+
+    rows = await search(probe_all=False).select([*columns, "_distance"]).limit(limit).to_arrow()
+    if rows.num_rows < limit and snapshot.has_vector_index and not exact:
+        # the filter left too few rows in the probed partitions (or allows fewer than limit): probe them all
+        rows = await search(probe_all=True).select([*columns, "_distance"]).limit(limit).to_arrow()
+    return rows
+
+
+async def _fetch(snapshot: _Snapshot, ids: list[str], where: str) -> dict[str, Chunk]:
+    """The chunks with these ids, read from the same snapshot and under the same predicate."""
+    if not ids:
+        return {}
+    query = snapshot.table.query().where(f"id IN ({_literals(ids)}) AND ({where})")
+    rows = await query.select(_CHUNK_COLUMNS).limit(len(ids)).to_arrow()
+    return {chunk.id: chunk for chunk in _to_chunks(rows)}
+
+
+class _Reads:
+    """Every search runs as a coroutine on this event loop, in its own thread, through LanceDB's async API:
+    one hand-off between threads per search (the synchronous API makes several per query), and a hybrid
+    search's two halves overlap on the loop. Each search reads one snapshot: the latest table version,
+    opened once and kept until a write makes a newer one."""
+
+    def __init__(self, path: Path, table_name: str, session: lancedb.Session) -> None:
+        self._path = path
+        self._table_name = table_name
+        self._session = session
+        self._db: AsyncConnection | None = None
+        self._live: AsyncTable | None = None
+        self._pinned: _Snapshot | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="lancedb-reads", daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    async def snapshot(self) -> _Snapshot:
+        if self._db is None or self._live is None:
+            self._db = await lancedb.connect_async(
+                self._path, read_consistency_interval=timedelta(0), session=self._session
+            )
+            self._live = await self._db.open_table(self._table_name)
+        version = await self._live.version()  # the latest committed, by any writer
+        pinned = self._pinned
+        if pinned is not None and pinned.version == version:
+            return pinned
+        table = await self._db.open_table(self._table_name)
+        await table.checkout(version)
+        indexed = any(config.columns == ["vector"] for config in await table.list_indices())
+        snapshot = _Snapshot(version=version, table=table, has_vector_index=indexed)
+        if self._pinned is None or self._pinned.version < version:
+            self._pinned = snapshot
+        return snapshot
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
 
 
 class LanceDbSearchIndex:
     """The :class:`~investai.ports.knowledge.SearchIndex` of the embedded deployment.
 
     Thread safety: writes (and index maintenance) are serialised by a lock; searches run concurrently with
-    them on the same table handle. The connection checks for a newer table version on every read, so a
-    search sees every write committed before it started, including another process's.
+    them on the reader's event loop. Each search first looks up the latest table version, so it sees every
+    write committed before it started, including another process's, and reads that version throughout.
+    Call :meth:`close` when done with the index.
     """
 
     def __init__(self, *, path: Path, dimension: int, table_name: str = "chunks", ann_threshold: int = 50_000) -> None:
@@ -213,9 +337,10 @@ class LanceDbSearchIndex:
         self._schema = chunk_schema(dimension)
         self._open_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._session = lancedb.Session()  # one index and metadata cache for the writing and reading sides
         self._handle: Table | None = None
+        self._reader: _Reads | None = None
         self._writes_since_optimize = 0
-        self._hybrid_pool: ThreadPoolExecutor | None = None
 
     # --- writes ------------------------------------------------------------------------------------------------
 
@@ -285,19 +410,9 @@ class LanceDbSearchIndex:
     ) -> list[SearchHit]:
         if limit < 1:
             return []
+        query_vector = None if mode is SearchMode.KEYWORD else self._query_vector(vector)
         where = where_clause(scope, filters)
-        if mode is SearchMode.KEYWORD:
-            hits = self._keyword(query, where, limit)
-        elif mode is SearchMode.SEMANTIC:
-            hits = self._semantic(self._query_vector(vector), where, limit, exact=False)
-        else:
-            candidates = max(limit * 4, MIN_CANDIDATES)
-            query_vector = self._query_vector(vector)
-            # both halves run at once: LanceDB releases the GIL while it searches, so the hybrid query costs
-            # about the slower half rather than the sum
-            keyword_half = self._pool().submit(self._keyword, query, where, candidates)
-            semantic = self._semantic(query_vector, where, candidates, exact=False)
-            hits = fuse(keyword_half.result(), semantic, limit)
+        hits = self._reads().run(self._search(query, query_vector, mode, where, limit))
         # the predicate already enforced the scope; this is a second, independent check of the same rule
         return [hit for hit in hits if scope.allows(hit.chunk)]
 
@@ -306,50 +421,71 @@ class LanceDbSearchIndex:
     ) -> list[SearchHit]:
         """Semantic search by exhaustive scan, ignoring any ANN index: the reference for measuring its recall."""
         where = where_clause(scope, filters or SearchFilters())
-        hits = self._semantic(self._query_vector(vector), where, limit, exact=True)
+        query_vector = self._query_vector(vector)
+
+        async def exact() -> list[SearchHit]:
+            snapshot = await self._reads().snapshot()
+            return await self._semantic_hits(snapshot, query_vector, where, limit, exact=True)
+
+        hits = self._reads().run(exact())
         return [hit for hit in hits if scope.allows(hit.chunk)]
 
     def has_vector_index(self) -> bool:
         """Whether semantic search goes through the ANN index (else it scans every candidate exactly)."""
         return any(config.columns == ["vector"] for config in self._table().list_indices())
 
-    # --- internals ---------------------------------------------------------------------------------------------
-
-    def _pool(self) -> ThreadPoolExecutor:
+    def close(self) -> None:
+        """Stop the reader thread (searches after this fail); writes need nothing closed."""
         with self._open_lock:
-            if self._hybrid_pool is None:
-                self._hybrid_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lancedb-keyword")
-            return self._hybrid_pool
+            reads, self._reader = self._reader, None
+        if reads is not None:
+            reads.close()
 
-    def _keyword(self, query: str, where: str, limit: int) -> list[SearchHit]:
-        if not query.strip():
-            return []
-        # a structured match query: the text is only ever tokenised, never parsed as query syntax
-        builder = self._table().search(
-            MultiMatchQuery(query, _FTS_COLUMNS, boosts=None, operator=FullTextOperator.OR), query_type="fts"
-        )
-        rows = builder.where(where, prefilter=True).select([*_CHUNK_COLUMNS, "_score"]).limit(limit).to_arrow()
-        scores = rows.column("_score").to_pylist()
-        return [
-            SearchHit(chunk=chunk, score=score, keyword_score=score, keyword_rank=rank)
-            for rank, (chunk, score) in enumerate(zip(_to_chunks(rows), scores, strict=True), start=1)
-        ]
+    # --- internals: reads, on one event loop through LanceDB's async API -------------------------------------
 
-    def _semantic(self, vector: Vectors, where: str, limit: int, *, exact: bool) -> list[SearchHit]:
-        builder = cast(
-            LanceVectorQueryBuilder, self._table().search(vector, query_type="vector", vector_column_name="vector")
+    async def _search(
+        self, query: str, vector: Vectors | None, mode: SearchMode, where: str, limit: int
+    ) -> list[SearchHit]:
+        snapshot = await self._reads().snapshot()
+        if mode is SearchMode.KEYWORD:
+            rows = await _keyword_rows(snapshot, query, where, limit, _CHUNK_COLUMNS)
+            return [
+                SearchHit(chunk=chunk, score=score, keyword_score=score, keyword_rank=rank)
+                for rank, (chunk, score) in enumerate(_scored_chunks(rows), start=1)
+            ]
+        if mode is SearchMode.SEMANTIC:
+            return await self._semantic_hits(snapshot, cast(Vectors, vector), where, limit, exact=False)
+        return await self._hybrid(snapshot, query, cast(Vectors, vector), where, limit)
+
+    async def _hybrid(
+        self, snapshot: _Snapshot, query: str, vector: Vectors, where: str, limit: int
+    ) -> list[SearchHit]:
+        """Both rankings over ids only and at once, fused, then the winners' rows fetched in one indexed
+        lookup: reading every column of every candidate cost more than both searches together."""
+        candidates = max(limit * 4, MIN_CANDIDATES)
+        keyword_rows, semantic_rows = await asyncio.gather(
+            _keyword_rows(snapshot, query, where, candidates, ["id"]),
+            _semantic_rows(snapshot, vector, where, candidates, ["id"], exact=False),
         )
-        builder = builder.distance_type("cosine").where(where, prefilter=True)
-        if exact:
-            builder = builder.bypass_vector_index()
-        else:  # ignored while the table has no ANN index
-            builder = builder.minimum_nprobes(ANN_NPROBES).maximum_nprobes(0).refine_factor(ANN_REFINE_FACTOR)
-        rows = builder.select([*_CHUNK_COLUMNS, "_distance"]).limit(limit).to_arrow()
-        scores = [1.0 - distance for distance in rows.column("_distance").to_pylist()]
+        fused = fuse(_ranking(keyword_rows), _ranking(semantic_rows), limit)
+        chunks = await _fetch(snapshot, [entry["id"] for entry in fused], where)
+        return [SearchHit(chunk=chunks[entry.pop("id")], **entry) for entry in fused if entry["id"] in chunks]
+
+    async def _semantic_hits(
+        self, snapshot: _Snapshot, vector: Vectors, where: str, limit: int, *, exact: bool
+    ) -> list[SearchHit]:
+        rows = await _semantic_rows(snapshot, vector, where, limit, _CHUNK_COLUMNS, exact=exact)
         return [
             SearchHit(chunk=chunk, score=score, semantic_score=score, semantic_rank=rank)
-            for rank, (chunk, score) in enumerate(zip(_to_chunks(rows), scores, strict=True), start=1)
+            for rank, (chunk, score) in enumerate(_scored_chunks(rows), start=1)
         ]
+
+    def _reads(self) -> _Reads:
+        self._table()  # created, or migrated, before the first read
+        with self._open_lock:
+            if self._reader is None:
+                self._reader = _Reads(self._path, self._table_name, self._session)
+            return self._reader
 
     def _query_vector(self, vector: Sequence[float] | None) -> Vectors:
         if vector is None:
@@ -414,11 +550,37 @@ class LanceDbSearchIndex:
 
     def _open(self) -> Table:
         ensure_private_dir(self._path)
-        db = lancedb.connect(self._path, read_consistency_interval=timedelta(0))
-        table = db.create_table(self._table_name, schema=self._schema, exist_ok=True)
+        db = lancedb.connect(self._path, read_consistency_interval=timedelta(0), session=self._session)
+        try:
+            table = db.open_table(self._table_name)
+        except ValueError:  # not created yet (another process may be creating it: exist_ok)
+            table = db.create_table(self._table_name, schema=self._schema, exist_ok=True)
         stored = table.schema.field("vector").type
         if stored != self._schema.field("vector").type:
             raise ValueError(f"table {self._table_name!r} holds vectors of type {stored}, not {self._dimension} floats")
+        if table.schema != self._schema:
+            table = self._migrate(db, table)
+        self._ensure_indexes(table)
+        return table
+
+    def _migrate(self, db: lancedb.DBConnection, table: Table) -> Table:
+        """Rewrite a table written by an earlier release into the current schema (a one-off on first open):
+        every chunk is read back, given its access tokens, and written again with fresh indexes."""
+        rows = table.to_arrow()
+        missing = set(_CHUNK_COLUMNS) - set(rows.column_names)
+        if missing:
+            raise ValueError(f"table {self._table_name!r} lacks the columns {sorted(missing)}; rebuild the index")
+        chunks = _to_chunks(rows)
+        vectors = np.asarray(rows.column("vector").to_pylist(), dtype=np.float32).reshape(len(chunks), -1)
+        migrated = _to_rows(chunks, vectors, self._schema)
+        log.info("search_index.migrating", table=self._table_name, rows=len(chunks))
+        table = db.create_table(self._table_name, data=migrated, schema=self._schema, mode="overwrite")
+        if table.count_rows() >= self._ann_threshold:
+            self._ensure_indexes(table)
+            self._build_vector_index(table)
+        return table
+
+    def _ensure_indexes(self, table: Table) -> None:
         existing = {config.name for config in table.list_indices()}
         for column in _FTS_COLUMNS:
             if f"{column}_idx" not in existing:
@@ -426,4 +588,3 @@ class LanceDbSearchIndex:
         for column, config in _SCALAR_INDEXES.items():
             if f"{column}_idx" not in existing:
                 table.create_index(column, config=config(), replace=True)
-        return table
