@@ -541,13 +541,15 @@ def test_lancedb_migrates_a_table_written_without_access_tokens(tmp_path: Path) 
     import lancedb
     import pyarrow as pa
 
-    old_schema = pa.schema([f for f in lancedb_index.chunk_schema(DIMENSION) if f.name != "readers"])
+    old_schema = pa.schema([f for f in lancedb_index.chunk_schema(DIMENSION) if f.name not in {"readers", "payload"}])
     mine = make_chunk("quarterly margins widened", document_id="d1")
     theirs = make_chunk("quarterly margins widened again", document_id="d2", owner=BOB)
     rows = lancedb_index._to_rows(
         [mine, theirs], EMBEDDER.embed([mine.text, theirs.text]), lancedb_index.chunk_schema(DIMENSION)
     )
-    lancedb.connect(tmp_path / "kb").create_table("chunks", data=rows.drop_columns(["readers"]), schema=old_schema)
+    lancedb.connect(tmp_path / "kb").create_table(
+        "chunks", data=rows.drop_columns(["readers", "payload"]), schema=old_schema
+    )
 
     index = LanceDbSearchIndex(path=tmp_path / "kb", dimension=DIMENSION)
     for mode in ALL_MODES:

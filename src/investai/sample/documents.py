@@ -9,6 +9,7 @@ corpus twice is recognisable as the same upload and the retrieval evaluation set
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from investai.sample import (
     note_banks,
@@ -46,7 +47,13 @@ class SampleDocument:
 
 
 def sample_documents() -> list[SampleDocument]:
-    """The whole demo corpus, in a fixed order; every call returns identical bytes."""
+    """The whole demo corpus, in a fixed order; every call returns identical bytes (rendered once per
+    process: the PDFs take about a second to lay out)."""
+    return list(_render_corpus())
+
+
+@cache
+def _render_corpus() -> tuple[SampleDocument, ...]:
     documents = [
         SampleDocument(
             filename=note.filename,
@@ -84,4 +91,4 @@ def sample_documents() -> list[SampleDocument]:
             visibility=ORGANISATION,
         ),
     ]
-    return documents
+    return tuple(documents)

@@ -31,6 +31,7 @@ from typing import Any, TypeVar, cast
 
 import lancedb
 import numpy as np
+import orjson
 import pyarrow as pa
 from lancedb.db import AsyncConnection
 from lancedb.index import FTS, Bitmap, BTree, IvfSq, LabelList
@@ -107,12 +108,17 @@ def chunk_schema(dimension: int) -> pa.Schema:
             pa.field("tags", texts, nullable=False),
             pa.field("document_date", pa.timestamp("us", tz="UTC"), nullable=False),
             pa.field("readers", texts, nullable=False),
+            pa.field("payload", text, nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
         ]
     )
 
 
-_CHUNK_COLUMNS = [name for name in chunk_schema(1).names if name not in {"readers", "vector"}]
+_CHUNK_COLUMNS = [name for name in chunk_schema(1).names if name not in {"readers", "payload", "vector"}]
+"""The chunk's fields as columns, for predicates and filters."""
+_READ_COLUMNS = ["text", "payload"]
+"""What a read selects to rebuild a chunk: its text and the rest of its fields as one JSON value. Reading two
+columns instead of two dozen halves the cost of fetching a result row."""
 
 # --- SQL predicates: every value goes through _literal ---------------------------------------------------------
 
@@ -163,12 +169,24 @@ def _to_rows(chunks: Sequence[Chunk], vectors: Vectors, schema: pa.Schema) -> pa
         record["table_name"] = record.pop("table")
     columns: dict[str, Any] = {name: [record[name] for record in records] for name in _CHUNK_COLUMNS}
     columns["readers"] = [access_tokens(chunk) for chunk in chunks]
+    columns["payload"] = [orjson.dumps(chunk.model_dump(mode="json", exclude={"text"})).decode() for chunk in chunks]
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
     columns["vector"] = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])
     return pa.table(columns, schema=schema)
 
 
 def _to_chunks(rows: pa.Table) -> list[Chunk]:
+    """Chunks from rows holding :data:`_READ_COLUMNS`."""
+    texts = rows.column("text").to_pylist()
+    payloads = rows.column("payload").to_pylist()
+    return [
+        Chunk.model_validate({**orjson.loads(payload), "text": text})
+        for text, payload in zip(texts, payloads, strict=True)
+    ]
+
+
+def _columns_to_chunks(rows: pa.Table) -> list[Chunk]:
+    """Chunks from rows holding :data:`_CHUNK_COLUMNS` (tables written before the payload column)."""
     chunks = []
     for record in rows.select(_CHUNK_COLUMNS).to_pylist():
         record["table"] = record.pop("table_name")
@@ -269,7 +287,7 @@ async def _fetch(snapshot: _Snapshot, ids: list[str], where: str) -> dict[str, C
     if not ids:
         return {}
     query = snapshot.table.query().where(f"id IN ({_literals(ids)}) AND ({where})")
-    rows = await query.select(_CHUNK_COLUMNS).limit(len(ids)).to_arrow()
+    rows = await query.select(_READ_COLUMNS).limit(len(ids)).to_arrow()
     return {chunk.id: chunk for chunk in _to_chunks(rows)}
 
 
@@ -395,7 +413,7 @@ class LanceDbSearchIndex:
 
     def chunks(self, document_id: str) -> list[Chunk]:
         query = self._table().search().where(f"document_id = {_literal(document_id)}")
-        found = _to_chunks(query.select(_CHUNK_COLUMNS).limit(None).to_arrow())
+        found = _to_chunks(query.select(_READ_COLUMNS).limit(None).to_arrow())
         return sorted(found, key=lambda chunk: chunk.ordinal)
 
     def search(
@@ -448,7 +466,7 @@ class LanceDbSearchIndex:
     ) -> list[SearchHit]:
         snapshot = await self._reads().snapshot()
         if mode is SearchMode.KEYWORD:
-            rows = await _keyword_rows(snapshot, query, where, limit, _CHUNK_COLUMNS)
+            rows = await _keyword_rows(snapshot, query, where, limit, _READ_COLUMNS)
             return [
                 SearchHit(chunk=chunk, score=score, keyword_score=score, keyword_rank=rank)
                 for rank, (chunk, score) in enumerate(_scored_chunks(rows), start=1)
@@ -474,7 +492,7 @@ class LanceDbSearchIndex:
     async def _semantic_hits(
         self, snapshot: _Snapshot, vector: Vectors, where: str, limit: int, *, exact: bool
     ) -> list[SearchHit]:
-        rows = await _semantic_rows(snapshot, vector, where, limit, _CHUNK_COLUMNS, exact=exact)
+        rows = await _semantic_rows(snapshot, vector, where, limit, _READ_COLUMNS, exact=exact)
         return [
             SearchHit(chunk=chunk, score=score, semantic_score=score, semantic_rank=rank)
             for rank, (chunk, score) in enumerate(_scored_chunks(rows), start=1)
@@ -565,13 +583,15 @@ class LanceDbSearchIndex:
 
     def _migrate(self, db: lancedb.DBConnection, table: Table) -> Table:
         """Rewrite a table written by an earlier release into the current schema (a one-off on first open):
-        every chunk is read back, given its access tokens, and written again with fresh indexes."""
+        every chunk is read back from its field columns and written again with the columns this release
+        added (access tokens, the read payload) and fresh indexes."""
         rows = table.to_arrow()
         missing = set(_CHUNK_COLUMNS) - set(rows.column_names)
         if missing:
             raise ValueError(f"table {self._table_name!r} lacks the columns {sorted(missing)}; rebuild the index")
-        chunks = _to_chunks(rows)
-        vectors = np.asarray(rows.column("vector").to_pylist(), dtype=np.float32).reshape(len(chunks), -1)
+        chunks = _columns_to_chunks(rows)
+        flat = rows.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        vectors = np.asarray(flat, dtype=np.float32).reshape(len(chunks), self._dimension)
         migrated = _to_rows(chunks, vectors, self._schema)
         log.info("search_index.migrating", table=self._table_name, rows=len(chunks))
         table = db.create_table(self._table_name, data=migrated, schema=self._schema, mode="overwrite")
