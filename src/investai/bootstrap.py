@@ -13,9 +13,11 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from investai import __version__
 from investai.adapters.local.clock import SystemClock
+from investai.adapters.local.duckdb_market import DuckDbTimeSeriesStore
 from investai.adapters.local.embedder import SentenceTransformerEmbedder
 from investai.adapters.local.keyring import LocalKeyring
 from investai.adapters.local.lancedb_index import LanceDbSearchIndex
+from investai.adapters.local.market_directory import DirectoryProvider
 from investai.adapters.local.migrations import MIGRATIONS
 from investai.adapters.local.object_store import LocalObjectStore
 from investai.adapters.local.scheduler import ApScheduler
@@ -48,6 +50,7 @@ from investai.ports.identity import IdentityVerifier, MfaSecretRepository, Token
 from investai.ports.jobs import JobQueue
 from investai.ports.keys import KeyManager
 from investai.ports.knowledge import Embedder, SearchIndex
+from investai.ports.market import MarketDataProvider, TimeSeriesStore
 from investai.ports.object_store import ObjectStore
 from investai.ports.repositories import (
     DocumentRepository,
@@ -68,6 +71,7 @@ from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import DocumentService
 from investai.services.knowledge import KnowledgeService
+from investai.services.market import MarketDataService, MarketLimits
 from investai.services.mfa import MfaService
 from investai.services.operations import OperationsService
 from investai.services.profile import ProfileService
@@ -138,6 +142,9 @@ class Container:
     health_checks: list[HealthCheck]
     identity: Identity
     knowledge: Knowledge
+    market: MarketDataService
+    market_store: TimeSeriesStore
+    market_provider: MarketDataProvider
     database: SqliteDatabase | None = None
     _handlers: dict[str, JobHandler] = field(default_factory=dict)
 
@@ -166,12 +173,15 @@ class Container:
             clock=self.clock,
             maintenance_cron=self.settings.maintenance_cron,
             lifecycle_cron=self.settings.document_lifecycle_cron,
+            market_retention_cron=self.settings.market_retention_cron,
+            market_refresh_cron=self.settings.market_refresh_cron,
         )
         self.scheduler.start()
 
     def close(self) -> None:
         self.scheduler.shutdown()
         self.knowledge.index.close()
+        self.market_store.close()
         self.tracer_provider.shutdown()
         if self.database is not None:
             self.database.close()
@@ -243,6 +253,23 @@ def build_container(
         user_admin=identity.users,
         embedder=embedder,
     )
+    market_store = DuckDbTimeSeriesStore(
+        path=settings.market_path,
+        memory_retention=timedelta(hours=settings.quotes_memory_retention_h),
+        magnetic_retention=timedelta(days=settings.quotes_magnetic_retention_days),
+    )
+    market = MarketDataService(
+        store=market_store,
+        clock=clock,
+        audit=audit,
+        limits=MarketLimits(
+            auto_create_symbols=settings.market_auto_create_symbols,
+            max_import_rows=settings.market_max_import_rows,
+            quote_max_age=timedelta(days=settings.quotes_magnetic_retention_days),
+            quote_max_skew=timedelta(seconds=settings.quotes_max_clock_skew_s),
+        ),
+    )
+    provider = DirectoryProvider(settings.market_drop_path)
     return Container(
         settings=settings,
         clock=clock,
@@ -263,8 +290,17 @@ def build_container(
         health_checks=checks,
         identity=identity,
         knowledge=knowledge,
+        market=market,
+        market_store=market_store,
+        market_provider=provider,
         database=database,
-        _handlers=build_handlers(operations=operations, processor=knowledge.processor, lifecycle=knowledge.lifecycle),
+        _handlers=build_handlers(
+            operations=operations,
+            processor=knowledge.processor,
+            lifecycle=knowledge.lifecycle,
+            market=market,
+            provider=provider,
+        ),
     )
 
 

@@ -11,6 +11,7 @@ import typer
 
 from investai import __version__
 from investai.cli_knowledge import documents_app, knowledge_app
+from investai.cli_market import market_app
 
 if TYPE_CHECKING:
     from investai.bootstrap import Container
@@ -24,6 +25,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(documents_app, name="documents")
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(market_app, name="market")
 
 
 def _version(value: bool) -> None:
@@ -65,6 +67,10 @@ def serve(
 
     container = _container()
     _ensure_first_administrator(container)
+    if container.settings.load_sample_market_data:
+        report = container.market.ensure_sample_loaded()
+        if report is not None:
+            typer.echo(f"loaded the sample market history: {report.inserted} bars", err=True)
     if container.settings.load_sample_documents:
         loaded = container.knowledge.samples.ensure_loaded(container.settings.default_organisation)
         if loaded:

@@ -183,6 +183,23 @@ class Settings(BaseSettings):
     document_lifecycle_cron: str = "41 2 * * *"
     load_sample_documents: bool = Field(default=True, description="serve loads the sample corpus into an empty store")
 
+    # market data
+    quotes_memory_retention_h: float = Field(default=24.0, gt=0, description="quotes kept in the memory tier")
+    quotes_magnetic_retention_days: float = Field(default=7.0, gt=0, description="quotes kept, then expired")
+    quotes_max_clock_skew_s: float = Field(default=5.0, ge=0, description="how far ahead of now a quote may be")
+    market_retention_cron: str = "*/15 * * * *"
+    market_refresh_cron: str = Field(default="*/30 * * * *", description="the directory provider's refresh")
+    market_drop_dir: Path | None = Field(
+        default=None, description="folder of CSV/Parquet bar files for the refresh job (default: DATA_DIR/market-drop)"
+    )
+    market_max_import_rows: int = Field(default=5_000_000, ge=1, description="rows one import may hold")
+    market_auto_create_symbols: bool = Field(
+        default=False, description="bars of symbols missing from the master create a minimal entry instead of failing"
+    )
+    load_sample_market_data: bool = Field(
+        default=True, description="serve loads the sample history into an empty store"
+    )
+
     tracing_exporter: TracingExporter = TracingExporter.NONE
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     service_name: str = "investai"
@@ -212,6 +229,14 @@ class Settings(BaseSettings):
     @property
     def knowledge_dir(self) -> Path:
         return self.data_dir / "knowledge"
+
+    @property
+    def market_path(self) -> Path:
+        return self.data_dir / "market.duckdb"
+
+    @property
+    def market_drop_path(self) -> Path:
+        return self.market_drop_dir or self.data_dir / "market-drop"
 
     @property
     def embedding_cache_path(self) -> Path:

@@ -71,6 +71,10 @@ def test_serve_runs_api_worker_and_scheduler_then_stops_on_sigterm(tmp_path: Pat
         token = login.json()["access_token"]
         metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
         assert "investai_http_requests_total" in metrics.text
+        # the sample market history was loaded on first start
+        bars = httpx.get(f"{base}/api/v1/market/SPX/bars", headers={"Authorization": f"Bearer {token}"}).json()
+        assert len(bars["bars"]) > 8000
+        assert bars["bars"][-1]["date"] == "2022-12-28"
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
@@ -143,3 +147,30 @@ def test_documents_upload_list_and_knowledge_search_commands(tmp_path: Path, mon
     worker = runner.invoke(app, ["knowledge", "search", "--as", "nobody@example.com", "ocelot"])
     assert worker.exit_code == 1
     assert "no active user" in worker.output
+
+
+def test_market_import_load_sample_symbols_and_bars_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVESTAI_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    good = tmp_path / "ACME.csv"
+    good.write_text(
+        'Date,Open,High,Low,Close,Adj Close,Volume\n2023-03-01,10,11,9,10.5,10.4,"1,000"\n'
+        "2023-03-02,10.5,11,10,10.8,10.7,900\n2023-03-03,10.8,10.9,9,12,11.9,800\n"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date,Close\n2023-03-01,-5\n")
+    imported = runner.invoke(app, ["market", "import", "--symbol", "ACME", "--auto-create", str(good), str(bad)])
+    assert imported.exit_code == 1, imported.output  # the second file was refused
+    assert "ACME.csv: 3 rows, 2 new, 0 changed, 0 unchanged, 1 rejected" in imported.output
+    assert "row 3: close 12 is above high 10.9" in imported.output or "row 3:" in imported.output
+    assert "bad.csv: refused:" in imported.output
+    assert "row 1:" in imported.output
+    sample = runner.invoke(app, ["market", "load-sample"])
+    assert sample.exit_code == 0, sample.output
+    assert "sample: " in sample.output
+    assert " 0 rejected" in sample.output
+    listed = runner.invoke(app, ["market", "symbols", "--sector", "financials"])
+    assert [line.split()[0] for line in listed.output.splitlines()] == ["BAC", "JPM"]
+    bars = runner.invoke(app, ["market", "bars", "KO", "--start", "2022-12-01", "--interval", "monthly"])
+    assert bars.exit_code == 0, bars.output
+    assert bars.output.splitlines()[1].startswith("2022-12-28,,,,")

@@ -26,6 +26,7 @@ from investai.domain.errors import (
     UnsupportedDocumentType,
     ValidationFailed,
 )
+from investai.domain.market import MarketStoreBusy
 from investai.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -57,6 +58,7 @@ DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (Conflict, 409),
     (ValidationFailed, 422),
     (IntegrityError, 500),
+    (MarketStoreBusy, 503),
 ]
 
 
@@ -108,11 +110,13 @@ async def _validation_exception(request: Request, exc: Exception) -> JSONRespons
 async def _domain_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
-    if status >= 500:
+    if isinstance(exc, IntegrityError):
         log.error("domain.server_error", error_code=exc.code, error=str(exc))
         return error_response(request, status, "stored data failed an integrity check", code=exc.code)
     headers = {"WWW-Authenticate": 'Bearer realm="investai"'} if status == 401 else None
-    return error_response(request, status, str(exc), code=exc.code, headers=headers)
+    details = getattr(exc, "details", None)  # e.g. the reason each rejected row was refused
+    extra = {"details": details} if details else None
+    return error_response(request, status, str(exc), code=exc.code, headers=headers, extra=extra)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -7,17 +7,26 @@ from typing import Any
 
 from investai.domain.jobs import Job
 from investai.jobs.worker import JobHandler, PermanentJobError
+from investai.ports.market import MarketDataProvider
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import PROCESS_DOCUMENT
+from investai.services.market import MarketDataService
 from investai.services.operations import OperationsService
 
 PURGE_EXPIRED = "maintenance.purge_expired"
 DOCUMENT_LIFECYCLE = "documents.lifecycle"
+MARKET_RETENTION = "market.retention"
+MARKET_REFRESH = "market.refresh"
 
 
 def build_handlers(
-    *, operations: OperationsService, processor: DocumentProcessor, lifecycle: DocumentLifecycle
+    *,
+    operations: OperationsService,
+    processor: DocumentProcessor,
+    lifecycle: DocumentLifecycle,
+    market: MarketDataService,
+    provider: MarketDataProvider,
 ) -> dict[str, JobHandler]:
     def purge_expired(_job: Job) -> Mapping[str, Any]:
         return {"purged": operations.purge_expired()}
@@ -31,4 +40,21 @@ def build_handlers(
     def apply_lifecycle(_job: Job) -> Mapping[str, Any]:
         return {"moved": lifecycle.apply()}
 
-    return {PURGE_EXPIRED: purge_expired, PROCESS_DOCUMENT: process_document, DOCUMENT_LIFECYCLE: apply_lifecycle}
+    def market_retention(_job: Job) -> Mapping[str, Any]:
+        return market.apply_retention().model_dump()
+
+    def market_refresh(_job: Job) -> Mapping[str, Any]:
+        outcomes = market.refresh(provider)
+        return {
+            "files": len(outcomes),
+            "refused": [name for name, outcome in outcomes if isinstance(outcome, str)],
+            "accepted": sum(outcome.accepted for _, outcome in outcomes if not isinstance(outcome, str)),
+        }
+
+    return {
+        PURGE_EXPIRED: purge_expired,
+        PROCESS_DOCUMENT: process_document,
+        DOCUMENT_LIFECYCLE: apply_lifecycle,
+        MARKET_RETENTION: market_retention,
+        MARKET_REFRESH: market_refresh,
+    }

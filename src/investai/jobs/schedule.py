@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from investai.jobs.handlers import DOCUMENT_LIFECYCLE, PURGE_EXPIRED
+from investai.jobs.handlers import DOCUMENT_LIFECYCLE, MARKET_REFRESH, MARKET_RETENTION, PURGE_EXPIRED
 from investai.ports.clock import Clock
 from investai.ports.jobs import JobQueue
 from investai.ports.scheduler import Scheduler
 
 
 def register_schedules(
-    *, scheduler: Scheduler, queue: JobQueue, clock: Clock, maintenance_cron: str, lifecycle_cron: str
+    *,
+    scheduler: Scheduler,
+    queue: JobQueue,
+    clock: Clock,
+    maintenance_cron: str,
+    lifecycle_cron: str,
+    market_retention_cron: str | None = None,
+    market_refresh_cron: str | None = None,
 ) -> None:
     # one job per day each, however many processes run a scheduler
     def enqueue_purge() -> None:
@@ -18,5 +25,20 @@ def register_schedules(
     def enqueue_lifecycle() -> None:
         queue.enqueue(DOCUMENT_LIFECYCLE, idempotency_key=f"lifecycle:{clock.now().date().isoformat()}")
 
+    # at most one of each per minute, however many processes run a scheduler
+    def enqueue_retention() -> None:
+        queue.enqueue(MARKET_RETENTION, idempotency_key=f"market-retention:{_minute(clock)}")
+
+    def enqueue_refresh() -> None:
+        queue.enqueue(MARKET_REFRESH, idempotency_key=f"market-refresh:{_minute(clock)}")
+
     scheduler.add_cron("maintenance", maintenance_cron, enqueue_purge)
     scheduler.add_cron("document-lifecycle", lifecycle_cron, enqueue_lifecycle)
+    if market_retention_cron:
+        scheduler.add_cron("market-retention", market_retention_cron, enqueue_retention)
+    if market_refresh_cron:
+        scheduler.add_cron("market-refresh", market_refresh_cron, enqueue_refresh)
+
+
+def _minute(clock: Clock) -> str:
+    return clock.now().strftime("%Y-%m-%dT%H:%M")

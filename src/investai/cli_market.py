@@ -1,0 +1,160 @@
+"""``investai market …``: import bar files, load the bundled sample history, look up symbols and bars.
+
+These commands run with the operator's trust, like ``investai users``: they open the store directly, and
+every row still goes through the same validation as the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from investai.bootstrap import Container
+    from investai.domain.market import IngestReport
+
+market_app = typer.Typer(help="Market data", no_args_is_help=True)
+
+
+def _open() -> Container:
+    from investai.cli import _container
+
+    return _container()
+
+
+def _summary(name: str, report: IngestReport) -> str:
+    return (
+        f"{name}: {report.received} rows, {report.inserted} new, {report.updated} changed, "
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        + (f"; symbols created: {', '.join(report.symbols_created)}" if report.symbols_created else "")
+    )
+
+
+@market_app.command("import")
+def import_files(
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV or Parquet")],
+    symbol: Annotated[str | None, typer.Option(help="The symbol, for files without a symbol column")] = None,
+    history: Annotated[
+        bool, typer.Option(help="The rows are history: each was public when its day ended (a backfill)")
+    ] = False,
+    auto_create: Annotated[bool, typer.Option(help="Add unknown symbols to the master")] = False,
+    source: Annotated[str | None, typer.Option(help="Recorded with each row (default: the file name)")] = None,
+    show_rejected: Annotated[int, typer.Option(help="How many rejected rows to list per file")] = 20,
+) -> None:
+    """Import daily bars from files; rejected rows are listed with their reasons."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+    from investai.domain.errors import DomainError
+
+    container = _open()
+    failures = 0
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, transient=False) as progress:
+            for path in paths:
+                task = progress.add_task(f"{path.name}: reading", total=None)
+
+                def advance(done: int, total: int, task: TaskID = task, name: str = path.name) -> None:
+                    progress.update(task, description=f"{name}: writing", completed=done, total=total)
+
+                try:
+                    report = container.market.import_file(
+                        path,
+                        symbol=symbol,
+                        source=source or f"file:{path.name}"[:64],
+                        history=history,
+                        auto_create=auto_create,
+                        progress=advance,
+                    )
+                except DomainError as exc:
+                    failures += 1
+                    progress.console.print(f"{path.name}: refused: {exc}")
+                    for detail in (getattr(exc, "details", None) or [])[:show_rejected]:
+                        progress.console.print(f"  row {detail['row']}: {detail['reason']}")
+                    continue
+                progress.console.print(_summary(path.name, report))
+                for rejected in report.rejected[:show_rejected]:
+                    progress.console.print(f"  row {rejected.row}: {rejected.reason}")
+    finally:
+        container.close()
+    if failures:
+        raise typer.Exit(1)
+
+
+@market_app.command("load-sample")
+def load_sample() -> None:
+    """Load the sample history bundled with skfolio (20 US large caps 1990-2022, the S&P 500, 5 factor ETFs)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from investai.domain.errors import DomainError
+
+    container = _open()
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()) as progress:
+            task = progress.add_task("sample: writing", total=None)
+            report = container.market.load_sample(
+                progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+        typer.echo(_summary("sample", report))
+    except DomainError as exc:  # e.g. the store is held by a running server
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+
+
+@market_app.command("symbols")
+def symbols(
+    query: Annotated[str | None, typer.Argument(help="Part of a symbol or name")] = None,
+    sector: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """List symbol master entries."""
+    from investai.domain.errors import DomainError
+
+    container = _open()
+    try:
+        found = container.market.symbols(query=query, sector=sector, limit=1000)
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+    for info in found:
+        typer.echo(f"{info.symbol:<8} {info.asset_class.value:<7} {info.sector or '':<24} {info.name}")
+
+
+@market_app.command("bars")
+def bars(
+    symbol: Annotated[str, typer.Argument()],
+    start: Annotated[str | None, typer.Option(help="ISO date")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO date")] = None,
+    interval: Annotated[str, typer.Option(help="daily, weekly or monthly")] = "daily",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO date or datetime")] = None,
+) -> None:
+    """Print bars as CSV."""
+    from datetime import date
+
+    from investai.domain.errors import DomainError
+    from investai.domain.market import Interval
+    from investai.services.market import parse_as_of
+
+    container = _open()
+    try:
+        found = container.market.bars(
+            symbol,
+            start=date.fromisoformat(start) if start else None,
+            end=date.fromisoformat(end) if end else None,
+            interval=Interval(interval),
+            as_of=parse_as_of(as_of),
+        )
+    except (DomainError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+    typer.echo("date,open,high,low,close,adj_close,volume")
+    for bar in found:
+        values = [bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume]
+        typer.echo(",".join([bar.date.isoformat(), *("" if v is None else f"{v:g}" for v in values)]))

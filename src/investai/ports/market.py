@@ -1,0 +1,177 @@
+"""Market data ports: the time-series store (DuckDB here, Timestream on AWS) and the providers that feed it.
+
+Rows cross these ports as Arrow tables (bulk writes) and pandas DataFrames (reads, which analytics consume).
+Writes take rows that have already passed validation (:mod:`investai.ingest.market_validation`); a store
+still refuses a batch that breaks its own invariants (a duplicate key, a missing column) with ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+import pyarrow as pa
+
+from investai.domain.market import AssetClass, Interval, Quote, RetentionResult, SymbolInfo, WriteCounts
+
+BAR_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("date", pa.date32(), nullable=False),
+        pa.field("open", pa.float64()),
+        pa.field("high", pa.float64()),
+        pa.field("low", pa.float64()),
+        pa.field("close", pa.float64(), nullable=False),
+        pa.field("adj_close", pa.float64()),
+        pa.field("volume", pa.float64()),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("available_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+"""A batch of bars to write. ``available_at`` is when the row's values became knowable (see
+:mod:`investai.domain.market`); for a row that replaces a different stored value, the store uses the write's
+``ingested_at`` instead, so corrections are never backdated."""
+
+BAR_COLUMNS = ["date", "open", "high", "low", "close", "adj_close", "volume"]
+"""The columns of a bar read, in order (``date`` as ``datetime.date``, the rest float, missing as NaN)."""
+
+QUOTE_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("price", pa.float64(), nullable=False),
+        pa.field("size", pa.float64()),
+        pa.field("bid", pa.float64()),
+        pa.field("ask", pa.float64()),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+QUOTE_COLUMNS = ["timestamp", "price", "size", "bid", "ask", "source"]
+
+
+class TimeSeriesStore(Protocol):
+    """Daily bars with point-in-time versions, tiered real-time quotes and the symbol master."""
+
+    # --- symbol master ---------------------------------------------------------------------------------------
+
+    def upsert_symbols(self, symbols: Sequence[SymbolInfo]) -> int:
+        """Insert or replace master entries by symbol; the number written."""
+        ...
+
+    def get_symbol(self, symbol: str) -> SymbolInfo | None: ...
+
+    def find_symbols(
+        self,
+        *,
+        query: str | None = None,
+        sector: str | None = None,
+        asset_class: AssetClass | None = None,
+        limit: int = 100,
+    ) -> list[SymbolInfo]:
+        """Master entries whose symbol or name contains ``query`` (case-insensitive), optionally of one sector
+        (case-insensitive) and asset class, ordered by symbol."""
+        ...
+
+    def known_symbols(self, symbols: Iterable[str]) -> set[str]:
+        """Which of ``symbols`` are in the master."""
+        ...
+
+    # --- daily bars ------------------------------------------------------------------------------------------
+
+    def write_bars(self, bars: pa.Table, *, ingested_at: datetime) -> WriteCounts:
+        """Upsert on (symbol, date), atomically. A row equal to the stored one (same prices, volume and source)
+        changes nothing; a different one becomes the current version, available from ``ingested_at``, and the
+        version it replaces stays readable as of earlier moments. ``bars`` follows :data:`BAR_SCHEMA`."""
+        ...
+
+    def read_bars(
+        self,
+        symbol: str,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        interval: Interval = Interval.DAILY,
+        as_of: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Bars of one symbol dated within [start, end], oldest first, columns :data:`BAR_COLUMNS`.
+
+        ``as_of``: only bars dated on or before it whose values were available at it, each in the version
+        current at it. Weekly and monthly bars aggregate the daily bars that pass those filters: first open,
+        highest high, lowest low, last close and adjusted close, summed volume, dated by their last day.
+        """
+        ...
+
+    def bar_range(self, symbol: str) -> tuple[date, date, int] | None:
+        """(first date, last date, number of bars) currently stored for ``symbol``, or ``None``."""
+        ...
+
+    def bar_symbols(self) -> list[str]:
+        """Symbols that have at least one bar."""
+        ...
+
+    # --- real-time quotes ------------------------------------------------------------------------------------
+
+    def write_quotes(self, quotes: pa.Table, *, ingested_at: datetime) -> WriteCounts:
+        """Upsert on (symbol, timestamp) into the tier the quote's age belongs to. ``quotes`` follows
+        :data:`QUOTE_SCHEMA`; quotes older than the magnetic tier's retention must not be given."""
+        ...
+
+    def latest_quote(self, symbol: str, *, as_of: datetime | None = None) -> Quote | None:
+        """The newest quote stamped and ingested on or before ``as_of`` (now when ``None``), from either tier."""
+        ...
+
+    def read_quotes(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None, as_of: datetime | None = None
+    ) -> pd.DataFrame:
+        """Quotes within [start, end] from both tiers, oldest first, columns :data:`QUOTE_COLUMNS`."""
+        ...
+
+    def apply_retention(self, now: datetime) -> RetentionResult:
+        """Move quotes older than the memory tier's retention to the magnetic tier and delete quotes older
+        than the magnetic tier's retention, in one transaction."""
+        ...
+
+    def tier_counts(self) -> dict[str, int]:
+        """Quotes held per tier: ``{"memory": n, "magnetic": m}``."""
+        ...
+
+    # --- provider bookkeeping -------------------------------------------------------------------------------
+
+    def ingested_files(self, provider: str) -> set[str]:
+        """Fingerprints of the files this provider's refresh has already ingested."""
+        ...
+
+    def record_ingested_file(
+        self, provider: str, file: ProviderFile, *, accepted: int, rejected: int, at: datetime
+    ) -> None:
+        """Remember that ``file`` was ingested (idempotent on its fingerprint)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProviderFile:
+    """One unit of new data a provider offers: a file of bars, identified by a fingerprint of its content."""
+
+    name: str
+    path: Path
+    fingerprint: str
+    symbol: str | None = None
+    """The symbol for files without a symbol column (taken from the file name by the directory provider)."""
+
+
+class MarketDataProvider(Protocol):
+    """A source of bar files that the scheduled refresh pulls through the same validation as uploads."""
+
+    @property
+    def name(self) -> str: ...
+
+    def pending(self, seen: set[str]) -> Iterator[ProviderFile]:
+        """Files whose fingerprint is not in ``seen``, oldest first."""
+        ...
