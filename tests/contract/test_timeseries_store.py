@@ -887,3 +887,28 @@ def test_duckdb_store_opens_on_first_use_and_names_another_process_holding_it(tm
     reopened = DuckDbTimeSeriesStore(path=path)
     assert reopened.bar_symbols() == []  # free again once the holder is gone
     reopened.close()
+
+
+def test_duckdb_quotes_realtime_view_shows_both_tiers(tmp_path: Path) -> None:
+    store = DuckDbTimeSeriesStore(path=tmp_path / "market.duckdb")
+    now = T0
+    quotes = pa.table(
+        {
+            "symbol": ["ACME", "ACME"],
+            "timestamp": pa.array([now - timedelta(hours=30), now - timedelta(minutes=1)], pa.timestamp("us", "UTC")),
+            "price": [1.0, 2.0],
+            "size": [None, None],
+            "bid": [None, None],
+            "ask": [None, None],
+            "source": ["t", "t"],
+        },
+        schema=QUOTE_SCHEMA,
+    )
+    store.write_quotes(quotes, ingested_at=now)
+    cursor = store._connect().cursor()
+    try:
+        rows = cursor.execute("SELECT price, tier FROM quotes_realtime ORDER BY timestamp").fetchall()
+    finally:
+        cursor.close()
+    assert rows == [(1.0, "magnetic"), (2.0, "memory")]
+    store.close()

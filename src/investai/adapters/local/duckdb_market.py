@@ -45,7 +45,7 @@ from investai.domain.market import (
 )
 from investai.ports.market import BAR_COLUMNS, BAR_SCHEMA, QUOTE_COLUMNS, QUOTE_SCHEMA, ProviderFile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The layout this module creates and reads; :data:`_MIGRATIONS` lists how each version is reached."""
 
 _MIGRATIONS: dict[int, tuple[str, list[str]]] = {
@@ -75,7 +75,15 @@ _MIGRATIONS: dict[int, tuple[str, list[str]]] = {
                 accepted BIGINT NOT NULL, rejected BIGINT NOT NULL, ingested_at TIMESTAMPTZ NOT NULL,
                 PRIMARY KEY (provider, fingerprint))""",
         ],
-    )
+    ),
+    2: (
+        "quotes_realtime: both quote tiers as one view, each row with its tier",
+        [
+            """CREATE OR REPLACE VIEW quotes_realtime AS
+                SELECT *, 'memory' AS tier FROM quotes_memory
+                UNION ALL SELECT *, 'magnetic' AS tier FROM quotes_magnetic""",
+        ],
+    ),
 }
 
 _BAR_FIELDS = ["symbol", "date", "open", "high", "low", "close", "adj_close", "volume", "source"]
