@@ -16,7 +16,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "investai"
 OUTER = ("adapters", "api", "web", "services", "agents", "jobs", "bootstrap", "cli", "aws_lambda", "config")
-PURE_THIRD_PARTY = {"pydantic", "pydantic_core", "numpy", "pandas", "scipy", "typing_extensions"}
+PURE_THIRD_PARTY = {"pydantic", "pydantic_core", "numpy", "pandas", "scipy", "typing_extensions", "skfolio", "sklearn"}
 AWS_SDKS = {"boto3", "botocore", "opensearchpy", "aioboto3", "s3transfer"}
 
 
