@@ -65,6 +65,7 @@ from investai.security.envelope import EnvelopeCipher
 from investai.security.identity import TokenVerifier
 from investai.security.jwt import JwtVerifier
 from investai.security.passwords import PasswordHasher
+from investai.services.analytics import AnalyticsService
 from investai.services.auth import AuthService
 from investai.services.auth_common import AuthPolicy
 from investai.services.document_lifecycle import DocumentLifecycle
@@ -143,6 +144,7 @@ class Container:
     identity: Identity
     knowledge: Knowledge
     market: MarketDataService
+    analytics: AnalyticsService
     market_store: TimeSeriesStore
     market_provider: MarketDataProvider
     database: SqliteDatabase | None = None
@@ -291,6 +293,7 @@ def build_container(
         identity=identity,
         knowledge=knowledge,
         market=market,
+        analytics=AnalyticsService(market=market),
         market_store=market_store,
         market_provider=provider,
         database=database,

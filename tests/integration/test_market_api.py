@@ -399,3 +399,55 @@ def test_the_refresh_job_ingests_new_files_from_the_drop_folder_once(
     assert run_job(container, MARKET_REFRESH) == {"files": 0, "refused": [], "accepted": 0}
     bars = container.market.bars("ACME", start=date(2023, 3, 1), end=date(2023, 3, 31))
     assert len(bars) == 9
+
+
+# --- analytics over the sample ---------------------------------------------------------------------------------
+
+
+def test_risk_metrics_of_a_sample_stock_match_the_reference_library(sample_client: TestClient, reader: Account) -> None:
+    import empyrical
+
+    params = {"start": "2015-01-01", "end": "2019-12-31"}
+    body = sample_client.get("/api/v1/market/JPM/risk", headers=reader.headers, params=params).json()
+    prices = sample_prices()
+    returns = prices["JPM"].loc["2015-01-01":"2019-12-31"].pct_change().dropna()
+    bench = prices["SPX"].loc["2015-01-01":"2019-12-31"].pct_change().dropna()
+    assert body["symbol"] == "JPM"
+    assert body["benchmark"] == "SPX"
+    assert body["observations"] == len(returns)
+    assert body["volatility"] == pytest.approx(empyrical.annual_volatility(returns), rel=1e-8)
+    assert body["sharpe"] == pytest.approx(empyrical.sharpe_ratio(returns), rel=1e-8)
+    assert body["sortino"] == pytest.approx(empyrical.sortino_ratio(returns), rel=1e-8)
+    assert body["max_drawdown"] == pytest.approx(empyrical.max_drawdown(returns), rel=1e-8)
+    assert body["max_drawdown"] < 0
+    assert body["var_95"] == pytest.approx(-empyrical.value_at_risk(returns, cutoff=0.05), rel=1e-8)
+    assert body["cvar_95"] >= body["var_95"] > 0
+    assert body["beta"] == pytest.approx(empyrical.beta(returns, bench), rel=1e-8)
+
+
+def test_risk_and_indicators_as_of_ignore_everything_later(sample_client: TestClient, reader: Account) -> None:
+    as_of = {"as_of": "2020-03-02"}
+    early = sample_client.get("/api/v1/market/AAPL/risk", headers=reader.headers, params=as_of).json()
+    capped = sample_client.get("/api/v1/market/AAPL/risk", headers=reader.headers, params={"end": "2020-03-02"}).json()
+    assert early["end"] == "2020-03-02"
+    for key in ("volatility", "sharpe", "max_drawdown", "var_95", "beta"):
+        assert early[key] == pytest.approx(capped[key], rel=1e-12)
+    indicators = sample_client.get(
+        "/api/v1/market/AAPL/indicators", headers=reader.headers, params={**as_of, "start": "2020-01-01"}
+    ).json()
+    assert indicators["latest"]["date"] == "2020-03-02"
+    assert indicators["indicators"][0]["date"] >= "2020-01-01"
+    latest = indicators["latest"]
+    assert latest["sma_200"] is not None
+    assert 0 <= latest["rsi_14"] <= 100
+    assert latest["distance_from_high"] <= 0
+    closes = sample_prices()["AAPL"].loc[:"2020-03-02"]
+    assert latest["sma_50"] == pytest.approx(closes.iloc[-50:].mean(), rel=1e-10)
+
+
+def test_risk_refuses_too_short_a_range(sample_client: TestClient, reader: Account) -> None:
+    short = sample_client.get(
+        "/api/v1/market/KO/risk", headers=reader.headers, params={"start": "2020-01-02", "end": "2020-01-10"}
+    )
+    assert short.status_code == 422
+    assert sample_client.get("/api/v1/market/NOPE/risk", headers=reader.headers).status_code == 404

@@ -67,3 +67,4 @@ DocumentWriter = Annotated[Principal, Depends(require(Permission.DOCUMENTS_WRITE
 KnowledgeSearcher = Annotated[Principal, Depends(require(Permission.KNOWLEDGE_SEARCH))]
 MarketReader = Annotated[Principal, Depends(require(Permission.MARKET_READ))]
 MarketWriter = Annotated[Principal, Depends(require(Permission.MARKET_WRITE))]
+AnalyticsRunner = Annotated[Principal, Depends(require(Permission.ANALYTICS_RUN))]

@@ -390,14 +390,15 @@ def _bar(record: dict[str, object]) -> Bar:
 
 
 def parse_as_of(value: str | None) -> datetime | None:
-    """An ``as_of`` query value: an ISO date (the end of that day, UTC) or an ISO datetime (naive = UTC)."""
+    """An ``as_of`` query value: an ISO date, meaning the end of that day (the UTC midnight that closes it, when
+    the day's bars have become available), or an ISO datetime (naive = UTC)."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) - timedelta(microseconds=1)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValidationFailed(f"as_of {text[:40]!r} is not an ISO date or datetime") from exc
