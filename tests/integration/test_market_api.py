@@ -451,3 +451,38 @@ def test_risk_refuses_too_short_a_range(sample_client: TestClient, reader: Accou
     )
     assert short.status_code == 422
     assert sample_client.get("/api/v1/market/NOPE/risk", headers=reader.headers).status_code == 404
+
+
+def test_portfolio_optimisation_over_the_sample_respects_caps(sample_client: TestClient, reader: Account) -> None:
+    body = {
+        "symbols": ["AAPL", "MSFT", "JPM", "BAC", "XOM", "CVX", "KO", "PG"],
+        "method": "min_variance",
+        "start": "2015-01-01",
+        "end": "2019-12-31",
+        "max_weight": 0.3,
+        "sector_cap": 0.4,
+    }
+    result = sample_client.post("/api/v1/analytics/portfolio", headers=reader.headers, json=body)
+    assert result.status_code == 200, result.text
+    weights = result.json()["weights"]
+    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-6)
+    assert max(weights.values()) <= 0.3 + 1e-6
+    assert weights["KO"] + weights["PG"] <= 0.4 + 1e-6  # consumer staples
+    infeasible = sample_client.post(
+        "/api/v1/analytics/portfolio", headers=reader.headers, json={**body, "max_weight": 0.1}
+    )
+    assert infeasible.status_code == 422
+
+
+def test_stress_test_replays_the_crises_the_data_covers(sample_client: TestClient, reader: Account) -> None:
+    body = {"weights": {"AAPL": 0.5, "JPM": 0.5}, "as_of": "2022-12-28", "sector_shocks": {"Financials": -0.1}}
+    result = sample_client.post("/api/v1/analytics/stress", headers=reader.headers, json=body)
+    assert result.status_code == 200, result.text
+    windows = {row["window"]: row for row in result.json()["historical"]}
+    assert len(windows) == 4
+    crises = [row for name, row in windows.items() if "2008" in name or "GFC" in name.upper() or "financial" in name]
+    assert crises
+    assert crises[0]["portfolio_return"] < -0.2
+    shock = result.json()["hypothetical"]
+    assert shock["portfolio_return"] < 0
+    assert shock["stressed_volatility"] == pytest.approx(2 * shock["volatility"], rel=1e-9)

@@ -15,7 +15,19 @@ from investai.api.middleware.body_limit import BodyLimitMiddleware
 from investai.api.middleware.edge import add_edge_protection, add_response_cache
 from investai.api.middleware.request_context import RequestContextMiddleware
 from investai.api.openapi import install_openapi
-from investai.api.routes import admin, auth, documents, ideas, knowledge, market, ops, profile, resources, wellknown
+from investai.api.routes import (
+    admin,
+    analytics,
+    auth,
+    documents,
+    ideas,
+    knowledge,
+    market,
+    ops,
+    profile,
+    resources,
+    wellknown,
+)
 from investai.bootstrap import Container
 from investai.config import TracingExporter
 from investai.observability.logging import get_logger
@@ -60,7 +72,7 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
     app.state.container = container
     install_error_handlers(app)
     install_openapi(app)
-    for module in (ops, wellknown, auth, admin, profile, ideas, resources, documents, knowledge, market):
+    for module in (ops, wellknown, auth, admin, profile, ideas, resources, documents, knowledge, market, analytics):
         app.include_router(module.router)
     settings = container.settings
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from investai.analytics import performance, risk, technical
+from investai.analytics import performance, portfolio, risk, stress, technical
 from investai.analytics.returns import simple_returns
 from investai.domain.errors import ValidationFailed
 from investai.services.market import MarketDataService
@@ -121,3 +121,100 @@ class AnalyticsService:
             "indicators": rows,
             "latest": rows[-1] if rows else None,
         }
+
+    # --- portfolios --------------------------------------------------------------------------------------------
+
+    def _panel(
+        self, symbols: list[str], start: date | None, end: date | None, as_of: datetime | None
+    ) -> tuple[pd.DataFrame, dict[str, str]]:
+        """Prices of several symbols side by side (dates where every one has a price) and their sectors."""
+        infos = [self._market.symbol(symbol) for symbol in dict.fromkeys(symbols)]
+        prices = pd.DataFrame({info.symbol: self._prices(info.symbol, start, end, as_of) for info in infos})
+        sectors = {info.symbol: info.sector or "<unknown>" for info in infos}
+        return prices, sectors
+
+    def optimise(
+        self,
+        symbols: list[str],
+        *,
+        method: portfolio.OptimisationMethod,
+        start: date | None = None,
+        end: date | None = None,
+        as_of: datetime | None = None,
+        max_weight: float | None = None,
+        sector_cap: float | None = None,
+    ) -> dict[str, Any]:
+        """Long-only, fully invested weights by the chosen method (skfolio), under a per-asset cap and a
+        per-sector cap (sectors from the symbol master), on daily returns over dates all symbols share."""
+        prices, sectors = self._panel(symbols, start, end, as_of)
+        returns = prices.pct_change(fill_method=None).iloc[1:].dropna()
+        try:
+            result = portfolio.optimise(
+                returns,
+                method,
+                max_weight=max_weight,
+                sectors=sectors if sector_cap is not None else None,
+                sector_cap=sector_cap,
+            )
+        except ValueError as exc:
+            raise ValidationFailed(str(exc)) from exc
+        return {
+            "method": method,
+            "weights": {name: float(weight) for name, weight in result.weights.items()},
+            "expected_return": _number(result.expected_return),
+            "volatility": _number(result.volatility),
+            "observations": len(returns),
+            "start": returns.index[0].date().isoformat() if len(returns) else None,
+            "end": returns.index[-1].date().isoformat() if len(returns) else None,
+            "as_of": as_of.isoformat() if as_of else None,
+        }
+
+    def stress(
+        self,
+        weights: dict[str, float],
+        *,
+        as_of: datetime | None = None,
+        market_move: float = -0.20,
+        sector_shocks: dict[str, float] | None = None,
+        vol_multiplier: float = 2.0,
+    ) -> dict[str, Any]:
+        """The portfolio replayed through the dated historical windows that the data as of ``as_of`` covers,
+        and a hypothetical shock: the market moving by ``market_move`` (each asset by its beta over the last
+        year), optional sector shocks, and volatility times ``vol_multiplier``."""
+        symbols = list(weights)
+        prices, sectors = self._panel(symbols, None, None, as_of)
+        frame_weights = pd.Series({info: float(weights[info]) for info in prices.columns})
+        returns = prices.pct_change(fill_method=None).iloc[1:].tail(252)
+        betas = pd.Series({symbol: self._beta(symbol, returns[symbol], as_of) for symbol in prices.columns})
+        try:
+            windows = stress.replay_historical(frame_weights, prices)
+            shock = stress.hypothetical_shock(
+                frame_weights,
+                betas,
+                market_move=market_move,
+                sector_shocks=sector_shocks,
+                sectors=sectors,
+                vol_multiplier=vol_multiplier,
+                returns=returns.dropna(),
+            )
+        except ValueError as exc:
+            raise ValidationFailed(str(exc)) from exc
+        historical = [
+            {"window": str(name), **{str(key): _number(value) for key, value in row.items()}}
+            for name, row in windows.iterrows()
+        ]
+        hypothetical = {
+            key: ({str(k): _number(v) for k, v in value.items()} if isinstance(value, pd.Series) else _number(value))
+            for key, value in shock.items()
+        }
+        return {"as_of": as_of.isoformat() if as_of else None, "historical": historical, "hypothetical": hypothetical}
+
+    def _beta(self, symbol: str, returns: pd.Series, as_of: datetime | None) -> float:
+        """Beta to the symbol's benchmark over the same days (1.0 when it has none or too little data)."""
+        info = self._market.symbol(symbol)
+        if not info.benchmark or info.benchmark == info.symbol:
+            return 1.0
+        bench = simple_returns(self._prices(info.benchmark, None, None, as_of)).reindex(returns.index)
+        _alpha, beta = performance.alpha_beta(returns, bench)
+        value = _number(beta)
+        return 1.0 if value is None else value
