@@ -8,7 +8,6 @@ history before ``start`` too (their warm-up), then cut to [start, end].
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 from typing import Any
 
@@ -17,17 +16,10 @@ import pandas as pd
 from investai.analytics import performance, portfolio, risk, stress, technical
 from investai.analytics.returns import simple_returns
 from investai.domain.errors import ValidationFailed
-from investai.services.market import MarketDataService
+from investai.services.market import MarketDataService, check_range, finite_or_none
 
 MIN_OBSERVATIONS = 20
 """Fewer daily returns than this in the range and the metrics are refused (422) rather than reported as noise."""
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 class AnalyticsService:
@@ -65,10 +57,10 @@ class AnalyticsService:
             bench_returns = simple_returns(self._prices(reference, start, end, as_of)).dropna()
         summary = performance.performance_summary(returns, bench_returns)
         assert isinstance(summary, dict)
-        figures: dict[str, Any] = {key: _number(value) for key, value in summary.items()}
+        figures: dict[str, Any] = {key: finite_or_none(value) for key, value in summary.items()}
         for confidence, suffix in ((0.95, "95"), (0.99, "99")):
-            figures[f"var_{suffix}"] = _number(risk.value_at_risk(returns, confidence, method="historical"))
-            figures[f"cvar_{suffix}"] = _number(
+            figures[f"var_{suffix}"] = finite_or_none(risk.value_at_risk(returns, confidence, method="historical"))
+            figures[f"cvar_{suffix}"] = finite_or_none(
                 risk.conditional_value_at_risk(returns, confidence, method="historical")
             )
         return {
@@ -92,6 +84,7 @@ class AnalyticsService:
     ) -> dict[str, Any]:
         """SMA 50/200, EMA 20, RSI 14, MACD (12, 26, 9), Bollinger bands (20, 2), 12-1 momentum, the 50/200
         trend signal and the distance from the 52-week high, per date within [start, end]."""
+        check_range(start, end)
         info = self._market.symbol(symbol)
         close = self._prices(info.symbol, None, end, as_of)
         table = pd.DataFrame(
@@ -112,7 +105,7 @@ class AnalyticsService:
         if start is not None:
             table = table.loc[pd.Timestamp(start) :]
         rows = [
-            {"date": moment.date().isoformat(), **{name: _number(value) for name, value in row.items()}}
+            {"date": moment.date().isoformat(), **{name: finite_or_none(value) for name, value in row.items()}}
             for moment, row in table.iterrows()
         ]
         return {
@@ -161,8 +154,8 @@ class AnalyticsService:
         return {
             "method": method,
             "weights": {name: float(weight) for name, weight in result.weights.items()},
-            "expected_return": _number(result.expected_return),
-            "volatility": _number(result.volatility),
+            "expected_return": finite_or_none(result.expected_return),
+            "volatility": finite_or_none(result.volatility),
             "observations": len(returns),
             "start": returns.index[0].date().isoformat() if len(returns) else None,
             "end": returns.index[-1].date().isoformat() if len(returns) else None,
@@ -200,11 +193,15 @@ class AnalyticsService:
         except ValueError as exc:
             raise ValidationFailed(str(exc)) from exc
         historical = [
-            {"window": str(name), **{str(key): _number(value) for key, value in row.items()}}
+            {"window": str(name), **{str(key): finite_or_none(value) for key, value in row.items()}}
             for name, row in windows.iterrows()
         ]
         hypothetical = {
-            key: ({str(k): _number(v) for k, v in value.items()} if isinstance(value, pd.Series) else _number(value))
+            key: (
+                {str(k): finite_or_none(v) for k, v in value.items()}
+                if isinstance(value, pd.Series)
+                else finite_or_none(value)
+            )
             for key, value in shock.items()
         }
         return {"as_of": as_of.isoformat() if as_of else None, "historical": historical, "hypothetical": hypothetical}
@@ -216,5 +213,5 @@ class AnalyticsService:
             return 1.0
         bench = simple_returns(self._prices(info.benchmark, None, None, as_of)).reindex(returns.index)
         _alpha, beta = performance.alpha_beta(returns, bench)
-        value = _number(beta)
+        value = finite_or_none(beta)
         return 1.0 if value is None else value

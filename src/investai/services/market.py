@@ -121,21 +121,19 @@ class MarketDataService:
         """Validate and store quotes (columns ``row, symbol, timestamp, price, size, bid, ask, source``)."""
         now = self._clock.now()
         create = self._limits.auto_create_symbols if auto_create is None else auto_create
-        unreadable = [RejectedRow(row=row, reason=reason) for row, reason in sorted((problems or {}).items())]
-        readable = frame[~frame["row"].isin(list(problems or {}))] if problems else frame
         checked = validate_quotes(
-            readable,
+            frame,
+            problems=problems,
             known_symbols=self._store.known_symbols(_symbols_in(frame)),
             now=now,
             max_age=self._limits.quote_max_age,
             max_skew=self._limits.quote_max_skew,
             auto_create=create,
         )
-        rejected = sorted([*unreadable, *checked.rejected], key=lambda rejection: rejection.row)
-        _refuse_if_nothing_accepted(len(frame), len(checked.accepted), rejected)
+        _refuse_if_nothing_accepted(len(frame), len(checked.accepted), checked.rejected)
         self._create_symbols(checked.new_symbols)
         counts = self._store.write_quotes(quotes_table(checked.accepted), ingested_at=now)
-        return _report(len(frame), len(checked.accepted), counts, rejected, checked.new_symbols)
+        return _report(len(frame), len(checked.accepted), counts, checked.rejected, checked.new_symbols)
 
     def _ingest_frame(
         self,
@@ -268,7 +266,7 @@ class MarketDataService:
     ) -> pd.DataFrame:
         """Bars as a DataFrame (columns :data:`investai.ports.market.BAR_COLUMNS`), for analytics."""
         info = self.symbol(symbol)
-        _check_range(start, end)
+        check_range(start, end)
         return self._store.read_bars(info.symbol, start=start, end=end, interval=interval, as_of=as_of)
 
     def bars(
@@ -354,7 +352,8 @@ def _report(
     )
 
 
-def _check_range(start: date | None, end: date | None) -> None:
+def check_range(start: date | None, end: date | None) -> None:
+    """Refuse a date range that ends before it starts."""
     if start is not None and end is not None and start > end:
         raise ValidationFailed("start must not be after end")
 
@@ -369,23 +368,24 @@ def _as_date(value: object) -> date:
     return parsed
 
 
-def _optional(value: object) -> float | None:
+def finite_or_none(value: object) -> float | None:
+    """A number for JSON: ``None`` for a missing, NaN or infinite value."""
     if value is None:
         return None
     number = float(value)  # type: ignore[arg-type]
-    return None if math.isnan(number) else number
+    return number if math.isfinite(number) else None
 
 
 def _bar(record: dict[str, object]) -> Bar:
-    close = _optional(record["close"])
+    close = finite_or_none(record["close"])
     return Bar(
         date=_as_date(record["date"]),
-        open=_optional(record["open"]),
-        high=_optional(record["high"]),
-        low=_optional(record["low"]),
+        open=finite_or_none(record["open"]),
+        high=finite_or_none(record["high"]),
+        low=finite_or_none(record["low"]),
         close=close if close is not None else float("nan"),
-        adj_close=_optional(record["adj_close"]),
-        volume=_optional(record["volume"]),
+        adj_close=finite_or_none(record["adj_close"]),
+        volume=finite_or_none(record["volume"]),
     )
 
 

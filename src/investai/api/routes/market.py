@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from investai.api.deps import AnalyticsRunner, ContainerDep, Context, MarketReader, MarketWriter
-from investai.domain.errors import ValidationFailed
 from investai.domain.market import AssetClass, Bar, IngestReport, Interval, Quote, SymbolInfo
 from investai.services.market import bar_frame_from_rows, parse_as_of, quote_frame_from_rows
 
@@ -232,8 +231,6 @@ def get_risk(
     `hit_rate`, `annual_return`, one-day historical `var_95`/`cvar_95`/`var_99`/`cvar_99` (positive loss
     fractions) and, against the benchmark, `beta`, `alpha`, `tracking_error`, `information_ratio`; a figure
     that is undefined for the data (e.g. Sortino with no losing day) is null."""
-    if start is not None and end is not None and start > end:
-        raise ValidationFailed("start must not be after end")
     return container.analytics.risk(symbol, start=start, end=end, as_of=parse_as_of(as_of), benchmark=benchmark)
 
 
@@ -248,6 +245,4 @@ def get_indicators(
 ) -> dict[str, Any]:
     """Per date: close, SMA 50/200, EMA 20, RSI 14, MACD (12, 26, 9), Bollinger bands (20, 2), 12-1 momentum,
     the 50/200 trend signal and the distance from the 52-week high; null during each indicator's warm-up."""
-    if start is not None and end is not None and start > end:
-        raise ValidationFailed("start must not be after end")
     return container.analytics.indicators(symbol, start=start, end=end, as_of=parse_as_of(as_of))
