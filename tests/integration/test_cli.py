@@ -162,7 +162,7 @@ def test_market_import_load_sample_symbols_and_bars_commands(tmp_path: Path, mon
     imported = runner.invoke(app, ["market", "import", "--symbol", "ACME", "--auto-create", str(good), str(bad)])
     assert imported.exit_code == 1, imported.output  # the second file was refused
     assert "ACME.csv: 3 rows, 2 new, 0 changed, 0 unchanged, 1 rejected" in imported.output
-    assert "row 3: close 12 is above high 10.9" in imported.output or "row 3:" in imported.output
+    assert "row 3: close 12" in imported.output
     assert "bad.csv: refused:" in imported.output
     assert "row 1:" in imported.output
     sample = runner.invoke(app, ["market", "load-sample"])
