@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 
 from investai.analytics.performance import volatility
-from investai.analytics.technical import momentum_12_1, sma
 
 __all__ = [
     "FACTORS",
@@ -64,6 +63,8 @@ FACTORS: tuple[str, ...] = PRICE_FACTORS + FUNDAMENTAL_FACTORS
 
 MOMENTUM_ROWS = 253
 """Rows needed for 12-1 momentum (``t - 252`` .. ``t``)."""
+MOMENTUM_SKIP = 21
+"""Most recent trading days skipped by 12-1 momentum."""
 VOL_WINDOW = 63
 """Daily returns in the low-volatility window (about three months)."""
 VOL_MIN_OBS = 42
@@ -132,9 +133,8 @@ def momentum(prices: pd.DataFrame) -> pd.Series:
     clean = _clean_prices(prices)
     if len(clean) < MOMENTUM_ROWS:
         return _nan_factor(clean, "momentum")
-    tail = clean.iloc[-MOMENTUM_ROWS:]
-    result = pd.Series({sym: momentum_12_1(tail[sym]).iloc[-1] for sym in tail.columns}, dtype=np.float64)
-    return result.reindex(clean.columns).rename("momentum")
+    # The last value of technical.momentum_12_1 for every column at once (the same arithmetic).
+    return (clean.iloc[-1 - MOMENTUM_SKIP] / clean.iloc[-MOMENTUM_ROWS] - 1.0).rename("momentum")
 
 
 def low_volatility(prices: pd.DataFrame) -> pd.Series:
@@ -181,8 +181,8 @@ def trend(prices: pd.DataFrame) -> pd.Series:
     if len(clean) < TREND_WINDOW:
         return _nan_factor(clean, "trend")
     tail = clean.iloc[-TREND_WINDOW:]
-    average = pd.Series({sym: sma(tail[sym], TREND_WINDOW).iloc[-1] for sym in tail.columns}, dtype=np.float64)
-    return (tail.iloc[-1] / average.reindex(clean.columns) - 1.0).rename("trend")
+    average = tail.mean(skipna=False)  # the last value of technical.sma(close, 200), every column at once
+    return (tail.iloc[-1] / average - 1.0).rename("trend")
 
 
 def short_term_reversal(prices: pd.DataFrame) -> pd.Series:

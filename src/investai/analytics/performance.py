@@ -146,7 +146,10 @@ def _volatility_2d(values: FloatArray, ppy: int) -> FloatArray:
     return _std(values) * float(np.sqrt(ppy))
 
 
-def _sharpe_2d(values: FloatArray, ppy: int, rf_per_period: float) -> FloatArray:
+def _sharpe_2d(values: FloatArray, ppy: int, rf_per_period: float, std: FloatArray | None = None) -> FloatArray:
+    """``std`` may pass in the already computed ``_std(values)`` (used when the risk-free rate is zero)."""
+    if rf_per_period == 0.0:
+        return _ratio(_mean(values) * np.sqrt(ppy), _std(values) if std is None else std)
     excess = values - rf_per_period
     return _ratio(_mean(excess) * np.sqrt(ppy), _std(excess))
 
@@ -164,9 +167,12 @@ def _sortino_2d(values: FloatArray, ppy: int, required_return: float) -> FloatAr
 
 
 def _calmar_2d(values: FloatArray, ppy: int) -> FloatArray:
-    worst = _max_drawdown_2d(values)
-    depth = np.where(_enough(values) & (worst < 0.0), -worst, np.nan)
-    return _ratio(_annual_return_2d(values, ppy), depth)
+    return _calmar_from(_annual_return_2d(values, ppy), _max_drawdown_2d(values), _enough(values))
+
+
+def _calmar_from(annual: FloatArray, worst: FloatArray, enough: npt.NDArray[np.bool_]) -> FloatArray:
+    depth = np.where(enough & (worst < 0.0), -worst, np.nan)
+    return _ratio(annual, depth)
 
 
 def _omega_2d(values: FloatArray, ppy: int, required_return: float) -> FloatArray:
@@ -174,8 +180,8 @@ def _omega_2d(values: FloatArray, ppy: int, required_return: float) -> FloatArra
         return np.full(values.shape[1], np.nan)
     threshold = (1.0 + required_return) ** (1.0 / ppy) - 1.0
     excess = values - threshold
-    gains = np.nansum(np.where(excess > 0.0, excess, 0.0), axis=0)
-    losses = -np.nansum(np.where(excess < 0.0, excess, 0.0), axis=0)
+    gains = np.nansum(np.maximum(excess, 0.0), axis=0)
+    losses = -np.nansum(np.minimum(excess, 0.0), axis=0)
     return np.where(_enough(values), _ratio(gains, losses), np.nan)
 
 
@@ -562,14 +568,18 @@ def drawdown_details(returns: pd.Series | FloatArray) -> DrawdownDetails:
 
 
 def _summary_2d(values: FloatArray, ppy: int, rf_per_period: float) -> dict[str, FloatArray]:
+    # Shared pieces are computed once: the same functions as the single metrics, so the same numbers.
+    annual = _annual_return_2d(values, ppy)
+    worst = _max_drawdown_2d(values)
+    std = _std(values)
     return {
-        "annual_return": _annual_return_2d(values, ppy),
-        "volatility": _volatility_2d(values, ppy),
-        "sharpe": _sharpe_2d(values, ppy, rf_per_period),
+        "annual_return": annual,
+        "volatility": std * float(np.sqrt(ppy)),
+        "sharpe": _sharpe_2d(values, ppy, rf_per_period, std),
         "sortino": _sortino_2d(values, ppy, 0.0),
-        "calmar": _calmar_2d(values, ppy),
+        "calmar": _calmar_from(annual, worst, _enough(values)),
         "omega": _omega_2d(values, ppy, 0.0),
-        "max_drawdown": _max_drawdown_2d(values),
+        "max_drawdown": worst,
         "downside_deviation": _downside_2d(values, ppy, 0.0),
         "hit_rate": _hit_rate_2d(values),
     }

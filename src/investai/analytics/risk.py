@@ -32,6 +32,7 @@ __all__ = [
     "ledoit_wolf_covariance",
     "liquidity_days",
     "monte_carlo_var",
+    "risk_table",
     "value_at_risk",
 ]
 
@@ -232,6 +233,142 @@ def conditional_value_at_risk(
     ``cornish_fisher``) give ``nan``, a constant series gives minus that constant.
     """
     return _var_cvar(_clean_series(returns), _tail_probability(confidence), method)[1]
+
+
+def _historical_2d(values: FloatArray, counts: npt.NDArray[np.int_], alpha: float) -> tuple[FloatArray, FloatArray]:
+    """Column-wise :func:`_historical_var` and :func:`_historical_cvar` (NaN marks missing values).
+
+    ``np.sort`` puts NaNs last, so each column's first ``count`` sorted values are its clean values; the
+    quantile is numpy's ``linear`` method (the same interpolation expression, so equal to the last bit).
+    """
+    if values.shape[0] == 0:
+        missing = np.full(values.shape[1], np.nan)
+        return missing, missing.copy()
+    ordered = np.sort(values, axis=0)
+    columns = np.arange(values.shape[1])
+    position = alpha * np.maximum(counts - 1, 0)
+    below = np.floor(position).astype(np.int_)
+    above = np.minimum(below + 1, np.maximum(counts - 1, 0))
+    low, high = ordered[below, columns], ordered[above, columns]
+    fraction = position - below
+    diff = high - low
+    quantile = np.where(fraction >= 0.5, high - diff * (1.0 - fraction), low + diff * fraction)
+    in_tail = values <= quantile
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail_mean = np.sum(np.where(in_tail, values, 0.0), axis=0) / np.sum(in_tail, axis=0)
+    return -quantile + 0.0, -tail_mean + 0.0
+
+
+def _moments_2d(values: FloatArray, counts: npt.NDArray[np.int_]) -> tuple[FloatArray, ...]:
+    """Column-wise :func:`_sample_moments` (mean, std ddof=1, bias-corrected skewness and excess kurtosis)."""
+    n = counts.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.nansum(values, axis=0) / n
+        dev = values - mean
+        scale = np.fmax.reduce(np.abs(dev), axis=0, initial=0.0)
+        unit = np.nan_to_num(dev / np.where(scale > 0.0, scale, 1.0), nan=0.0)
+        squared = unit * unit
+        m2 = np.sum(squared, axis=0) / n
+        std = scale * np.sqrt(m2 * n / (n - 1.0))
+        g1 = np.sum(squared * unit, axis=0) / n / m2**1.5
+        g2 = np.sum(squared * squared, axis=0) / n / m2**2 - 3.0
+        skew = np.sqrt(n * (n - 1.0)) / (n - 2.0) * g1
+        kurt = (n - 1.0) / ((n - 2.0) * (n - 3.0)) * ((n + 1.0) * g2 + 6.0)
+    few = counts < 4
+    return mean, std, np.where(few, np.nan, skew), np.where(few, np.nan, kurt)
+
+
+def _cf_monotone_2d(skew: FloatArray, kurt: FloatArray) -> npt.NDArray[np.bool_]:
+    """Column-wise :func:`_cf_is_monotone`: the minimum of the derivative's quadratic on the grid's range."""
+    _, z = _normal_grid()
+    lo, hi = float(z[0]), float(z[-1])
+    a2 = kurt / 8.0 - skew**2 / 6.0
+    a1 = skew / 3.0
+    a0 = 1.0 - kurt / 8.0 + 5.0 * skew**2 / 36.0
+    lowest = np.minimum(a2 * lo * lo + a1 * lo + a0, a2 * hi * hi + a1 * hi + a0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.where(a2 != 0.0, -a1 / (2.0 * np.where(a2 != 0.0, a2, 1.0)), np.nan)
+    inside = (a2 != 0.0) & (vertex > lo) & (vertex < hi)
+    lowest = np.where(inside, np.minimum(lowest, a2 * vertex * vertex + a1 * vertex + a0), lowest)
+    return np.asarray(lowest >= 0.0)
+
+
+def risk_table(
+    returns: pd.DataFrame,
+    confidence: Sequence[float] = (0.95, 0.99),
+    methods: Sequence[VaRMethod] = ("historical", "parametric", "cornish_fisher"),
+) -> pd.DataFrame:
+    """One-period VaR and CVaR of many return series at once: :func:`value_at_risk` and
+    :func:`conditional_value_at_risk` for every column, vectorised.
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame
+        Simple periodic returns as fractions, one column per asset (any periodicity; the figures are for one
+        such period). Each column is cleaned on its own: its NaNs are dropped, as for a single series (not
+        listwise, unlike the multi-asset functions below).
+    confidence : sequence of float, default (0.95, 0.99)
+        Confidence levels in (0, 1).
+    methods : sequence of {"historical", "parametric", "cornish_fisher"}
+        The estimators, as defined in :func:`value_at_risk` and :func:`conditional_value_at_risk`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per column of ``returns``; columns ``var_{level}`` and ``cvar_{level}`` for the historical
+        method and ``var_{level}_{method}``, ``cvar_{level}_{method}`` for the others, where ``level`` is the
+        confidence in percent (``var_95``, ``cvar_99_parametric``). Positive loss fractions; every value equals
+        the single-series function on that column (the same formulas; the same NaN, constant-series and
+        too-few-observations policy, so a short column gives ``nan``, never an exception).
+    """
+    for method in methods:
+        if method not in ("historical", "parametric", "cornish_fisher"):
+            raise ValueError(f"method must be 'historical', 'parametric' or 'cornish_fisher', got {method!r}")
+    alphas = {float(c): _tail_probability(float(c)) for c in confidence}
+    values = returns.to_numpy(dtype=np.float64, copy=True)
+    counts = np.sum(~np.isnan(values), axis=0)
+    enough = counts >= 2
+    high = np.fmax.reduce(values, axis=0, initial=-np.inf)
+    constant = enough & (high == np.fmin.reduce(values, axis=0, initial=np.inf))
+    constant_loss = np.where(constant, -high + 0.0, np.nan)
+    moments = _moments_2d(values, counts) if set(methods) - {"historical"} else None
+    table: dict[str, FloatArray] = {}
+    for level, alpha in alphas.items():
+        label = f"{100 * level:g}".replace(".", "_")
+        for method in methods:
+            suffix = "" if method == "historical" else f"_{method}"
+            if method == "historical":
+                var, cvar = _historical_2d(values, counts, alpha)
+            else:
+                assert moments is not None
+                var, cvar = _moment_var_cvar_2d(values, moments, alpha, method)
+                var = np.where(constant, constant_loss, var)
+                cvar = np.where(constant, constant_loss, cvar)
+            table[f"var_{label}{suffix}"] = np.where(enough, var, np.nan)
+            table[f"cvar_{label}{suffix}"] = np.where(enough, cvar, np.nan)
+    return pd.DataFrame(table, index=returns.columns)
+
+
+def _moment_var_cvar_2d(
+    values: FloatArray, moments: tuple[FloatArray, ...], alpha: float, method: str
+) -> tuple[FloatArray, FloatArray]:
+    mean, std, skew, kurt = moments
+    z = float(stats.norm.ppf(alpha))
+    pdf = float(stats.norm.pdf(z))
+    if method == "parametric":
+        return -(mean + std * z) + 0.0, -(mean - std * pdf / alpha) + 0.0
+    m0, m1, m2, m3 = alpha, -pdf, alpha - z * pdf, -(z * z + 2.0) * pdf
+    tail_mean = (
+        m1 + (m2 - m0) * skew / 6.0 + (m3 - 3.0 * m1) * kurt / 24.0 - (2.0 * m3 - 5.0 * m1) * skew**2 / 36.0
+    ) / alpha
+    quantile = z + (z * z - 1.0) * skew / 6.0 + (z**3 - 3.0 * z) * kurt / 24.0 - (2.0 * z**3 - 5.0 * z) * skew**2 / 36.0
+    var, cvar = -(mean + std * quantile) + 0.0, -(mean + std * tail_mean) + 0.0
+    # Outside the expansion's domain the quantiles are rearranged, one column at a time (rare in practice).
+    for column in np.flatnonzero(np.isfinite(skew) & ~_cf_monotone_2d(skew, kurt)):
+        rearranged_q, rearranged_mean = _cf_standard_var_cvar(alpha, float(skew[column]), float(kurt[column]))
+        var[column] = -(mean[column] + std[column] * rearranged_q) + 0.0
+        cvar[column] = -(mean[column] + std[column] * rearranged_mean) + 0.0
+    return var, cvar
 
 
 # --------------------------------------------------------------------------------------------------- Monte Carlo

@@ -358,3 +358,104 @@ def test_monte_carlo_is_deterministic_and_cvar_at_least_var(seed: int, horizon: 
     for levels in first.values():
         assert levels["cvar"] >= levels["var"] - TOLERANCE
     assert first[0.99]["var"] >= first[0.95]["var"] - TOLERANCE
+
+
+# ------------------------------------------------------------------------------------------------ risk_table
+
+TABLE_RTOL = 1e-10  # the same formulas evaluated column-wise; only summation order differs
+
+
+def _awkward_frame(daily_returns: pd.Series) -> pd.DataFrame:
+    """Columns that exercise every policy: gaps, a constant, too short, outside the Cornish-Fisher domain."""
+    rng = np.random.default_rng(11)
+    n = len(daily_returns)
+    frame = pd.DataFrame(
+        {
+            "t5": daily_returns.to_numpy(),
+            "normal": rng.normal(3e-4, 0.015, n),
+            "skewed": np.concatenate([rng.normal(0.0, 0.001, n - 5), [0.2, 0.25, 0.3, -0.02, 0.22]]),
+            "constant": np.full(n, 0.002),
+            "zero": np.zeros(n),
+            "empty": np.full(n, np.nan),
+            "one": np.r_[0.01, np.full(n - 1, np.nan)],
+            "three": np.r_[0.01, -0.02, 0.03, np.full(n - 3, np.nan)],
+            "four": np.r_[np.full(n - 4, np.nan), 0.01, -0.02, 0.03, 0.0],
+            "rising": np.linspace(0.001, 0.02, n),
+        },
+        index=daily_returns.index,
+    )
+    frame.iloc[::17, 0] = np.nan
+    frame.iloc[5:400:9, 1] = np.nan
+    return frame
+
+
+def _expected(column: pd.Series, level: float, method: str) -> tuple[float, float]:
+    return (
+        value_at_risk(column, level, method),  # type: ignore[arg-type]
+        conditional_value_at_risk(column, level, method),  # type: ignore[arg-type]
+    )
+
+
+def test_risk_table_equals_the_single_series_functions_on_every_column(daily_returns: pd.Series) -> None:
+    frame = _awkward_frame(daily_returns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = risk.risk_table(frame, confidence=(0.9, 0.95, 0.99))
+    assert list(table.index) == list(frame.columns)
+    assert list(table.columns) == [
+        f"{kind}_{label}{suffix}"
+        for label in ("90", "95", "99")
+        for suffix in ("", "_parametric", "_cornish_fisher")
+        for kind in ("var", "cvar")
+    ]
+    for name in frame.columns:
+        for level, label in ((0.9, "90"), (0.95, "95"), (0.99, "99")):
+            for method, suffix in (
+                ("historical", ""),
+                ("parametric", "_parametric"),
+                ("cornish_fisher", "_cornish_fisher"),
+            ):
+                var, cvar = _expected(frame[name], level, method)
+                got_var, got_cvar = table.loc[name, f"var_{label}{suffix}"], table.loc[name, f"cvar_{label}{suffix}"]
+                assert got_var == pytest.approx(var, rel=TABLE_RTOL, abs=1e-15, nan_ok=True), (name, level, method)
+                assert got_cvar == pytest.approx(cvar, rel=TABLE_RTOL, abs=1e-15, nan_ok=True), (name, level, method)
+    assert table.loc["constant", "var_95_parametric"] == -0.002
+    assert math.copysign(1.0, table.loc["zero", "var_99_cornish_fisher"]) == 1.0  # no negative zero
+    assert table.loc["empty"].isna().all()
+    assert table.loc["one"].isna().all()
+    assert table.loc["three", ["var_95", "var_95_parametric"]].notna().all()
+    assert math.isnan(table.loc["three", "var_95_cornish_fisher"])
+
+
+def test_risk_table_of_an_empty_frame_and_invalid_arguments() -> None:
+    empty = risk.risk_table(pd.DataFrame({"a": [], "b": []}, dtype=float), methods=("historical",))
+    assert list(empty.columns) == ["var_95", "cvar_95", "var_99", "cvar_99"]
+    assert empty.isna().all().all()
+    assert risk.risk_table(pd.DataFrame(index=range(3)), confidence=(0.95,)).shape == (0, 6)
+    with pytest.raises(ValueError, match="method"):
+        risk.risk_table(pd.DataFrame({"a": [0.01, 0.02]}), methods=("garch",))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="confidence"):
+        risk.risk_table(pd.DataFrame({"a": [0.01, 0.02]}), confidence=(95,))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(return_lists, min_size=1, max_size=4),
+    st.sampled_from(CONFIDENCES),
+)
+def test_risk_table_matches_per_series_on_random_columns(columns: list[list[float]], confidence: float) -> None:
+    length = max(len(values) for values in columns)
+    frame = pd.DataFrame({f"c{i}": values + [np.nan] * (length - len(values)) for i, values in enumerate(columns)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = risk.risk_table(frame, confidence=(confidence,))
+    label = f"{100 * confidence:g}"
+    for name in frame.columns:
+        for method, suffix in (
+            ("historical", ""),
+            ("parametric", "_parametric"),
+            ("cornish_fisher", "_cornish_fisher"),
+        ):
+            var, cvar = _expected(frame[name], confidence, method)
+            assert table.loc[name, f"var_{label}{suffix}"] == pytest.approx(var, rel=1e-9, abs=1e-12, nan_ok=True)
+            assert table.loc[name, f"cvar_{label}{suffix}"] == pytest.approx(cvar, rel=1e-9, abs=1e-12, nan_ok=True)
