@@ -34,8 +34,12 @@ from investai.adapters.local.sqlite_records import (
     SqliteUserRepository,
 )
 from investai.adapters.local.token_issuer import LocalTokenIssuer
-from investai.config import Backend, ConfigurationError, Settings
+from investai.adapters.models.offline import OfflineModelProvider
+from investai.agents.router import ModelLink, ModelRouter, Price
+from investai.agents.router import RetryPolicy as ModelRetryPolicy
+from investai.config import Backend, ConfigurationError, ModelProviderName, Settings
 from investai.domain.jobs import RetryPolicy
+from investai.domain.llm import TaskKind
 from investai.ingest import IngestLimits
 from investai.ingest.chunking import ChunkingOptions
 from investai.jobs.handlers import build_handlers
@@ -51,6 +55,7 @@ from investai.ports.jobs import JobQueue
 from investai.ports.keys import KeyManager
 from investai.ports.knowledge import Embedder, SearchIndex
 from investai.ports.market import MarketDataProvider, TimeSeriesStore
+from investai.ports.models import ModelProvider
 from investai.ports.object_store import ObjectStore
 from investai.ports.repositories import (
     DocumentRepository,
@@ -138,6 +143,7 @@ class Container:
     jobs: JobQueue
     scheduler: Scheduler
     metrics: Metrics
+    models: ModelRouter
     tracer_provider: TracerProvider
     operations: OperationsService
     health_checks: list[HealthCheck]
@@ -187,6 +193,58 @@ class Container:
         self.tracer_provider.shutdown()
         if self.database is not None:
             self.database.close()
+
+
+def build_model_router(
+    settings: Settings, *, metrics: Metrics, providers: dict[str, ModelProvider] | None = None
+) -> ModelRouter:
+    """The router over the configured provider: reasoning, fast and quantitative chains, each ending offline.
+
+    Chains: reasoning tries the reasoning model then the fast one; quantitative tries its model then the fast
+    one; fast tries the fast model. With ``model_provider=offline`` every chain is empty and the offline
+    provider answers everything. ``providers`` replaces the configured one (tests).
+    """
+    name = settings.model_provider.value
+    if providers is None:
+        providers = {}
+        if settings.model_provider is ModelProviderName.BEDROCK:
+            from investai.adapters.aws.bedrock_models import BedrockModelProvider, bedrock_runtime_client
+
+            client = bedrock_runtime_client(region=settings.aws_region, timeout_s=settings.model_timeout_s)
+            providers[name] = BedrockModelProvider(client)
+        elif settings.model_provider is ModelProviderName.OPENAI:
+            from investai.adapters.models.openai_compatible import OpenAICompatibleProvider
+
+            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+            providers[name] = OpenAICompatibleProvider(base_url=settings.openai_base_url, api_key=key)
+    chains: dict[TaskKind, list[ModelLink]] = {}
+    if name in providers:
+        reasoning, fast, quantitative = (
+            ModelLink(name, settings.model_reasoning),
+            ModelLink(name, settings.model_fast),
+            ModelLink(name, settings.model_quantitative),
+        )
+        chains = {
+            TaskKind.REASONING: [reasoning, fast],
+            TaskKind.FAST: [fast],
+            TaskKind.QUANTITATIVE: [quantitative, fast],
+        }
+    return ModelRouter(
+        providers=providers,
+        chains=chains,
+        offline=OfflineModelProvider(),
+        prices={model: Price(*price) for model, price in settings.model_prices.items()},
+        requests_per_minute=settings.model_requests_per_minute,
+        burst=settings.model_burst,
+        timeout_s=settings.model_timeout_s,
+        max_wait_s=settings.model_max_wait_s,
+        retry=ModelRetryPolicy(
+            max_attempts=settings.model_max_attempts,
+            backoff_base_s=settings.model_backoff_base_s,
+            backoff_max_s=settings.model_backoff_max_s,
+        ),
+        metrics=metrics,
+    )
 
 
 def build_container(
@@ -272,6 +330,8 @@ def build_container(
         ),
     )
     provider = DirectoryProvider(settings.market_drop_path)
+    metrics = Metrics()
+    models = build_model_router(settings, metrics=metrics)
     return Container(
         settings=settings,
         clock=clock,
@@ -286,7 +346,8 @@ def build_container(
         feedback=records.feedback,
         jobs=queue,
         scheduler=scheduler or ApScheduler(),
-        metrics=Metrics(),
+        metrics=metrics,
+        models=models,
         tracer_provider=tracer_provider,
         operations=operations,
         health_checks=checks,

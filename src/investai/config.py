@@ -30,6 +30,12 @@ class Backend(StrEnum):
     AWS = "aws"
 
 
+class ModelProviderName(StrEnum):
+    OFFLINE = "offline"
+    BEDROCK = "bedrock"
+    OPENAI = "openai"
+
+
 class TracingExporter(StrEnum):
     NONE = "none"
     CONSOLE = "console"
@@ -199,6 +205,34 @@ class Settings(BaseSettings):
     load_sample_market_data: bool = Field(
         default=True, description="serve loads the sample history into an empty store"
     )
+
+    model_provider: ModelProviderName = Field(
+        default=ModelProviderName.OFFLINE,
+        description="offline (deterministic, no model), bedrock (Converse) or openai (any OpenAI-compatible server)",
+    )
+    model_reasoning: str = Field(
+        default="us.anthropic.claude-3-7-sonnet-20250219-v1:0", description="planning, synthesis"
+    )
+    model_fast: str = Field(default="us.anthropic.claude-3-5-haiku-20241022-v1:0", description="research, compliance")
+    model_quantitative: str = Field(default="us.amazon.nova-pro-v1:0", description="analysis commentary")
+    model_requests_per_minute: float = Field(default=1000.0, gt=0, description="token bucket per model")
+    model_burst: int = Field(default=50, ge=1, description="requests a model's bucket may save up")
+    model_timeout_s: float = Field(default=60.0, gt=0, le=900)
+    model_max_wait_s: float = Field(default=120.0, ge=0, description="longest wait for a rate-limit slot")
+    model_max_attempts: int = Field(default=4, ge=1, le=20)
+    model_backoff_base_s: float = Field(default=0.5, gt=0)
+    model_backoff_max_s: float = Field(default=20.0, gt=0)
+    model_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "us.anthropic.claude-3-7-sonnet-20250219-v1:0": (0.003, 0.015),
+            "us.anthropic.claude-3-5-haiku-20241022-v1:0": (0.0008, 0.004),
+            "us.amazon.nova-pro-v1:0": (0.0008, 0.0032),
+        },
+        description="USD per 1,000 input and per 1,000 output tokens, by model id",
+    )
+    aws_region: str = "us-east-1"
+    openai_base_url: str = Field(default="http://127.0.0.1:11434/v1", description="e.g. Ollama, vLLM, llama.cpp")
+    openai_api_key: SecretStr | None = None
 
     tracing_exporter: TracingExporter = TracingExporter.NONE
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from investai.domain.idea_parts import ModelUse
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -51,6 +53,37 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+
+        self.model_calls = Counter(
+            "investai_model_calls_total",
+            "Model call attempts, by provider, model and outcome (ok or an error code)",
+            ["provider", "model", "outcome"],
+            registry=self.registry,
+        )
+        self.model_tokens = Counter(
+            "investai_model_tokens_total",
+            "Model tokens used, by model and direction (input, output)",
+            ["model", "direction"],
+            registry=self.registry,
+        )
+        self.model_cost = Counter(
+            "investai_model_cost_usd_total", "Model cost in US dollars, by model", ["model"], registry=self.registry
+        )
+        self.model_latency = Histogram(
+            "investai_model_latency_seconds",
+            "Latency of successful model calls",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def record_model_call(self, use: ModelUse, outcome: str) -> None:
+        self.model_calls.labels(use.provider, use.model_id, outcome).inc()
+        if outcome == "ok":
+            self.model_tokens.labels(use.model_id, "input").inc(use.input_tokens)
+            self.model_tokens.labels(use.model_id, "output").inc(use.output_tokens)
+            self.model_cost.labels(use.model_id).inc(use.cost_usd)
+            self.model_latency.labels(use.model_id).observe(use.latency_ms / 1000)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,0 +1,1 @@
+"""Model providers that need no AWS: the offline (deterministic) provider and OpenAI-compatible servers."""

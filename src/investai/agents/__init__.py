@@ -1,0 +1,1 @@
+"""The agent team (supervisor, planning, research, analysis, compliance, synthesis) and the model router."""

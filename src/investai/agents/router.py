@@ -1,0 +1,228 @@
+"""The model router: task kind -> a chain of models, rate limits, retries, fallback, usage and cost.
+
+Each task kind (:class:`~investai.domain.llm.TaskKind`) maps to a chain of ``(provider, model)`` links that
+ends with the offline provider. A call goes down the chain: at each link it first takes a token from that
+model's bucket (1000 requests a minute by default), then calls with a timeout, retrying throttling, 5xx and
+timeouts with exponential back-off and full jitter (tenacity); a link that still fails, or refuses the request,
+hands over to the next. The offline provider answers with the deterministic result the caller computed, so a
+request never fails for want of a model. Every attempt is counted in metrics and every answer carries a
+:class:`~investai.domain.idea_parts.ModelUse` (tokens, latency, cost from the price table, prompt template,
+version and hash) for the idea's provenance.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from investai.domain.idea_parts import ModelUse
+from investai.domain.llm import ModelError, ModelRequest, ModelResponse, ModelThrottled, TaskKind
+from investai.ports.models import ModelProvider
+
+
+@dataclass(frozen=True)
+class ModelLink:
+    """One link of a fallback chain: a provider (by name) and the model to ask."""
+
+    provider: str
+    model_id: str
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per 1,000 input and per 1,000 output tokens."""
+
+    input_per_1k: float
+    output_per_1k: float
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return input_tokens / 1000 * self.input_per_1k + output_tokens / 1000 * self.output_per_1k
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 20.0
+
+
+class ModelMetrics(Protocol):
+    """Where the router reports each attempt (the product's Prometheus metrics implement it)."""
+
+    def record_model_call(self, use: ModelUse, outcome: str) -> None: ...
+
+
+class TokenBucket:
+    """A token bucket per model: ``rate_per_minute`` tokens a minute, at most ``burst`` saved up.
+
+    Written here rather than taken from a rate-limiting library because it must run on an injected clock and
+    sleep (so tests can drive a burst through simulated time) and reserve a slot atomically across threads:
+    :meth:`reserve` takes a token now or books the next free one and says how long to wait for it.
+    """
+
+    def __init__(self, rate_per_minute: float, burst: int, monotonic: Callable[[], float]) -> None:
+        if rate_per_minute <= 0 or burst < 1:
+            raise ValueError("a token bucket needs a positive rate and a burst of at least 1")
+        self._rate = rate_per_minute / 60.0
+        self._burst = float(burst)
+        self._monotonic = monotonic
+        self._tokens = float(burst)
+        self._updated = monotonic()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take one token; the seconds to wait before using it (0.0 when one was available)."""
+        with self._lock:
+            now = self._monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0.0 else -self._tokens / self._rate
+
+
+@dataclass
+class RoutedAnswer:
+    """The answer that was used, its provenance record, and the failures met on the way."""
+
+    response: ModelResponse
+    use: ModelUse
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def fell_back(self) -> bool:
+        return bool(self.failures)
+
+
+class ModelRouter:
+    """Routes a request down its task's fallback chain (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        providers: Mapping[str, ModelProvider],
+        chains: Mapping[TaskKind, Sequence[ModelLink]],
+        offline: ModelProvider,
+        prices: Mapping[str, Price] | None = None,
+        requests_per_minute: float = 1000.0,
+        burst: int = 50,
+        timeout_s: float = 60.0,
+        max_wait_s: float = 120.0,
+        retry: RetryPolicy | None = None,
+        metrics: ModelMetrics | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        for kind, chain in chains.items():
+            unknown = [link.provider for link in chain if link.provider not in providers]
+            if unknown:
+                raise ValueError(f"{kind.value} chain names unknown providers {unknown}")
+        self._providers = dict(providers)
+        self._chains = {kind: list(chain) for kind, chain in chains.items()}
+        self._offline = offline
+        self._prices = dict(prices or {})
+        self._rate = requests_per_minute
+        self._burst = burst
+        self._timeout_s = timeout_s
+        self._max_wait_s = max_wait_s
+        self._retry = retry or RetryPolicy()
+        self._metrics = metrics
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets_lock = threading.Lock()
+
+    def chain(self, task: TaskKind) -> list[ModelLink]:
+        return list(self._chains.get(task, []))
+
+    def bucket(self, model_id: str) -> TokenBucket:
+        with self._buckets_lock:
+            if model_id not in self._buckets:
+                self._buckets[model_id] = TokenBucket(self._rate, self._burst, self._monotonic)
+            return self._buckets[model_id]
+
+    def complete(self, request: ModelRequest, *, step: str) -> RoutedAnswer:
+        """The first answer down the chain for ``request.task``; the offline answer when every link fails."""
+        failures: list[str] = []
+        for link in self._chains.get(request.task, []):
+            provider = self._providers[link.provider]
+            try:
+                response = self._call_with_retries(provider, link, request, step)
+            except ModelError as exc:
+                failures.append(f"{link.provider}:{link.model_id}: {exc}")
+                continue
+            return RoutedAnswer(response=response, use=self._use(step, request, response), failures=failures)
+        response = self._offline.complete(request, model_id="offline-template-v1", timeout_s=0.0)
+        use = self._use(step, request, response)
+        self._record(use, "ok")
+        return RoutedAnswer(response=response, use=use, failures=failures)
+
+    def _call_with_retries(
+        self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str
+    ) -> ModelResponse:
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retry.max_attempts),
+            wait=self._backoff,
+            retry=retry_if_exception(lambda exc: isinstance(exc, ModelError) and exc.retryable),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return retrying(self._attempt, provider, link, request, step)
+
+    def _backoff(self, state: RetryCallState) -> float:
+        """Exponential back-off with full jitter: uniform in [0, min(max, base * 2^(attempt - 1))]."""
+        ceiling = min(self._retry.backoff_max_s, self._retry.backoff_base_s * 2 ** (state.attempt_number - 1))
+        return self._rng.uniform(0.0, ceiling)
+
+    def _attempt(self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str) -> ModelResponse:
+        wait = self.bucket(link.model_id).reserve()
+        if wait > self._max_wait_s:
+            self._record(self._failed_use(step, request, link), "rate_limited")
+            raise ModelThrottled(f"{link.model_id}: local rate limit would wait {wait:.1f} s")
+        if wait > 0:
+            self._sleep(wait)
+        try:
+            response = provider.complete(request, model_id=link.model_id, timeout_s=self._timeout_s)
+        except ModelError as exc:
+            self._record(self._failed_use(step, request, link), exc.code)
+            raise
+        self._record(self._use(step, request, response), "ok")
+        return response
+
+    def _use(self, step: str, request: ModelRequest, response: ModelResponse) -> ModelUse:
+        price = self._prices.get(response.model_id)
+        cost = 0.0 if price is None else price.cost(response.usage.input_tokens, response.usage.output_tokens)
+        return ModelUse(
+            step=step,
+            provider=response.provider,
+            model_id=response.model_id,
+            prompt_template=request.prompt.name,
+            prompt_version=request.prompt.version,
+            prompt_hash=request.prompt.sha256,
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+            cost_usd=cost,
+            latency_ms=response.latency_ms,
+            offline=response.offline,
+        )
+
+    def _failed_use(self, step: str, request: ModelRequest, link: ModelLink) -> ModelUse:
+        return ModelUse(
+            step=step,
+            provider=link.provider,
+            model_id=link.model_id,
+            prompt_template=request.prompt.name,
+            prompt_version=request.prompt.version,
+            prompt_hash=request.prompt.sha256,
+        )
+
+    def _record(self, use: ModelUse, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.record_model_call(use, outcome)
