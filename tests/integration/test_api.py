@@ -99,7 +99,7 @@ def test_a_valid_request_id_is_echoed_and_a_hostile_one_replaced(client: TestCli
 def test_idea_request_validation_normalises_and_warns(client: TestClient, analyst: Account) -> None:
     response = client.post(
         "/api/v1/ideas/requests/validate",
-        json={"tickers": ["aapl", "msft"], "risk_tolerance": "aggressive", "time_horizon": "short"},
+        json={"tickers": ["aapl", "msft"], "risk_tolerance": "aggressive", "investment_horizon": "short"},
         headers=analyst.headers,
     )
     assert response.status_code == 200

@@ -352,7 +352,7 @@ LEGITIMATE_QUERIES = [
 ]
 
 LEGITIMATE_BODIES: list[Any] = [
-    {"tickers": ["aapl", "msft"], "risk_tolerance": "aggressive", "time_horizon": "short", "max_ideas": 5},
+    {"tickers": ["aapl", "msft"], "risk_tolerance": "aggressive", "investment_horizon": "short", "max_ideas": 5},
     {"notes": "O'Brien's team said we should select a script-based screen; it's \"fine\".", "weight": 0.125},
     {"as_of": "2024-01-02T09:30:00+00:00", "prices": [187.15, 188.0, -0.0034, 1e-6], "volume": 55_000_000},
     {"email": "analyst@example.com", "password": "C0rrect-Horse!battery%2024"},

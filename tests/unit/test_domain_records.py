@@ -82,3 +82,24 @@ def test_citations_must_locate_their_source() -> None:
         DocumentCitation(document_id="doc_1", version=1)
     with pytest.raises(ValidationError, match="precedes"):
         MarketCitation(symbol="AAPL", series="adj_close", start=date(2024, 2, 1), end=date(2024, 1, 1))
+
+
+def test_very_aggressive_risk_over_a_very_short_horizon_warns() -> None:
+    request = IdeaRequest(risk_tolerance="very_aggressive", investment_horizon="intraday")
+    assert any("very_aggressive risk over the intraday horizon" in warning for warning in request.warnings())
+
+
+def test_templates_fill_parameters_and_overrides_win() -> None:
+    from investai.domain.idea_request import REQUEST_TEMPLATES, request_from_template
+
+    assert set(REQUEST_TEMPLATES) == {
+        "conservative_retirement",
+        "aggressive_growth",
+        "balanced_diversified",
+        "esg_focused",
+        "short_term_tactical",
+    }
+    request = request_from_template("esg_focused", {"max_ideas": 2})
+    assert (request.esg.value, request.max_ideas, request.investment_horizon.value) == ("require", 2, "long")
+    with pytest.raises(KeyError):
+        request_from_template("yolo", {})

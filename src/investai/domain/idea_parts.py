@@ -45,9 +45,25 @@ class Strategy(StrEnum):
 
 
 class TimeHorizon(StrEnum):
+    INTRADAY = "intraday"  # within the day (evaluated over one trading day)
     SHORT = "short"  # up to 3 months
     MEDIUM = "medium"  # 3 to 12 months
-    LONG = "long"  # over 12 months
+    LONG = "long"  # 1 to 3 years
+    VERY_LONG = "very_long"  # over 3 years
+
+    @property
+    def trading_days(self) -> int:
+        """The holding period the analysis models for this horizon, in trading days."""
+        return HORIZON_TRADING_DAYS[self]
+
+
+HORIZON_TRADING_DAYS: dict[TimeHorizon, int] = {
+    TimeHorizon.INTRADAY: 1,
+    TimeHorizon.SHORT: 63,
+    TimeHorizon.MEDIUM: 126,
+    TimeHorizon.LONG: 252,
+    TimeHorizon.VERY_LONG: 756,
+}
 
 
 class RiskLevel(StrEnum):
@@ -55,6 +71,11 @@ class RiskLevel(StrEnum):
     MODERATE = "moderate"
     HIGH = "high"
     VERY_HIGH = "very_high"
+
+    @property
+    def rank(self) -> int:
+        """0 (low) to 3 (very high)."""
+        return list(RiskLevel).index(self)
 
 
 class Scenario(StrEnum):

@@ -1,9 +1,10 @@
-"""What a user asks for when requesting ideas, and the rules it must satisfy."""
+"""What a user asks for when requesting ideas, the rules it must satisfy, and the request templates."""
 
 from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -20,29 +21,44 @@ class ResearchDepth(StrEnum):
     DEEP = "deep"
 
 
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
 class Holding(DomainModel):
     symbol: Symbol = Field(min_length=1, max_length=32)
     weight: float = Field(ge=0.0, le=1.0, description="fraction of the portfolio")
+
+    @field_validator("symbol")
+    @classmethod
+    def _upper(cls, symbol: str) -> str:
+        return symbol.strip().upper()
 
 
 class IdeaRequest(DomainModel):
     """Parameters of an idea-generation request."""
 
     risk_tolerance: RiskTolerance = RiskTolerance.MODERATE
-    time_horizon: TimeHorizon = TimeHorizon.MEDIUM
-    amount: float | None = Field(default=None, gt=0.0, le=1e12)
+    investment_horizon: TimeHorizon = TimeHorizon.MEDIUM
+    amount: float | None = Field(default=None, gt=0.0, le=1e12, description="capital to deploy, in currency")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    sectors: list[str] = Field(default_factory=list, max_length=50)
+    sectors: list[str] = Field(default_factory=list, max_length=50, description="limit to these GICS sectors")
     asset_classes: list[AssetClass] = Field(default_factory=lambda: [AssetClass.EQUITY], min_length=1)
-    universe: str | None = Field(default=None, max_length=64)
-    tickers: list[Symbol] = Field(default_factory=list, max_length=500)
+    universe: str | None = Field(default=None, max_length=64, description="a named universe; default all symbols")
+    tickers: list[Symbol] = Field(default_factory=list, max_length=500, description="limit to these symbols")
     exclusions: list[Symbol] = Field(default_factory=list, max_length=500)
     esg: EsgPreference = EsgPreference.NONE
     min_confidence: Probability = 0.5
     max_ideas: int = Field(default=5, ge=1, le=20)
     research_depth: ResearchDepth = ResearchDepth.STANDARD
     holdings: list[Holding] = Field(default_factory=list, max_length=500)
-    as_of: date | None = Field(default=None, description="generate as of this date; only earlier data is used")
+    as_of: date | None = Field(default=None, description="generate as of the end of this date; only earlier data")
+    priority: Priority = Priority.NORMAL
+    callback_url: str | None = Field(
+        default=None, max_length=2000, description="POSTed the job's final status; its host must be allow-listed"
+    )
 
     @field_validator("tickers", "exclusions")
     @classmethod
@@ -53,6 +69,11 @@ class IdeaRequest(DomainModel):
                 raise ValueError(f"not a valid symbol: {symbol!r}")
         return list(dict.fromkeys(cleaned))
 
+    @field_validator("sectors")
+    @classmethod
+    def _normalise_sectors(cls, sectors: list[str]) -> list[str]:
+        return list(dict.fromkeys(sector.strip() for sector in sectors if sector.strip()))
+
     @model_validator(mode="after")
     def _consistent(self) -> IdeaRequest:
         excluded_tickers = sorted(set(self.tickers) & set(self.exclusions))
@@ -60,17 +81,85 @@ class IdeaRequest(DomainModel):
             raise ValueError(f"tickers also listed as exclusions: {', '.join(excluded_tickers)}")
         if sum(holding.weight for holding in self.holdings) > 1.0 + 1e-9:
             raise ValueError("holding weights sum to more than 1")
+        symbols = [holding.symbol for holding in self.holdings]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("each holding may appear once")
         return self
 
     def warnings(self) -> list[str]:
         """Advice that does not make the request invalid."""
         notes: list[str] = []
-        if self.risk_tolerance is RiskTolerance.AGGRESSIVE and self.time_horizon is TimeHorizon.SHORT:
-            notes.append("aggressive risk over a short horizon: expect wide outcome ranges")
-        if self.risk_tolerance is RiskTolerance.CONSERVATIVE and self.min_confidence < 0.6:
-            notes.append("a conservative profile usually asks for min_confidence of 0.6 or more")
+        risk, horizon = self.risk_tolerance, self.investment_horizon
+        if risk.rank >= RiskTolerance.AGGRESSIVE.rank and horizon in (TimeHorizon.INTRADAY, TimeHorizon.SHORT):
+            notes.append(
+                f"{risk.value} risk over the {horizon.value} horizon: expect wide outcome ranges and large losses"
+            )
+        if risk.rank <= RiskTolerance.CONSERVATIVE.rank and horizon is TimeHorizon.INTRADAY:
+            notes.append(f"intraday ideas rarely suit a {risk.value} profile")
+        if risk.rank <= RiskTolerance.CONSERVATIVE.rank and self.min_confidence < 0.6:
+            notes.append(f"a {risk.value} profile usually asks for min_confidence of 0.6 or more")
         if self.tickers and len(self.tickers) < self.max_ideas:
             notes.append("fewer tickers than max_ideas: at most one idea per ticker will be returned")
         if self.research_depth is ResearchDepth.DEEP:
             notes.append("deep research takes longer and uses more model calls")
         return notes
+
+
+class RequestTemplate(DomainModel):
+    name: str
+    title: str
+    description: str
+    parameters: dict[str, Any]
+
+
+REQUEST_TEMPLATES: dict[str, RequestTemplate] = {
+    template.name: template
+    for template in (
+        RequestTemplate(
+            name="conservative_retirement",
+            title="Conservative retirement",
+            description="Capital preservation over a long horizon: low volatility, quality, high confidence only.",
+            parameters={
+                "risk_tolerance": "conservative",
+                "investment_horizon": "long",
+                "min_confidence": 0.6,
+                "max_ideas": 5,
+            },
+        ),
+        RequestTemplate(
+            name="aggressive_growth",
+            title="Aggressive growth",
+            description="Momentum and growth leaders over the medium term, accepting large drawdowns.",
+            parameters={"risk_tolerance": "aggressive", "investment_horizon": "medium", "max_ideas": 5},
+        ),
+        RequestTemplate(
+            name="balanced_diversified",
+            title="Balanced and diversified",
+            description="A moderate profile spread across sectors, sized to fit the current book.",
+            parameters={"risk_tolerance": "moderate", "investment_horizon": "medium", "max_ideas": 8},
+        ),
+        RequestTemplate(
+            name="esg_focused",
+            title="ESG-focused",
+            description="Moderate risk with an ESG screen required; names without ESG data are flagged.",
+            parameters={"risk_tolerance": "moderate", "investment_horizon": "long", "esg": "require", "max_ideas": 5},
+        ),
+        RequestTemplate(
+            name="short_term_tactical",
+            title="Short-term tactical",
+            description="Trend and reversal signals over weeks, quick research, tight stops.",
+            parameters={
+                "risk_tolerance": "aggressive",
+                "investment_horizon": "short",
+                "research_depth": "quick",
+                "max_ideas": 3,
+            },
+        ),
+    )
+}
+
+
+def request_from_template(template: str | None, overrides: dict[str, Any]) -> IdeaRequest:
+    """The request a template gives with ``overrides`` applied on top (``KeyError`` for an unknown template)."""
+    base = dict(REQUEST_TEMPLATES[template].parameters) if template else {}
+    return IdeaRequest.model_validate(base | overrides)

@@ -44,9 +44,16 @@ class User(DomainModel):
 
 
 class RiskTolerance(StrEnum):
+    VERY_CONSERVATIVE = "very_conservative"
     CONSERVATIVE = "conservative"
     MODERATE = "moderate"
     AGGRESSIVE = "aggressive"
+    VERY_AGGRESSIVE = "very_aggressive"
+
+    @property
+    def rank(self) -> int:
+        """0 (very conservative) to 4 (very aggressive)."""
+        return list(RiskTolerance).index(self)
 
 
 class EsgPreference(StrEnum):
