@@ -17,10 +17,9 @@ import pytest
 from investai.adapters.local.clock import FakeClock
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
-from investai.domain.knowledge import SearchMode
+from investai.domain.knowledge import KnowledgeHit, SearchMode
 from investai.ports.knowledge import Embedder
 from investai.services.auth_common import CallContext
-from investai.services.knowledge import KnowledgeHit
 from tests.conftest import Account, sign_up
 from tests.factories import T0
 

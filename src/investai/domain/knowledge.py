@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
+from investai.domain.citations import DocumentCitation
 from investai.domain.common import DomainModel, Identifier, Tag, UtcDatetime
 from investai.domain.documents import DocumentType, Visibility, reader_tokens, shared_with
 
@@ -138,6 +139,22 @@ class SearchHit(DomainModel):
     count from 1 within each component's own result list."""
 
     chunk: Chunk
+    score: float
+    keyword_score: float | None = None
+    keyword_rank: int | None = None
+    semantic_score: float | None = None
+    semantic_rank: int | None = None
+
+
+class KnowledgeHit(DomainModel):
+    citation: DocumentCitation
+    title: str
+    doc_type: DocumentType
+    kind: ChunkKind
+    section: str | None = None
+    row_start: int | None = None
+    row_end: int | None = None
+    snippet: str = Field(description="HTML-escaped text with the matched terms in <mark>…</mark>")
     score: float
     keyword_score: float | None = None
     keyword_rank: int | None = None

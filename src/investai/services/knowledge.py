@@ -7,14 +7,10 @@ import html
 import re
 from datetime import UTC, datetime
 
-from pydantic import Field
-
 from investai.domain.access import Principal
 from investai.domain.citations import DocumentCitation
-from investai.domain.common import DomainModel
-from investai.domain.documents import DocumentType
 from investai.domain.errors import ValidationFailed
-from investai.domain.knowledge import AccessScope, ChunkKind, SearchFilters, SearchHit, SearchMode
+from investai.domain.knowledge import AccessScope, KnowledgeHit, SearchFilters, SearchHit, SearchMode
 from investai.ports.audit import AuditLog
 from investai.ports.knowledge import Embedder, SearchIndex
 from investai.services.audit_trail import record_access
@@ -58,22 +54,6 @@ _STOPWORDS = frozenset(
         "do",
     ]
 )
-
-
-class KnowledgeHit(DomainModel):
-    citation: DocumentCitation
-    title: str
-    doc_type: DocumentType
-    kind: ChunkKind
-    section: str | None = None
-    row_start: int | None = None
-    row_end: int | None = None
-    snippet: str = Field(description="HTML-escaped text with the matched terms in <mark>…</mark>")
-    score: float
-    keyword_score: float | None = None
-    keyword_rank: int | None = None
-    semantic_score: float | None = None
-    semantic_rank: int | None = None
 
 
 class KnowledgeService:

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from investai.api.deps import ContainerDep, Context, KnowledgeSearcher
 from investai.domain.documents import DocumentType
 from investai.domain.errors import ValidationFailed
-from investai.domain.knowledge import SearchFilters, SearchMode
-from investai.services.knowledge import MAX_QUERY_CHARS, KnowledgeHit, parse_date
+from investai.domain.knowledge import KnowledgeHit, SearchFilters, SearchMode
+from investai.services.knowledge import MAX_QUERY_CHARS, parse_date
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 
