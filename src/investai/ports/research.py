@@ -10,7 +10,6 @@ from typing import Protocol
 
 import pandas as pd
 
-
 from investai.domain.knowledge import AccessScope, KnowledgeHit
 from investai.domain.market import AssetClass, Interval, SymbolInfo
 

@@ -1,0 +1,341 @@
+"""The supervisor: plan-and-execute over the agent team, with every message recorded.
+
+1. planning builds the plan (rules; the reasoning model may add research questions);
+2. analysis screens the universe, then for each top candidate the full analysis and the research run in
+   parallel (they are independent: research reads documents, analysis reads prices);
+3. synthesis scores and ranks the candidates, resolving research/analysis conflicts by confidence and source
+   credibility (recorded as an update message), drops those below the request's minimum confidence and
+   diversifies under sector and correlation caps;
+4. each chosen idea is written (grounded text), then checked by compliance; an idea with a critical issue is
+   blocked and the next candidate takes its place.
+
+A failing agent step is retried once; if it fails again its fallback is used (a candidate without an
+analysis is dropped; research without passages continues with market evidence only) and the failure is
+reported in an error message, in the progress detail and in the result. Nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from investai import __version__
+from investai.agents.analysis import AnalysisAgent, CandidateAnalysis, Screen
+from investai.agents.compliance import ComplianceAgent
+from investai.agents.context import Cancelled, RunContext, as_of_moment
+from investai.agents.planning import Plan, PlanningAgent
+from investai.agents.research import ResearchAgent, ResearchFindings
+from investai.agents.router import ModelRouter
+from investai.agents.synthesis import Candidate, SynthesisAgent, confidence, diversify
+from investai.domain.agents import WORKERS, AgentMessage, AgentName, AgentState, MessagePriority, MessageType
+from investai.domain.idea_parts import ComplianceState, ComplianceStatus, Severity
+from investai.domain.idea_request import IdeaRequest
+from investai.domain.ideas import InvestmentIdea
+from investai.domain.knowledge import AccessScope
+from investai.ports.clock import Clock
+from investai.ports.ideas import GenerationResult
+from investai.ports.research import EvidenceSearch, MarketReader
+
+T = TypeVar("T")
+PARALLELISM = 4
+
+
+class Supervisor:
+    """Implements :class:`~investai.ports.ideas.IdeaGenerator` with the agent team."""
+
+    def __init__(
+        self,
+        *,
+        market: MarketReader,
+        evidence: EvidenceSearch,
+        router: ModelRouter,
+        clock: Clock,
+        restricted: tuple[str, ...] = (),
+        max_liquidity_days: float = 5.0,
+        parallelism: int = PARALLELISM,
+    ) -> None:
+        self._market = market
+        self._evidence = evidence
+        self._router = router
+        self._clock = clock
+        self._restricted = restricted
+        self._max_liquidity_days = max_liquidity_days
+        self._parallelism = parallelism
+
+    def generate(
+        self,
+        request: IdeaRequest,
+        *,
+        request_id: str,
+        reader: AccessScope,
+        on_message: Callable[[AgentMessage], None] = lambda message: None,
+        on_progress: Callable[[AgentName, AgentState, float, str | None], None] = lambda *args: None,
+        is_cancelled: Callable[[], bool] = lambda: False,
+    ) -> GenerationResult:
+        now = self._clock.now()
+        as_of = as_of_moment(request.as_of) if request.as_of else now
+        ctx = RunContext(
+            request=request,
+            request_id=request_id,
+            reader=reader,
+            as_of=min(as_of, now),
+            router=self._router,
+            clock=self._clock,
+            code_version=__version__,
+            on_message=on_message,
+            on_progress=on_progress,
+            is_cancelled=is_cancelled,
+        )
+        return _Run(self, ctx).execute()
+
+    # components, built per run so that per-run caches never leak between requests
+    def _agents(self) -> tuple[PlanningAgent, AnalysisAgent, ResearchAgent, ComplianceAgent, SynthesisAgent]:
+        return (
+            PlanningAgent(self._market),
+            AnalysisAgent(self._market),
+            ResearchAgent(self._evidence),
+            ComplianceAgent(restricted=self._restricted, max_liquidity_days=self._max_liquidity_days),
+            SynthesisAgent(),
+        )
+
+
+class _Run:
+    def __init__(self, supervisor: Supervisor, ctx: RunContext) -> None:
+        self.s = supervisor
+        self.ctx = ctx
+        self.failures: list[str] = []
+        self.planning, self.analysis, self.research, self.compliance, self.synthesis = supervisor._agents()
+
+    def step(self, agent: AgentName, label: str, action: Callable[[], T], fallback: Callable[[], T]) -> T:
+        """Run ``action``; retry once on failure; then use ``fallback``, reporting the failure either way."""
+        last: Exception | None = None
+        for attempt in (1, 2):
+            try:
+                return action()
+            except Cancelled:
+                raise
+            except Exception as exc:
+                last = exc
+                self.ctx.message(
+                    agent,
+                    MessageType.ERROR,
+                    {"step": label, "attempt": attempt, "error": f"{type(exc).__name__}: {exc}"[:500]},
+                    recipient=AgentName.SUPERVISOR,
+                    priority=MessagePriority.HIGH,
+                )
+        self.failures.append(f"{agent.value} {label}: {type(last).__name__}: {last}"[:500])
+        return fallback()
+
+    def execute(self) -> GenerationResult:
+        ctx = self.ctx
+        for agent in WORKERS:
+            ctx.progress(agent, AgentState.PENDING, 0.0)
+        ctx.message(
+            AgentName.SUPERVISOR,
+            MessageType.REQUEST,
+            {"request": ctx.request.model_dump(mode="json"), "as_of": ctx.as_of.isoformat()},
+            recipient=AgentName.PLANNING,
+        )
+        ctx.progress(AgentName.PLANNING, AgentState.RUNNING, 10.0, "building the plan")
+        plan = self.planning.plan(ctx)
+        ctx.progress(AgentName.PLANNING, AgentState.DONE, 100.0, f"{len(plan.universe)} symbols to screen")
+        ctx.check_cancelled()
+
+        ctx.progress(AgentName.ANALYSIS, AgentState.RUNNING, 5.0, f"screening {len(plan.universe)} symbols")
+        screen = self.analysis.screen(ctx, plan)
+        self.analysis.report(ctx, screen)
+        candidates = screen.ranked[: plan.candidates]
+        ctx.progress(
+            AgentName.ANALYSIS, AgentState.RUNNING, 30.0, f"{len(screen.ranked)} scored; analysing {len(candidates)}"
+        )
+        ctx.progress(AgentName.RESEARCH, AgentState.RUNNING, 0.0, f"researching {len(candidates)} candidates")
+        analyses, findings = self.deep_dive(plan, screen, candidates)
+        ctx.check_cancelled()
+        ctx.progress(AgentName.ANALYSIS, AgentState.DONE, 100.0, f"{len(analyses)} candidates analysed")
+        ctx.progress(
+            AgentName.RESEARCH, AgentState.DONE, 100.0, f"{sum(len(f.evidence) for f in findings.values())} citations"
+        )
+
+        ctx.progress(AgentName.SYNTHESIS, AgentState.RUNNING, 10.0, "ranking")
+        pool = []
+        skipped: dict[str, str] = {}
+        for symbol, analysis in analyses.items():
+            research = findings.get(symbol) or ResearchFindings(symbol=symbol)
+            value, conflict = confidence(analysis, research)
+            if conflict:
+                ctx.message(
+                    AgentName.SUPERVISOR,
+                    MessageType.UPDATE,
+                    {"symbol": symbol, "conflict": conflict, "resolution": f"confidence {value:.2f}"},
+                    priority=MessagePriority.HIGH,
+                )
+            if value < ctx.request.min_confidence:
+                skipped[symbol] = f"confidence {value:.2f} below the minimum {ctx.request.min_confidence:.2f}"
+                continue
+            pool.append(
+                Candidate(
+                    analysis=analysis,
+                    research=research,
+                    name=plan.names.get(symbol, symbol),
+                    sector=plan.sectors.get(symbol),
+                    rank=screen.ranked.index(symbol) + 1,
+                    screened=len(screen.ranked),
+                    confidence=value,
+                    conflict=conflict,
+                )
+            )
+        ranked = self.synthesis.rank(ctx, pool, plan.factor_weights)
+        closes = self.analysis.closes(ctx, [candidate.analysis.symbol for candidate in ranked])
+        ideas, blocked = self.select_and_write(plan, ranked, closes, skipped)
+        ctx.progress(AgentName.SYNTHESIS, AgentState.DONE, 100.0, f"{len(ideas)} ideas")
+        ctx.progress(AgentName.COMPLIANCE, AgentState.DONE, 100.0, f"{len(blocked)} blocked")
+        ctx.message(
+            AgentName.SUPERVISOR,
+            MessageType.RESPONSE,
+            {"ideas": [idea.id for idea in ideas], "blocked": blocked, "skipped": skipped, "failures": self.failures},
+        )
+        return GenerationResult(
+            ideas=ideas,
+            blocked=blocked,
+            skipped=skipped | {k: v for k, v in screen.dropped.items()},
+            failures=self.failures,
+            screened=len(screen.ranked),
+            model_uses=list(ctx.model_uses),
+        )
+
+    def deep_dive(
+        self,
+        plan: Plan,
+        screen: Screen,
+        candidates: list[str],
+    ) -> tuple[dict[str, CandidateAnalysis], dict[str, ResearchFindings]]:
+        ctx = self.ctx
+        analyses: dict[str, CandidateAnalysis] = {}
+        findings: dict[str, ResearchFindings] = {}
+        total = max(len(candidates), 1)
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.s._parallelism, thread_name_prefix="agents"
+        ) as pool:
+            analysis_jobs: dict[Future[Any], str] = {
+                pool.submit(
+                    self.step,
+                    AgentName.ANALYSIS,
+                    f"analyse {symbol}",
+                    lambda symbol=symbol: self.analysis.analyse(ctx, plan, screen, symbol),
+                    lambda: None,
+                ): symbol
+                for symbol in candidates
+            }
+            research_jobs: dict[Future[Any], str] = {
+                pool.submit(
+                    self.step,
+                    AgentName.RESEARCH,
+                    f"research {symbol}",
+                    lambda symbol=symbol: self.research.research(ctx, plan, symbol, []),
+                    lambda symbol=symbol: ResearchFindings(
+                        symbol=symbol, summary="Research failed for this candidate; market evidence only."
+                    ),
+                ): symbol
+                for symbol in candidates
+            }
+            done_analysis = done_research = 0
+            for future in concurrent.futures.as_completed([*analysis_jobs, *research_jobs]):
+                result = future.result()  # Cancelled propagates
+                if future in analysis_jobs:
+                    done_analysis += 1
+                    if result is not None:
+                        analyses[analysis_jobs[future]] = result
+                    ctx.progress(
+                        AgentName.ANALYSIS,
+                        AgentState.RUNNING,
+                        30.0 + 70.0 * done_analysis / total,
+                        f"{done_analysis} of {len(candidates)} analysed",
+                    )
+                else:
+                    done_research += 1
+                    findings[research_jobs[future]] = result
+                    ctx.progress(
+                        AgentName.RESEARCH,
+                        AgentState.RUNNING,
+                        100.0 * done_research / total,
+                        f"{done_research} of {len(candidates)} researched",
+                    )
+        ordered = {symbol: analyses[symbol] for symbol in candidates if symbol in analyses}
+        return ordered, findings
+
+    def review(self, candidate: Candidate, offline_narrative: bool) -> ComplianceStatus:
+        info = self.s._market.symbol(candidate.analysis.symbol)
+        return self.compliance.review(
+            self.ctx,
+            candidate.analysis,
+            name=candidate.name,
+            sector=candidate.sector,
+            industry=info.industry,
+            summary=candidate.research.summary,
+            sector_of=lambda held_symbol: _sector(self.s._market, held_symbol),
+            offline_narrative=offline_narrative,
+        )
+
+    def select_and_write(
+        self,
+        plan: Plan,
+        ranked: list[Candidate],
+        closes: pd.DataFrame,
+        skipped: dict[str, str],
+    ) -> tuple[list[InvestmentIdea], dict[str, str]]:
+        ctx = self.ctx
+        ideas: list[InvestmentIdea] = []
+        blocked: dict[str, str] = {}
+        remaining = list(ranked)
+        ctx.progress(AgentName.COMPLIANCE, AgentState.RUNNING, 0.0, "reviewing")
+        while remaining and len(ideas) < ctx.request.max_ideas:
+            ctx.check_cancelled()
+            chosen, passed_over = diversify(remaining, closes, ctx.request.max_ideas - len(ideas))
+            if not chosen:
+                skipped.update(passed_over)
+                break
+            for candidate in chosen:
+                symbol = candidate.analysis.symbol
+                remaining.remove(candidate)
+                idea = self.synthesis.write(ctx, candidate, ComplianceStatus(), plan.factor_weights, plan.benchmark)
+                offline = all(use.offline for use in idea.provenance.models if use.step == "synthesis")
+                status = self.step(
+                    AgentName.COMPLIANCE,
+                    f"review {symbol}",
+                    functools.partial(self.review, candidate, offline),
+                    lambda: None,
+                )
+                if status is None:
+                    blocked[symbol] = "compliance review failed; the idea is withheld"
+                    continue
+                if status.state is ComplianceState.NON_COMPLIANT:
+                    critical = [i.message for i in status.issues if i.severity is Severity.CRITICAL]
+                    blocked[symbol] = "; ".join(critical)
+                    continue
+                data = idea.model_dump()
+                data["compliance"] = status.model_dump()
+                data["provenance"]["models"] = [
+                    use.model_dump() for use in ctx.model_uses if use.step != "synthesis"
+                ] + [use.model_dump() for use in idea.provenance.models]
+                ideas.append(InvestmentIdea.model_validate(data))
+                ctx.progress(
+                    AgentName.COMPLIANCE,
+                    AgentState.RUNNING,
+                    100.0 * len(ideas) / ctx.request.max_ideas,
+                    f"{len(ideas)} cleared, {len(blocked)} blocked",
+                )
+            remaining = [candidate for candidate in remaining if candidate.analysis.symbol not in passed_over]
+            skipped.update(passed_over)
+        return ideas, blocked
+
+
+def _sector(market: MarketReader, symbol: str) -> str | None:
+    try:
+        return market.symbol(symbol).sector
+    except Exception:
+        return None
