@@ -98,6 +98,20 @@ def test_lease_returns_none_when_empty(queue: JobQueue) -> None:
     assert nothing_leasable(queue)
 
 
+def test_higher_priority_is_leased_first_then_oldest(queue: JobQueue, clock: FakeClock) -> None:
+    low = queue.enqueue("ideas.generate", {"n": 1}, priority=-1)
+    clock.advance(timedelta(seconds=1))
+    normal_old = queue.enqueue("ideas.generate", {"n": 2})
+    clock.advance(timedelta(seconds=1))
+    normal_new = queue.enqueue("ideas.generate", {"n": 3})
+    clock.advance(timedelta(seconds=1))
+    high = queue.enqueue("ideas.generate", {"n": 4}, priority=1)
+    delayed_high = queue.enqueue("ideas.generate", {"n": 5}, priority=5, delay=timedelta(hours=1))
+    assert [lease(queue).id for _ in range(4)] == [high.id, normal_old.id, normal_new.id, low.id]
+    assert queue.get(delayed_high.id).priority == 5
+    assert nothing_leasable(queue)  # a delayed job waits whatever its priority
+
+
 def test_lease_then_ack(queue: JobQueue, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process", {"document_id": "doc_1"})
     leased = lease(queue)

@@ -29,6 +29,7 @@ class Job(DomainModel):
     status: JobStatus = JobStatus.QUEUED
     attempts: int = Field(default=0, ge=0)
     max_attempts: int = Field(ge=1, le=100)
+    priority: int = Field(default=0, ge=-10, le=10, description="higher is leased first among ready jobs")
     idempotency_key: str | None = Field(default=None, max_length=200)
     owner_id: Identifier | None = None
     organisation_id: Identifier | None = None

@@ -41,14 +41,17 @@ class JobQueue(ABC):
         organisation_id: str | None = None,
         max_attempts: int | None = None,
         delay: timedelta = timedelta(0),
+        priority: int = 0,
     ) -> Job:
-        """Add a job; with an ``idempotency_key`` already used for ``kind``, return that job instead."""
+        """Add a job; with an ``idempotency_key`` already used for ``kind``, return that job instead. Ready jobs
+        are leased highest ``priority`` first, then oldest ``available_at`` first."""
         now = self._clock.now()
         job = Job(
             id=new_id("job_"),
             kind=kind,
             payload=payload or {},
             max_attempts=max_attempts or self._retry.max_attempts,
+            priority=priority,
             idempotency_key=idempotency_key,
             owner_id=owner_id,
             organisation_id=organisation_id,

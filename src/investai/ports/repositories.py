@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from investai.domain.agents import AgentMessage
 from investai.domain.documents import Document
 from investai.domain.feedback import Feedback
+from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.domain.users import User, UserProfile
@@ -92,3 +94,44 @@ class FeedbackRepository(Protocol):
     def list_for_idea(self, idea_id: str) -> list[Feedback]: ...
 
     def list_by_user(self, user_id: str) -> list[Feedback]: ...
+
+
+class IdeaRequestRepository(Protocol):
+    """Idea-generation requests and the agent messages of each (its audit trail)."""
+
+    def add(self, record: IdeaRequestRecord) -> None:
+        """``Conflict`` when the id exists."""
+        ...
+
+    def get(self, request_id: str) -> IdeaRequestRecord:
+        """``NotFound`` for an unknown id. ``cancel_requested`` reflects :meth:`request_cancel`."""
+        ...
+
+    def update(self, record: IdeaRequestRecord) -> None:
+        """Replace the stored record; never clears a cancel request made meanwhile."""
+        ...
+
+    def request_cancel(self, request_id: str) -> None: ...
+
+    def cancel_requested(self, request_id: str) -> bool: ...
+
+    def list_requests(
+        self,
+        *,
+        organisation_id: str,
+        owner_id: str | None = None,
+        status: RequestStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[IdeaRequestRecord]:
+        """Newest first; ``owner_id`` limits to one requester."""
+        ...
+
+    def append_message(self, message: AgentMessage) -> int:
+        """Store a message of ``message.request_id``; returns its sequence number (1, 2, ...)."""
+        ...
+
+    def messages(self, request_id: str, *, after: int = 0, limit: int = 1000) -> list[tuple[int, AgentMessage]]:
+        """Messages with a sequence number above ``after``, oldest first."""
+        ...

@@ -146,4 +146,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE token_families ADD COLUMN auth_time INTEGER;
         """,
     ),
+    Migration(
+        4,
+        "job priorities; idea-generation requests and their agent messages",
+        """
+        ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX jobs_ready_by_priority ON jobs (status, priority DESC, available_at, created_at);
+
+        CREATE TABLE idea_requests (
+            id TEXT PRIMARY KEY,
+            owner_id TEXT NOT NULL,
+            organisation_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX idea_requests_by_owner ON idea_requests (owner_id, created_at);
+        CREATE INDEX idea_requests_by_organisation ON idea_requests (organisation_id, created_at);
+
+        CREATE TABLE agent_messages (
+            request_id TEXT NOT NULL REFERENCES idea_requests (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (request_id, seq)
+        );
+        """,
+    ),
 )

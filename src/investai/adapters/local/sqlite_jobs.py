@@ -106,7 +106,12 @@ class SqliteJobQueue(JobQueue):
                 if existing is not None:
                     return Job.model_validate_json(existing["body"])
             try:
-                conn.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(job))
+                conn.execute(
+                    "INSERT INTO jobs (id, kind, status, idempotency_key, available_at, lease_expires_at, lease_token,"
+                    " attempts, max_attempts, created_at, expires_at, body, priority)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*_row(job), job.priority),
+                )
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"job {job.id} already exists") from exc
         return job
@@ -123,7 +128,7 @@ class SqliteJobQueue(JobQueue):
         sql = (
             "SELECT body FROM jobs WHERE ((status = 'queued' AND available_at <= ?)"  # noqa: S608
             f" OR (status = 'leased' AND lease_expires_at <= ?)){kind_filter}"
-            " ORDER BY available_at, created_at LIMIT 1"
+            " ORDER BY priority DESC, available_at, created_at LIMIT 1"
         )
         with self._db.transaction() as conn:
             while True:
