@@ -24,6 +24,7 @@ from investai.adapters.local.scheduler import ApScheduler
 from investai.adapters.local.secrets import EnvFileSecretStore
 from investai.adapters.local.sqlite import SqliteDatabase
 from investai.adapters.local.sqlite_audit import SqliteAuditLog
+from investai.adapters.local.sqlite_idea_requests import SqliteIdeaRequestRepository
 from investai.adapters.local.sqlite_ideas import SqliteIdeaRepository
 from investai.adapters.local.sqlite_identity import SqliteMfaSecretRepository, SqliteTokenStore
 from investai.adapters.local.sqlite_jobs import SqliteJobQueue
@@ -37,6 +38,7 @@ from investai.adapters.local.token_issuer import LocalTokenIssuer
 from investai.adapters.models.offline import OfflineModelProvider
 from investai.agents.router import ModelLink, ModelRouter, Price
 from investai.agents.router import RetryPolicy as ModelRetryPolicy
+from investai.agents.supervisor import Supervisor
 from investai.config import Backend, ConfigurationError, ModelProviderName, Settings
 from investai.domain.jobs import RetryPolicy
 from investai.domain.llm import TaskKind
@@ -76,7 +78,8 @@ from investai.services.auth_common import AuthPolicy
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import DocumentService
-from investai.services.knowledge import KnowledgeService
+from investai.services.idea_requests import IdeaRequestService
+from investai.services.knowledge import KnowledgeEvidence, KnowledgeService
 from investai.services.market import MarketDataService, MarketLimits
 from investai.services.mfa import MfaService
 from investai.services.operations import OperationsService
@@ -144,6 +147,7 @@ class Container:
     scheduler: Scheduler
     metrics: Metrics
     models: ModelRouter
+    idea_requests: IdeaRequestService
     tracer_provider: TracerProvider
     operations: OperationsService
     health_checks: list[HealthCheck]
@@ -332,6 +336,25 @@ def build_container(
     provider = DirectoryProvider(settings.market_drop_path)
     metrics = Metrics()
     models = build_model_router(settings, metrics=metrics)
+    generator = Supervisor(
+        market=market,
+        evidence=KnowledgeEvidence(index=knowledge.index, embedder=knowledge.embedder),
+        router=models,
+        clock=clock,
+        restricted=tuple(settings.compliance_restricted_symbols),
+        max_liquidity_days=settings.compliance_max_liquidity_days,
+    )
+    idea_requests = IdeaRequestService(
+        requests=SqliteIdeaRequestRepository(db=database),
+        ideas=records.ideas,
+        users=records.users,
+        jobs=queue,
+        generator=generator,
+        audit=audit,
+        clock=clock,
+        callback_hosts=settings.idea_callback_hosts,
+        sync_max_ideas=settings.ideas_sync_max,
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -348,6 +371,7 @@ def build_container(
         scheduler=scheduler or ApScheduler(),
         metrics=metrics,
         models=models,
+        idea_requests=idea_requests,
         tracer_provider=tracer_provider,
         operations=operations,
         health_checks=checks,
@@ -364,6 +388,7 @@ def build_container(
             lifecycle=knowledge.lifecycle,
             market=market,
             provider=provider,
+            idea_requests=idea_requests,
         ),
     )
 

@@ -231,6 +231,14 @@ class Settings(BaseSettings):
         description="USD per 1,000 input and per 1,000 output tokens, by model id",
     )
     aws_region: str = "us-east-1"
+    idea_callback_hosts: list[str] = Field(
+        default_factory=list, description="hosts an idea request's callback URL may name (https; http on loopback)"
+    )
+    ideas_sync_max: int = Field(default=3, ge=1, le=20, description="largest max_ideas served synchronously")
+    compliance_restricted_symbols: list[str] = Field(
+        default_factory=list, description="the firm's restricted list: ideas on these symbols are blocked"
+    )
+    compliance_max_liquidity_days: float = Field(default=5.0, gt=0, description="days to exit at 10% of volume")
     openai_base_url: str = Field(default="http://127.0.0.1:11434/v1", description="e.g. Ollama, vLLM, llama.cpp")
     openai_api_key: SecretStr | None = None
 

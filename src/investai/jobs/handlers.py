@@ -11,6 +11,8 @@ from investai.ports.market import MarketDataProvider
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import PROCESS_DOCUMENT
+from investai.services.idea_requests import JOB_KIND as GENERATE_IDEAS
+from investai.services.idea_requests import IdeaRequestService
 from investai.services.market import MarketDataService
 from investai.services.operations import OperationsService
 
@@ -27,6 +29,7 @@ def build_handlers(
     lifecycle: DocumentLifecycle,
     market: MarketDataService,
     provider: MarketDataProvider,
+    idea_requests: IdeaRequestService,
 ) -> dict[str, JobHandler]:
     def purge_expired(_job: Job) -> Mapping[str, Any]:
         return {"purged": operations.purge_expired()}
@@ -51,7 +54,15 @@ def build_handlers(
             "accepted": sum(outcome.accepted for _, outcome in outcomes if not isinstance(outcome, str)),
         }
 
+    def generate_ideas(job: Job) -> Mapping[str, Any]:
+        request_id = job.payload.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            raise PermanentJobError("the job names no idea request")
+        record = idea_requests.run(request_id)
+        return {"status": record.status.value, "ideas": len(record.idea_ids)}
+
     return {
+        GENERATE_IDEAS: generate_ideas,
         PURGE_EXPIRED: purge_expired,
         PROCESS_DOCUMENT: process_document,
         DOCUMENT_LIFECYCLE: apply_lifecycle,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from investai.domain.access import Principal
 from investai.domain.citations import DocumentCitation
-from investai.domain.errors import ValidationFailed
-from investai.domain.knowledge import AccessScope, KnowledgeHit, SearchFilters, SearchHit, SearchMode
+from investai.domain.errors import NotFound, ValidationFailed
+from investai.domain.knowledge import AccessScope, Chunk, KnowledgeHit, SearchFilters, SearchHit, SearchMode
 from investai.ports.audit import AuditLog
 from investai.ports.knowledge import Embedder, SearchIndex
 from investai.services.audit_trail import record_access
@@ -86,6 +86,28 @@ class KnowledgeService:
             query=text, vector=vector, mode=mode, scope=scope, filters=filters or SearchFilters(), limit=limit
         )
         return [to_knowledge_hit(hit, text) for hit in hits]
+
+    def chunk(self, principal: Principal, ctx: CallContext, chunk_id: str) -> Chunk:
+        """One indexed passage by its id (``document:version:ordinal``), if the caller may read it: what a
+        citation's ``chunk_id`` resolves to."""
+        document_id = chunk_id.rsplit(":", 2)[0] if chunk_id.count(":") >= 2 else ""
+        scope = AccessScope(
+            user_id=principal.user_id, organisation_id=principal.organisation_id, role=principal.role.value
+        )
+        found = next((c for c in self._index.chunks(document_id) if c.id == chunk_id), None) if document_id else None
+        allowed = found is not None and scope.allows(found)
+        record_access(
+            self._audit,
+            principal,
+            ctx,
+            action="knowledge.chunk",
+            resource_type="chunk",
+            resource_id=chunk_id,
+            allowed=allowed,
+        )
+        if found is None or not allowed:
+            raise NotFound(f"passage {chunk_id} not found")
+        return found
 
 
 def to_knowledge_hit(hit: SearchHit, query: str) -> KnowledgeHit:
@@ -173,3 +195,29 @@ def parse_date(value: str | None, *, name: str) -> datetime | None:
     except ValueError as exc:
         raise ValidationFailed(f"{name} must be an ISO date or datetime") from exc
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class KnowledgeEvidence:
+    """The research agents' view of the knowledge base (:class:`~investai.ports.research.EvidenceSearch`):
+    hybrid search as the requester, over document versions uploaded at or before the as-of moment."""
+
+    def __init__(self, *, index: SearchIndex, embedder: Embedder) -> None:
+        self._index = index
+        self._embedder = embedder
+
+    def passages(
+        self, *, reader: AccessScope, query: str, as_of: datetime, limit: int, request_id: str | None = None
+    ) -> list[KnowledgeHit]:
+        text = query.strip()[:MAX_QUERY_CHARS]
+        if not text:
+            return []
+        vector = [float(x) for x in self._embedder.embed([text])[0]]
+        hits = self._index.search(
+            query=text,
+            vector=vector,
+            mode=SearchMode.HYBRID,
+            scope=reader,
+            filters=SearchFilters(date_to=as_of),
+            limit=limit,
+        )
+        return [to_knowledge_hit(hit, text) for hit in hits if reader.allows(hit.chunk)]

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from investai.api.deps import ContainerDep, Context, KnowledgeSearcher
 from investai.domain.documents import DocumentType
 from investai.domain.errors import ValidationFailed
-from investai.domain.knowledge import KnowledgeHit, SearchFilters, SearchMode
+from investai.domain.knowledge import Chunk, KnowledgeHit, SearchFilters, SearchMode
 from investai.services.knowledge import MAX_QUERY_CHARS, parse_date
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
@@ -45,3 +46,19 @@ def search_knowledge(
     hits = container.knowledge.search.search(principal, ctx, query=q, mode=mode, filters=filters, limit=limit)
     # never from the response cache: results change as documents are processed, replaced or re-shared
     return JSONResponse([hit.model_dump(mode="json") for hit in hits], headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/chunks/{chunk_id}",
+    response_model=Chunk,
+    responses={404: {"description": "No such passage, or not yours to read"}},
+    summary="One passage by id: what a citation's chunk_id points at",
+)
+def get_chunk(
+    chunk_id: Annotated[str, PathParam(min_length=3, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")],
+    principal: KnowledgeSearcher,
+    container: ContainerDep,
+    ctx: Context,
+) -> Any:
+    chunk = container.knowledge.search.chunk(principal, ctx, chunk_id)
+    return JSONResponse(chunk.model_dump(mode="json"), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,370 @@
+"""Idea-generation requests: submit (queued as a job, or run at once when small), run, follow, cancel, list.
+
+A request is validated (field errors are a 422; advisory warnings are returned with it), stored, and queued
+as an ``ideas.generate`` job at the request's priority. The job runs the agent team as the requester (their
+current role and access), writes progress and every agent message as it goes (so status and the SSE stream
+work from any process), stores the ideas, and finally POSTs the outcome to the callback URL when one was
+given and its host is allow-listed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+from pydantic import ValidationError as PydanticValidationError
+
+from investai.domain.access import Permission, Principal
+from investai.domain.agents import AgentMessage, AgentName, AgentProgress, AgentState
+from investai.domain.common import new_id
+from investai.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus, Usage
+from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, Priority, request_from_template
+from investai.domain.ideas import InvestmentIdea
+from investai.domain.knowledge import AccessScope
+from investai.domain.users import UserStatus
+from investai.ports.audit import AuditLog
+from investai.ports.clock import Clock
+from investai.ports.ideas import GenerationResult, IdeaGenerator
+from investai.ports.jobs import JobQueue
+from investai.ports.repositories import IdeaRepository, IdeaRequestRepository, UserRepository
+from investai.services.audit_trail import record_access
+from investai.services.auth_common import CallContext
+
+JOB_KIND = "ideas.generate"
+PRIORITY = {Priority.LOW: -1, Priority.NORMAL: 0, Priority.HIGH: 1}
+log = structlog.get_logger(__name__)
+
+
+class RequestValidationFailed(ValidationFailed):
+    """A request that breaks field rules; ``details`` lists each problem (as a 422 body does)."""
+
+    def __init__(self, message: str, details: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def parse_submission(body: Mapping[str, Any]) -> tuple[IdeaRequest, str | None]:
+    """The request a submission describes: an optional ``template`` whose parameters the other fields override."""
+    fields = dict(body)
+    template = fields.pop("template", None)
+    if template is not None and (not isinstance(template, str) or template not in REQUEST_TEMPLATES):
+        raise RequestValidationFailed(
+            "unknown request template",
+            [{"loc": ["template"], "msg": f"choose one of {', '.join(sorted(REQUEST_TEMPLATES))}"}],
+        )
+    try:
+        return request_from_template(template, fields), template
+    except PydanticValidationError as exc:
+        details = [
+            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise RequestValidationFailed("the idea request is not valid", details) from exc
+
+
+class IdeaRequestService:
+    def __init__(
+        self,
+        *,
+        requests: IdeaRequestRepository,
+        ideas: IdeaRepository,
+        users: UserRepository,
+        jobs: JobQueue,
+        generator: IdeaGenerator,
+        audit: AuditLog,
+        clock: Clock,
+        callback_hosts: list[str] | None = None,
+        sync_max_ideas: int = 3,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._requests = requests
+        self._ideas = ideas
+        self._users = users
+        self._jobs = jobs
+        self._generator = generator
+        self._audit = audit
+        self._clock = clock
+        self._callback_hosts = {host.lower() for host in callback_hosts or []}
+        self._sync_max_ideas = sync_max_ideas
+        self._http = http
+        self._progress_lock = threading.Lock()
+
+    # --- submit ----------------------------------------------------------------------------------------------
+
+    def _check_callback(self, url: str | None) -> None:
+        if url is None:
+            return
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("https", "http") or not host:
+            raise RequestValidationFailed("bad callback URL", [{"loc": ["callback_url"], "msg": "an http(s) URL"}])
+        if host not in self._callback_hosts:
+            raise RequestValidationFailed(
+                "callback host not allowed",
+                [{"loc": ["callback_url"], "msg": f"{host} is not on the callback allow-list"}],
+            )
+        if parts.scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+            raise RequestValidationFailed(
+                "callback must use https", [{"loc": ["callback_url"], "msg": "https is required off loopback"}]
+            )
+
+    def _new_record(
+        self, principal: Principal, request: IdeaRequest, template: str | None, *, sync: bool
+    ) -> IdeaRequestRecord:
+        if not principal.can(Permission.IDEAS_REQUEST):
+            raise PermissionDenied("requesting ideas needs the ideas:request permission")
+        self._check_callback(request.callback_url)
+        now = self._clock.now()
+        return IdeaRequestRecord(
+            id=new_id("ireq_"),
+            owner_id=principal.user_id,
+            organisation_id=principal.organisation_id,
+            role=principal.role.value,
+            request=request,
+            template=template,
+            warnings=request.warnings(),
+            synchronous=sync,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def submit(self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]) -> IdeaRequestRecord:
+        request, template = parse_submission(body)
+        record = self._new_record(principal, request, template, sync=False)
+        self._requests.add(record)
+        job = self._jobs.enqueue(
+            JOB_KIND,
+            {"request_id": record.id},
+            owner_id=principal.user_id,
+            organisation_id=principal.organisation_id,
+            priority=PRIORITY[request.priority],
+            max_attempts=1,
+        )
+        record = record.model_copy(update={"job_id": job.id})
+        self._requests.update(record)
+        record_access(
+            self._audit, principal, ctx, action="ideas.request", resource_type="idea_request", resource_id=record.id
+        )
+        return record
+
+    def generate_now(
+        self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]
+    ) -> tuple[IdeaRequestRecord, list[InvestmentIdea]]:
+        """Run a small request in the caller's thread (``max_ideas`` up to the synchronous limit)."""
+        request, template = parse_submission(body)
+        if request.max_ideas > self._sync_max_ideas:
+            raise RequestValidationFailed(
+                "too large for synchronous mode",
+                [
+                    {
+                        "loc": ["max_ideas"],
+                        "msg": f"at most {self._sync_max_ideas} ideas synchronously; submit it instead",
+                    }
+                ],
+            )
+        record = self._new_record(principal, request, template, sync=True)
+        self._requests.add(record)
+        record_access(
+            self._audit, principal, ctx, action="ideas.request", resource_type="idea_request", resource_id=record.id
+        )
+        finished = self.run(record.id)
+        return finished, [self._ideas.get(idea_id) for idea_id in finished.idea_ids]
+
+    # --- run (the job) ---------------------------------------------------------------------------------------
+
+    def run(self, request_id: str) -> IdeaRequestRecord:
+        record = self._requests.get(request_id)
+        if record.finished:
+            return record
+        now = self._clock.now()
+        if self._requests.cancel_requested(request_id):
+            return self._finish(record, RequestStatus.CANCELLED, error="cancelled before it started")
+        try:
+            owner = self._users.get(record.owner_id)
+        except NotFound:
+            return self._finish(record, RequestStatus.FAILED, error="the requester no longer exists")
+        if owner.status is UserStatus.DISABLED or owner.organisation_id != record.organisation_id:
+            return self._finish(record, RequestStatus.FAILED, error="the requester's account is disabled")
+        reader = AccessScope(user_id=owner.id, organisation_id=owner.organisation_id, role=owner.role.value)
+        record = record.model_copy(update={"status": RequestStatus.RUNNING, "started_at": now, "updated_at": now})
+        self._requests.update(record)
+        state = {"record": record}
+
+        def on_message(message: AgentMessage) -> None:
+            self._requests.append_message(message)
+
+        def on_progress(agent: AgentName, status: AgentState, percent: float, detail: str | None) -> None:
+            with self._progress_lock:
+                current = state["record"]
+                progress = dict(current.progress)
+                progress[agent] = AgentProgress(
+                    agent=agent, state=status, percent=percent, detail=detail, updated_at=self._clock.now()
+                )
+                current = current.model_copy(update={"progress": progress, "updated_at": self._clock.now()})
+                state["record"] = current
+                self._requests.update(current)
+
+        try:
+            result = self._generator.generate(
+                record.request,
+                request_id=record.id,
+                reader=reader,
+                on_message=on_message,
+                on_progress=on_progress,
+                is_cancelled=lambda: self._requests.cancel_requested(request_id),
+            )
+        except Exception as exc:
+            cancelled = self._requests.cancel_requested(request_id)
+            status = RequestStatus.CANCELLED if cancelled else RequestStatus.FAILED
+            if not cancelled:
+                log.error("ideas.generation_failed", request_id=request_id, error=str(exc), exc_info=True)
+            return self._finish(state["record"], status, error=f"{type(exc).__name__}: {exc}"[:2000])
+        for idea in result.ideas:
+            self._ideas.add(idea)
+        return self._finish(state["record"], RequestStatus.SUCCEEDED, result=result)
+
+    def _finish(
+        self,
+        record: IdeaRequestRecord,
+        status: RequestStatus,
+        *,
+        error: str | None = None,
+        result: GenerationResult | None = None,
+    ) -> IdeaRequestRecord:
+        now = self._clock.now()
+        update: dict[str, Any] = {"status": status, "finished_at": now, "updated_at": now, "error": error}
+        if result is not None:
+            uses = result.model_uses
+            update |= {
+                "idea_ids": [idea.id for idea in result.ideas],
+                "blocked": result.blocked,
+                "skipped": result.skipped,
+                "failures": result.failures,
+                "screened": result.screened,
+                "usage": Usage(
+                    calls=len(uses),
+                    input_tokens=sum(use.input_tokens for use in uses),
+                    output_tokens=sum(use.output_tokens for use in uses),
+                    cost_usd=sum(use.cost_usd for use in uses),
+                    offline_calls=sum(use.offline for use in uses),
+                ),
+            }
+        if status is not RequestStatus.SUCCEEDED:
+            update["progress"] = {
+                agent: item
+                if item.state is AgentState.DONE
+                else item.model_copy(
+                    update={"state": AgentState.SKIPPED if status is RequestStatus.CANCELLED else AgentState.FAILED}
+                )
+                for agent, item in record.progress.items()
+            }
+        finished = record.model_copy(update=update)
+        self._requests.update(finished)
+        self._notify(finished)
+        return self._requests.get(finished.id)
+
+    def _notify(self, record: IdeaRequestRecord) -> None:
+        url = record.request.callback_url
+        if url is None:
+            return
+        try:
+            self._check_callback(url)  # the allow-list may have changed since the request was made
+            client = self._http or httpx.Client(timeout=5.0, follow_redirects=False)
+            response = client.post(
+                url,
+                json={"request_id": record.id, "status": record.status.value, "idea_ids": record.idea_ids},
+                headers={"User-Agent": "investai-callback"},
+            )
+            log.info("ideas.callback", request_id=record.id, status=response.status_code)
+        except (httpx.HTTPError, ValidationFailed) as exc:
+            log.warning("ideas.callback_failed", request_id=record.id, error=str(exc))
+
+    # --- read, cancel ----------------------------------------------------------------------------------------
+
+    def _visible(self, principal: Principal, request_id: str, ctx: CallContext, action: str) -> IdeaRequestRecord:
+        try:
+            record = self._requests.get(request_id)
+        except NotFound:
+            record = None
+        allowed = record is not None and principal.may_read(
+            owner_id=record.owner_id,
+            organisation_id=record.organisation_id,
+            organisation_wide=principal.can(Permission.IDEAS_READ_ORGANISATION),
+        )
+        record_access(
+            self._audit,
+            principal,
+            ctx,
+            action=action,
+            resource_type="idea_request",
+            resource_id=request_id,
+            allowed=allowed,
+        )
+        if record is None or not allowed:
+            raise NotFound(f"idea request {request_id} not found")
+        return record
+
+    def status(self, principal: Principal, ctx: CallContext, request_id: str) -> IdeaRequestRecord:
+        return self._visible(principal, request_id, ctx, "ideas.request.read")
+
+    def peek(self, principal: Principal, request_id: str) -> IdeaRequestRecord:
+        """The record for a stream already authorised by :meth:`status` (no audit record per poll)."""
+        record = self._requests.get(request_id)
+        if record.organisation_id != principal.organisation_id:
+            raise NotFound(f"idea request {request_id} not found")
+        return record
+
+    def messages(self, request_id: str, *, after: int) -> list[tuple[int, AgentMessage]]:
+        return self._requests.messages(request_id, after=after)
+
+    def results(self, principal: Principal, ctx: CallContext, request_id: str) -> list[InvestmentIdea]:
+        record = self._visible(principal, request_id, ctx, "ideas.request.results")
+        if record.status is not RequestStatus.SUCCEEDED:
+            raise Conflict(f"idea request {request_id} is {record.status.value}; results come when it succeeds")
+        return [self._ideas.get(idea_id) for idea_id in record.idea_ids]
+
+    def cancel(self, principal: Principal, ctx: CallContext, request_id: str) -> IdeaRequestRecord:
+        record = self._visible(principal, request_id, ctx, "ideas.request.cancel")
+        if record.owner_id != principal.user_id:
+            raise PermissionDenied("only the requester can cancel a request")
+        if record.finished:
+            raise Conflict(f"idea request {request_id} already {record.status.value}")
+        self._requests.request_cancel(request_id)
+        if record.status is RequestStatus.QUEUED and record.job_id:
+            try:
+                self._jobs.cancel(record.job_id)
+            except (Conflict, NotFound):
+                pass  # a worker leased it meanwhile: it sees the cancel flag before it starts
+            else:
+                return self._finish(self._requests.get(request_id), RequestStatus.CANCELLED, error="cancelled")
+        return self._requests.get(request_id)
+
+    def history(
+        self,
+        principal: Principal,
+        ctx: CallContext,
+        *,
+        status: RequestStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        everyone: bool = False,
+    ) -> list[IdeaRequestRecord]:
+        record_access(
+            self._audit, principal, ctx, action="ideas.request.list", resource_type="idea_request", resource_id=None
+        )
+        owner = None if everyone and principal.can(Permission.IDEAS_READ_ORGANISATION) else principal.user_id
+        return self._requests.list_requests(
+            organisation_id=principal.organisation_id,
+            owner_id=owner,
+            status=status,
+            since=since,
+            until=until,
+            limit=limit,
+        )

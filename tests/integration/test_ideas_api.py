@@ -1,0 +1,293 @@
+"""Idea requests through the API on the sample data (market history and the sample documents, embedded with
+the real model), offline models: submit, follow the SSE stream while a worker runs the job, read the results
+and resolve every citation; synchronous mode, cancel, validation, permissions and other organisations."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from investai.adapters.local.clock import FakeClock
+from investai.api.app import create_app
+from investai.bootstrap import Container, build_container
+from investai.config import Settings
+from investai.domain.users import Role
+from investai.ports.knowledge import Embedder
+from tests.conftest import Account, sign_up
+
+NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
+ORG = "org_1"
+
+
+def drain(container: Container) -> int:
+    worker = container.worker_pool().workers[0]
+    ran = 0
+    while worker.run_once():
+        ran += 1
+    return ran
+
+
+@pytest.fixture(scope="module")
+def container(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Container]:
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path_factory.mktemp("ideas") / "var", idea_callback_hosts=["localhost"]
+    )
+    built = build_container(settings, clock=FakeClock(NOW), embedder=embedder)
+    built.market.load_sample()
+    assert built.knowledge.samples.ensure_loaded(ORG) > 0
+    drain(built)
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def analyst(container: Container) -> Account:
+    return sign_up(container, role=Role.ANALYST, organisation=ORG)
+
+
+def sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    event, data = "message", []
+    for line in lines:
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data.append(line.split(":", 1)[1].strip())
+        elif line == "" and data:
+            yield event, json.loads("\n".join(data))
+            event, data = "message", []
+
+
+def test_a_request_runs_streams_progress_and_every_citation_resolves(
+    client: TestClient, container: Container, analyst: Account
+) -> None:
+    response = client.post(
+        "/api/v1/ideas/requests",
+        headers=analyst.headers,
+        json={"risk_tolerance": "moderate", "investment_horizon": "medium", "max_ideas": 5},
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    request_id = body["request_id"]
+    assert body["status"] == "queued"
+    assert response.headers["location"] == f"/api/v1/ideas/requests/{request_id}"
+    assert {item["agent"] for item in body["progress"]} == {
+        "planning",
+        "analysis",
+        "research",
+        "compliance",
+        "synthesis",
+    }
+
+    worker = threading.Thread(target=drain, args=(container,))
+    events: list[tuple[str, dict[str, Any]]] = []
+    with client.stream("GET", f"/api/v1/ideas/requests/{request_id}/events", headers=analyst.headers) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        worker.start()
+        for event in sse(stream.iter_lines()):
+            events.append(event)
+            if event[0] == "done":
+                break
+    worker.join(timeout=120)
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "progress"
+    assert kinds[-1] == "done"
+    assert "message" in kinds
+    percents = [data["percent"] for kind, data in events if kind == "progress"]
+    assert percents == sorted(percents)
+    assert events[-1][1]["status"] == "succeeded"
+    assert all(item["state"] == "done" for item in events[-1][1]["progress"])
+    senders = {data["sender"] for kind, data in events if kind == "message"}
+    assert {"supervisor", "planning", "analysis", "research", "compliance"} <= senders
+
+    results = client.get(f"/api/v1/ideas/requests/{request_id}/results", headers=analyst.headers)
+    assert results.status_code == 200
+    ideas = results.json()["ideas"]
+    assert len(ideas) == 5
+    documents_cited = 0
+    for idea in ideas:
+        for field in (
+            "title",
+            "summary",
+            "rationale",
+            "instruments",
+            "strategy",
+            "time_horizon",
+            "confidence",
+            "risk_level",
+            "expected_return",
+            "outcomes",
+            "metrics",
+            "position_sizing",
+            "levels",
+            "counter_arguments",
+            "supporting_evidence",
+            "compliance",
+            "status",
+            "provenance",
+            "generated_at",
+            "expires_at",
+            "owner_id",
+            "tags",
+        ):
+            assert idea[field] not in (None, [], ""), field
+        for evidence in idea["supporting_evidence"]:
+            citation = evidence["citation"]
+            if citation["kind"] == "document":
+                documents_cited += 1
+                chunk = client.get(f"/api/v1/knowledge/chunks/{citation['chunk_id']}", headers=analyst.headers)
+                assert chunk.status_code == 200, citation
+                assert chunk.json()["document_id"] == citation["document_id"]
+                assert chunk.json()["page"] == citation["page"]
+            else:
+                bars = client.get(
+                    f"/api/v1/market/{citation['symbol']}/bars",
+                    headers=analyst.headers,
+                    params={"start": citation["end"], "end": citation["end"], "as_of": citation["as_of"]},
+                )
+                assert bars.status_code == 200
+                if citation["series"] == "adj_close":
+                    assert bars.json()["bars"][-1]["adj_close"] == pytest.approx(citation["value"])
+    assert documents_cited > 0  # the sample notes are found and cited
+
+    listed = client.get("/api/v1/ideas", headers=analyst.headers).json()
+    assert {idea["id"] for idea in ideas} <= {idea["id"] for idea in listed}
+    trail = client.get(f"/api/v1/ideas/requests/{request_id}/messages", headers=analyst.headers).json()
+    assert len(trail) == kinds.count("message")
+    history = client.get("/api/v1/ideas/requests", headers=analyst.headers, params={"status": "succeeded"}).json()
+    assert request_id in [item["request_id"] for item in history]
+
+
+def test_synchronous_mode_with_a_template(client: TestClient, analyst: Account) -> None:
+    response = client.post(
+        "/api/v1/ideas/requests",
+        headers=analyst.headers,
+        params={"mode": "sync"},
+        json={"template": "short_term_tactical", "max_ideas": 2},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["request"]["status"] == "succeeded"
+    assert body["request"]["template"] == "short_term_tactical"
+    assert body["request"]["request"]["investment_horizon"] == "short"
+    assert len(body["ideas"]) == 2
+    assert any("short horizon" in warning for warning in body["request"]["warnings"])
+    too_big = client.post(
+        "/api/v1/ideas/requests", headers=analyst.headers, params={"mode": "sync"}, json={"max_ideas": 10}
+    )
+    assert too_big.status_code == 422
+    assert too_big.json()["error"]["details"][0]["loc"] == ["max_ideas"]
+
+
+def test_cancel_a_queued_request(client: TestClient, container: Container, analyst: Account) -> None:
+    request_id = client.post("/api/v1/ideas/requests", headers=analyst.headers, json={"max_ideas": 1}).json()[
+        "request_id"
+    ]
+    cancelled = client.delete(f"/api/v1/ideas/requests/{request_id}", headers=analyst.headers)
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    drain(container)
+    assert client.get(f"/api/v1/ideas/requests/{request_id}", headers=analyst.headers).json()["status"] == "cancelled"
+    assert client.delete(f"/api/v1/ideas/requests/{request_id}", headers=analyst.headers).status_code == 409
+    assert client.get(f"/api/v1/ideas/requests/{request_id}/results", headers=analyst.headers).status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"risk_tolerance": "reckless"}, "risk_tolerance"),
+        ({"investment_horizon": "forever"}, "investment_horizon"),
+        ({"max_ideas": 21}, "max_ideas"),
+        ({"max_ideas": 0}, "max_ideas"),
+        ({"template": "yolo"}, "template"),
+        ({"tickers": ["AAPL"], "exclusions": ["aapl"]}, None),
+        ({"callback_url": "https://evil.example.com/hook"}, "callback_url"),
+        ({"callback_url": "ftp://hooks.example.org/hook"}, "callback_url"),
+        ({"unknown_field": 1}, "unknown_field"),
+    ],
+)
+def test_bad_requests_are_clear_422s(
+    client: TestClient, analyst: Account, body: dict[str, Any], where: str | None
+) -> None:
+    response = client.post("/api/v1/ideas/requests", headers=analyst.headers, json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["request_id"]
+    if where is not None:
+        assert any(where in [str(part) for part in detail["loc"]] for detail in error["details"]), error
+
+
+def test_validate_returns_warnings(client: TestClient, analyst: Account) -> None:
+    response = client.post(
+        "/api/v1/ideas/requests/validate",
+        headers=analyst.headers,
+        json={"risk_tolerance": "very_aggressive", "investment_horizon": "intraday"},
+    )
+    assert response.status_code == 200
+    assert any("very_aggressive" in warning for warning in response.json()["warnings"])
+    templates = client.get("/api/v1/ideas/requests/templates", headers=analyst.headers).json()
+    assert len(templates) == 5
+
+
+def test_other_users_and_roles(client: TestClient, container: Container, analyst: Account) -> None:
+    request_id = client.post("/api/v1/ideas/requests", headers=analyst.headers, json={"max_ideas": 1}).json()[
+        "request_id"
+    ]
+    outsider = sign_up(container, role=Role.ANALYST, organisation="org_2")
+    colleague = sign_up(container, role=Role.ANALYST, organisation=ORG)
+    officer = sign_up(container, role=Role.COMPLIANCE_OFFICER, organisation=ORG)
+    for account in (outsider, colleague):
+        assert client.get(f"/api/v1/ideas/requests/{request_id}", headers=account.headers).status_code == 404
+        assert client.delete(f"/api/v1/ideas/requests/{request_id}", headers=account.headers).status_code == 404
+        assert client.get(f"/api/v1/ideas/requests/{request_id}/events", headers=account.headers).status_code == 404
+    assert client.get(f"/api/v1/ideas/requests/{request_id}", headers=officer.headers).status_code == 200
+    assert client.post("/api/v1/ideas/requests", headers=officer.headers, json={}).status_code == 403
+    drain(container)
+
+
+def test_the_callback_receives_the_outcome(client: TestClient, container: Container, analyst: Account) -> None:
+    import http.server
+    import socket
+
+    received: list[dict[str, Any]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    # Callbacks name hosts, not IP addresses (the WAF's remote-file-inclusion rule refuses URLs with an IP), so
+    # the hook listens where "localhost" resolves first.
+    family, _, _, _, address = socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM)[0]
+    server_class = type("Server", (http.server.HTTPServer,), {"address_family": family})
+    server = server_class((address[0], 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://localhost:{server.server_port}/hooks/ideas"
+        response = client.post(
+            "/api/v1/ideas/requests", headers=analyst.headers, json={"max_ideas": 1, "callback_url": url}
+        )
+        assert response.status_code == 202, response.text
+        drain(container)
+    finally:
+        server.shutdown()
+    assert received == [
+        {"request_id": response.json()["request_id"], "status": "succeeded", "idea_ids": received[0]["idea_ids"]}
+    ]
+    assert len(received[0]["idea_ids"]) == 1
