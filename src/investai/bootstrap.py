@@ -78,6 +78,7 @@ from investai.services.auth_common import AuthPolicy
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import DocumentService
+from investai.services.idea_lifecycle import IdeaLifecycle
 from investai.services.idea_requests import IdeaRequestService
 from investai.services.knowledge import KnowledgeEvidence, KnowledgeService
 from investai.services.market import MarketDataService, MarketLimits
@@ -148,6 +149,7 @@ class Container:
     metrics: Metrics
     models: ModelRouter
     idea_requests: IdeaRequestService
+    idea_lifecycle: IdeaLifecycle
     tracer_provider: TracerProvider
     operations: OperationsService
     health_checks: list[HealthCheck]
@@ -372,6 +374,9 @@ def build_container(
         metrics=metrics,
         models=models,
         idea_requests=idea_requests,
+        idea_lifecycle=IdeaLifecycle(
+            ideas=records.ideas, feedback=records.feedback, queries=identity.ideas, audit=audit, clock=clock
+        ),
         tracer_provider=tracer_provider,
         operations=operations,
         health_checks=checks,

@@ -174,3 +174,23 @@ def test_market_import_load_sample_symbols_and_bars_commands(tmp_path: Path, mon
     bars = runner.invoke(app, ["market", "bars", "KO", "--start", "2022-12-01", "--interval", "monthly"])
     assert bars.exit_code == 0, bars.output
     assert bars.output.splitlines()[1].startswith("2022-12-28,,,,")
+
+
+def test_ideas_generate_on_a_fresh_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a new user would: nothing loaded, no model configured; the command loads and indexes the samples."""
+    monkeypatch.setenv("INVESTAI_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["ideas", "generate", "--risk", "moderate", "--horizon", "medium", "--max", "5", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    ideas = json.loads(result.stdout[result.stdout.index("[") :])
+    assert len(ideas) == 5
+    for idea in ideas:
+        assert idea["time_horizon"] == "medium"
+        assert idea["provenance"]["models"][0]["offline"] is True
+        assert idea["supporting_evidence"]
+    assert any(e["citation"]["kind"] == "document" for idea in ideas for e in idea["supporting_evidence"])
+    bad = runner.invoke(app, ["ideas", "generate", "--risk", "reckless"])
+    assert bad.exit_code == 2
+    assert "risk_tolerance" in bad.output

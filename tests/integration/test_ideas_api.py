@@ -291,3 +291,69 @@ def test_the_callback_receives_the_outcome(client: TestClient, container: Contai
         {"request_id": response.json()["request_id"], "status": "succeeded", "idea_ids": received[0]["idea_ids"]}
     ]
     assert len(received[0]["idea_ids"]) == 1
+
+
+def test_lifecycle_permissions_and_feedback(client: TestClient, container: Container, analyst: Account) -> None:
+    response = client.post(
+        "/api/v1/ideas/requests", headers=analyst.headers, params={"mode": "sync"}, json={"max_ideas": 2}
+    )
+    first, second = (idea["id"] for idea in response.json()["ideas"])
+    officer = sign_up(container, role=Role.COMPLIANCE_OFFICER, organisation=ORG)
+    foreign_officer = sign_up(container, role=Role.COMPLIANCE_OFFICER, organisation="org_2")
+    colleague = sign_up(container, role=Role.ANALYST, organisation=ORG)
+
+    def move(account: Account, idea_id: str, status: str, reason: str | None = None) -> Any:
+        return client.post(
+            f"/api/v1/ideas/{idea_id}/status", headers=account.headers, json={"status": status, "reason": reason}
+        )
+
+    assert move(officer, first, "approved").status_code == 409  # a draft is not in review yet
+    assert move(analyst, first, "in_review").status_code == 200
+    denied = move(analyst, first, "approved")
+    assert denied.status_code == 403  # an analyst cannot approve, not even their own idea
+    assert denied.json()["error"]["code"] == "forbidden"
+    assert move(colleague, first, "archived").status_code == 404  # another analyst's idea is invisible
+    assert move(foreign_officer, first, "approved").status_code == 404  # so is another organisation's
+    assert client.get(f"/api/v1/ideas/{first}", headers=foreign_officer.headers).status_code == 404
+    approved = move(officer, first, "approved", "suitable for the model portfolio")
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert body["status"] == "approved"
+    assert body["compliance"]["state"] == "compliant"
+    assert body["status_history"][-1]["by"] == officer.user.id
+    seen = client.get(f"/api/v1/ideas/{first}", headers=analyst.headers).json()
+    assert seen["status"] == "approved"
+    assert [v["status"] for v in client.get(f"/api/v1/ideas/{first}/versions", headers=analyst.headers).json()] == [
+        "draft",
+        "in_review",
+        "approved",
+    ]
+
+    assert move(analyst, second, "in_review").status_code == 200
+    assert move(officer, second, "rejected").status_code == 422  # a rejection needs a reason
+    rejected = move(officer, second, "rejected", "concentration in one sector")
+    assert rejected.json()["status"] == "rejected"
+    assert rejected.json()["status_history"][-1]["reason"] == "concentration in one sector"
+
+    feedback = client.post(
+        f"/api/v1/ideas/{first}/feedback",
+        headers=analyst.headers,
+        json={
+            "rating": 4,
+            "usefulness": 5,
+            "accuracy": 3,
+            "insight": 4,
+            "action_taken": "watchlist",
+            "comments": {"accuracy": "the stop looks tight"},
+        },
+    )
+    assert feedback.status_code == 201, feedback.text
+    assert feedback.json()["idea_version"] == 3
+    assert (
+        client.post(f"/api/v1/ideas/{first}/feedback", headers=analyst.headers, json={"rating": 9}).status_code == 422
+    )
+    assert (
+        client.post(f"/api/v1/ideas/{first}/feedback", headers=colleague.headers, json={"rating": 3}).status_code == 404
+    )
+    listed = client.get(f"/api/v1/ideas/{first}/feedback", headers=officer.headers).json()
+    assert [item["rating"] for item in listed] == [4]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,10 @@ from investai.domain.users import RiskTolerance
 from investai.ports.research import MarketReader
 
 HISTORY_DAYS = 3 * 366
-"""Calendar days of history read per symbol: 12-1 momentum needs 253 trading days, risk figures use it all."""
+"""Calendar days of history used per symbol, back from its latest bar at the as-of moment: 12-1 momentum needs
+253 trading days, risk figures use it all."""
+STALE_DAYS = 7
+"""Prices older than this at the as-of moment are flagged (compliance note, counter-argument)."""
 MIN_RETURNS = 126
 SCENARIO_PATHS = 2000
 BOOTSTRAP_BLOCK = 10
@@ -73,6 +76,7 @@ class CandidateAnalysis(DomainModel):
     symbol: str
     start: date
     end: date
+    data_age_days: int = Field(ge=0, description="calendar days from the latest bar to the as-of moment")
     last_close: float
     observations: int
     composite: float
@@ -95,6 +99,7 @@ class CandidateAnalysis(DomainModel):
     def figures(self) -> list[float]:
         """Every number this analysis computed (the grounding check's allowed values)."""
         values: list[float] = [self.last_close, self.composite, self.composite_percentile, float(self.horizon_days)]
+        values += [float(self.data_age_days), self.end.year, self.end.month, self.end.day]
         for group in (self.factors, self.raw_factors, self.metrics, self.technicals, self.sizing, self.fit or {}):
             values.extend(value for value in group.values() if value is not None)
         for outcome in self.scenarios.values():
@@ -140,11 +145,12 @@ class AnalysisAgent:
         if symbol not in self._frames:
             end = ctx.as_of.date()
             try:
-                frame = self._market.bar_frame(
-                    symbol, start=end - timedelta(days=HISTORY_DAYS), end=end, as_of=ctx.as_of
-                )
+                frame = self._market.bar_frame(symbol, end=end, as_of=ctx.as_of)
             except NotFound:
                 frame = pd.DataFrame(columns=["date", "close", "adj_close", "volume", "high", "low"])
+            if not frame.empty:  # the window ends at the latest bar available, however old that is
+                dates = pd.to_datetime(frame["date"])
+                frame = frame[dates >= dates.iloc[-1] - pd.Timedelta(days=HISTORY_DAYS)].reset_index(drop=True)
             self._frames[symbol] = frame
         return self._frames[symbol]
 
@@ -290,6 +296,7 @@ class AnalysisAgent:
             symbol=symbol,
             start=start,
             end=end,
+            data_age_days=max(0, (ctx.as_of.date() - end).days),
             last_close=last,
             observations=len(returns),
             composite=screen.composite.get(symbol, 0.0),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from investai.agents.analysis import MAX_WEIGHT, CandidateAnalysis
+from investai.agents.analysis import MAX_WEIGHT, STALE_DAYS, CandidateAnalysis
 from investai.agents.context import RunContext
 from investai.agents.prompts import UNTRUSTED_RULE, PromptTemplate, quote_untrusted
 from investai.domain.agents import AgentName, MessageType
@@ -162,6 +162,13 @@ class ComplianceAgent:
                 f"{days:.1f} days to exit at 10% of average volume (limit {self._max_liquidity_days:g})",
                 Severity.HIGH,
             )
+        age = analysis.data_age_days
+        rule(
+            "data_freshness",
+            age <= STALE_DAYS,
+            f"latest price {analysis.end.isoformat()}, {age} days before the as-of moment (limit {STALE_DAYS})",
+            Severity.MEDIUM,
+        )
         self._esg(request.esg, industry, rule, issues)
         disclosures = list(STANDARD_DISCLOSURES)
         disclosures.append(f"Figures use market data available as of {ctx.as_of.isoformat()}.")

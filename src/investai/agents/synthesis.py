@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from investai.agents.analysis import CandidateAnalysis
+from investai.agents.analysis import STALE_DAYS, CandidateAnalysis
 from investai.agents.compliance import MAX_RISK_LEVEL
 from investai.agents.context import RunContext
 from investai.agents.grounding import check_numbers
@@ -377,6 +377,11 @@ class SynthesisAgent:
             f"The bear-case quarter of scenarios has a median of {_pct(analysis.scenarios['bear']['median'])}.",
             f"The worst drawdown in the window was {_pct(m.get('max_drawdown'))}.",
         ]
+        if analysis.data_age_days > STALE_DAYS:
+            counter.append(
+                f"Prices end on {analysis.end.isoformat()}, {analysis.data_age_days} days before the as-of date: "
+                "the figures may no longer hold."
+            )
         rsi = t.get("rsi_14")
         if rsi is not None and rsi > 70:
             counter.append(f"RSI(14) of {rsi:.1f} signals an overbought price.")

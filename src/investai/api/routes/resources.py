@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from investai.api.deps import ContainerDep, Context, IdeaReader, JobReader
+from investai.api.deps import ContainerDep, Context, CurrentPrincipal, IdeaReader, JobReader
+from investai.domain.feedback import ActionTaken, Feedback, FeedbackAspect
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
@@ -43,6 +45,50 @@ def get_idea(
 @router.get("/ideas/{idea_id}/versions", response_model=list[InvestmentIdea], responses=NOT_FOUND)
 def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> list[InvestmentIdea]:
     return container.identity.ideas.history(principal, idea_id, ctx)
+
+
+class StatusChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: IdeaStatus
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: int = Field(ge=1, le=5)
+    usefulness: int | None = Field(default=None, ge=1, le=5)
+    accuracy: int | None = Field(default=None, ge=1, le=5)
+    insight: int | None = Field(default=None, ge=1, le=5)
+    action_taken: ActionTaken = ActionTaken.NONE
+    comments: dict[FeedbackAspect, Annotated[str, Field(max_length=2000)]] = Field(default_factory=dict)
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+@router.post(
+    "/ideas/{idea_id}/status",
+    response_model=InvestmentIdea,
+    responses={**NOT_FOUND, 403: {"description": "Not your move"}, 409: {"description": "Not allowed from here"}},
+    summary="Change an idea's status: owners submit, withdraw and archive; compliance officers approve or reject",
+)
+def change_status(
+    idea_id: str, body: StatusChangeIn, principal: CurrentPrincipal, container: ContainerDep, ctx: Context
+) -> InvestmentIdea:
+    return container.idea_lifecycle.transition(principal, ctx, idea_id, body.status, reason=body.reason)
+
+
+@router.post("/ideas/{idea_id}/feedback", response_model=Feedback, status_code=201, responses=NOT_FOUND)
+def give_feedback(
+    idea_id: str, body: FeedbackIn, principal: CurrentPrincipal, container: ContainerDep, ctx: Context
+) -> Feedback:
+    return container.idea_lifecycle.give_feedback(principal, ctx, idea_id, body.model_dump())
+
+
+@router.get("/ideas/{idea_id}/feedback", response_model=list[Feedback], responses=NOT_FOUND)
+def list_feedback(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
+    found = container.idea_lifecycle.feedback_for(principal, ctx, idea_id)
+    return JSONResponse([item.model_dump(mode="json") for item in found], headers=NO_STORE)
 
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=NOT_FOUND, summary="A job you started")

@@ -1,0 +1,174 @@
+"""``investai ideas``: generate ideas from the command line with live per-agent progress."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from investai.bootstrap import Container
+    from investai.domain.access import Principal
+
+ideas_app = typer.Typer(help="Investment ideas", no_args_is_help=True)
+CLI_ANALYST = "analyst@localhost"
+
+
+def _acting_user(container: Container, email: str | None) -> Principal:
+    """The user named by ``--as``; without it, the local command-line analyst (created on first use, with no
+    password that was ever shown, so it never signs in over the API)."""
+    from investai.cli_knowledge import _principal
+    from investai.domain.access import Permission
+    from investai.domain.users import Role
+
+    if email is None:
+        email = CLI_ANALYST
+        if container.users.get_by_email(CLI_ANALYST) is None:
+            container.identity.users.create_user(
+                actor=None,
+                email=CLI_ANALYST,
+                role=Role.ANALYST,
+                organisation_id=container.settings.default_organisation,
+                display_name="Command-line analyst",
+            )
+    return _principal(container, email, Permission.IDEAS_REQUEST)
+
+
+def _prepare_samples(container: Container) -> None:
+    """Load the sample market history and documents into empty stores and index the documents now."""
+    from datetime import timedelta
+
+    from investai.jobs.worker import Worker
+    from investai.services.documents import PROCESS_DOCUMENT
+
+    settings = container.settings
+    if settings.load_sample_market_data:
+        container.market.ensure_sample_loaded()
+    if settings.load_sample_documents and container.knowledge.samples.ensure_loaded(settings.default_organisation):
+        typer.echo("indexing the sample documents...", err=True)
+        worker = Worker(  # document jobs only: nobody else's queued work runs in this command
+            queue=container.jobs,
+            handlers={PROCESS_DOCUMENT: container.handlers[PROCESS_DOCUMENT]},
+            visibility_timeout=timedelta(seconds=settings.job_visibility_timeout_s),
+            poll_interval=settings.worker_poll_interval_s,
+            metrics=container.metrics,
+            name="cli",
+        )
+        while worker.run_once():
+            pass
+
+
+@ideas_app.command("generate")
+def generate(
+    risk: Annotated[
+        str, typer.Option(help="very_conservative, conservative, moderate, aggressive, very_aggressive")
+    ] = "moderate",
+    horizon: Annotated[str, typer.Option(help="intraday, short, medium, long, very_long")] = "medium",
+    max_ideas: Annotated[int, typer.Option("--max", min=1, max=20, help="How many ideas")] = 5,
+    template: Annotated[str | None, typer.Option(help="A request template, e.g. aggressive_growth")] = None,
+    ticker: Annotated[list[str] | None, typer.Option(help="Limit to this symbol (repeatable)")] = None,
+    sector: Annotated[list[str] | None, typer.Option(help="Limit to this sector (repeatable)")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Exclude this symbol (repeatable)")] = None,
+    amount: Annotated[float | None, typer.Option(help="Capital to deploy, for sizing and liquidity")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Generate as of this date (YYYY-MM-DD)")] = None,
+    depth: Annotated[str, typer.Option(help="quick, standard or deep research")] = "standard",
+    as_user: Annotated[str | None, typer.Option("--as", help="E-mail of the requesting user")] = None,
+    output_json: Annotated[bool, typer.Option("--json", help="Print the ideas as JSON")] = False,
+) -> None:
+    """Generate ideas on the data loaded (the sample data on a fresh install), showing each agent's progress."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    from investai.domain.errors import DomainError
+    from investai.services.auth_common import CallContext
+    from investai.services.idea_requests import RequestValidationFailed
+
+    console = Console(stderr=True)
+    container = _open()
+    try:
+        principal = _acting_user(container, as_user)
+        _prepare_samples(container)
+        body: dict[str, object] = {"max_ideas": max_ideas, "research_depth": depth}
+        if template is None or risk != "moderate":
+            body["risk_tolerance"] = risk
+        if template is None or horizon != "medium":
+            body["investment_horizon"] = horizon
+        body |= {"template": template} if template else {}
+        body |= {"tickers": ticker} if ticker else {}
+        body |= {"sectors": sector} if sector else {}
+        body |= {"exclusions": exclude} if exclude else {}
+        body |= {"amount": amount} if amount else {}
+        body |= {"as_of": date.fromisoformat(as_of).isoformat()} if as_of else {}
+        service = container.idea_requests
+        try:
+            record = service.submit(principal, CallContext(), body)
+        except RequestValidationFailed as exc:
+            for detail in exc.details:
+                console.print(f"[red]invalid[/red] {'.'.join(map(str, detail['loc']))}: {detail['msg']}")
+            raise typer.Exit(2) from exc
+        for warning in record.warnings:
+            console.print(f"[yellow]warning[/yellow] {warning}")
+        outcome: dict[str, object] = {}
+        runner = threading.Thread(target=lambda: outcome.update(record=service.run(record.id)), daemon=True)
+        started = time.perf_counter()
+        runner.start()
+
+        def table() -> Table:
+            current = service.peek(principal, record.id)
+            grid = Table(title=f"request {record.id}", show_lines=False)
+            for column in ("agent", "state", "%", "detail"):
+                grid.add_column(column)
+            for item in current.progress.values():
+                grid.add_row(item.agent.value, item.state.value, f"{item.percent:.0f}", item.detail or "")
+            return grid
+
+        with Live(table(), console=console, refresh_per_second=8) as live:
+            while runner.is_alive():
+                runner.join(0.15)
+                live.update(table())
+            live.update(table())
+        finished = service.peek(principal, record.id)
+        console.print(f"{finished.status.value} in {time.perf_counter() - started:.1f} s")
+        if finished.error:
+            console.print(f"[red]{finished.error}[/red]")
+            raise typer.Exit(1)
+        ideas = service.results(principal, CallContext(), record.id)
+        if output_json:
+            typer.echo(json.dumps([idea.model_dump(mode="json") for idea in ideas], indent=2))
+        else:
+            summary = Table(title=f"{len(ideas)} ideas")
+            for column in ("symbol", "title", "confidence", "risk", "expected", "weight", "compliance"):
+                summary.add_column(column)
+            for idea in ideas:
+                summary.add_row(
+                    idea.instruments[0].symbol,
+                    idea.title,
+                    f"{idea.confidence:.2f}",
+                    idea.risk_level.value,
+                    _expected(idea.expected_return.point, idea.expected_return.low, idea.expected_return.high),
+                    f"{idea.position_sizing.weight:.1%}" if idea.position_sizing else "",
+                    idea.compliance.state.value,
+                )
+            Console().print(summary)
+        for symbol, reason in finished.blocked.items():
+            console.print(f"blocked {symbol}: {reason}")
+    except DomainError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+
+
+def _expected(point: float, low: float, high: float) -> str:
+    return f"{point:+.1%} ({low:+.1%} to {high:+.1%})"
+
+
+def _open() -> Container:
+    from investai.cli import _container
+
+    return _container()

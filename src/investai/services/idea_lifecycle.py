@@ -1,0 +1,154 @@
+"""Idea status changes by role, and feedback.
+
+* the owner (an analyst or portfolio manager with ``ideas:request``) submits a draft for review, withdraws it
+  back to draft, or archives it;
+* a compliance officer (``ideas:review``) of the same organisation approves an idea in review (recording the
+  review as a passed compliance check; an idea with a critical issue cannot be approved) or rejects it with a
+  reason;
+* expiry is the scheduler's (approved and rejected ideas past ``expires_at``).
+
+Every change is a new revision of the idea with the change in its history, and an audit record. An idea the
+caller may not read answers 404; one they may read but not change answers 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from investai.domain.access import Permission, Principal
+from investai.domain.common import new_id
+from investai.domain.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from investai.domain.feedback import Feedback
+from investai.domain.idea_parts import ComplianceCheck, ComplianceState
+from investai.domain.ideas import InvestmentIdea
+from investai.domain.lifecycle import IdeaStatus, can_transition
+from investai.ports.audit import AuditLog
+from investai.ports.clock import Clock
+from investai.ports.repositories import FeedbackRepository, IdeaRepository
+from investai.services.audit_trail import record_access
+from investai.services.auth_common import CallContext
+from investai.services.queries import IdeaQueries
+
+OWNER_MOVES = {
+    (IdeaStatus.DRAFT, IdeaStatus.IN_REVIEW),
+    (IdeaStatus.IN_REVIEW, IdeaStatus.DRAFT),
+    (IdeaStatus.DRAFT, IdeaStatus.ARCHIVED),
+    (IdeaStatus.APPROVED, IdeaStatus.ARCHIVED),
+    (IdeaStatus.REJECTED, IdeaStatus.ARCHIVED),
+}
+REVIEWER_MOVES = {
+    (IdeaStatus.IN_REVIEW, IdeaStatus.APPROVED),
+    (IdeaStatus.IN_REVIEW, IdeaStatus.REJECTED),
+    (IdeaStatus.APPROVED, IdeaStatus.ARCHIVED),
+    (IdeaStatus.REJECTED, IdeaStatus.ARCHIVED),
+}
+
+
+class IdeaLifecycle:
+    def __init__(
+        self,
+        *,
+        ideas: IdeaRepository,
+        feedback: FeedbackRepository,
+        queries: IdeaQueries,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
+        self._ideas = ideas
+        self._feedback = feedback
+        self._queries = queries
+        self._audit = audit
+        self._clock = clock
+
+    def transition(
+        self, principal: Principal, ctx: CallContext, idea_id: str, target: IdeaStatus, *, reason: str | None = None
+    ) -> InvestmentIdea:
+        idea = self._queries.get(principal, idea_id, ctx)  # NotFound unless the caller may read it
+        move = (idea.status, target)
+        if not can_transition(idea.status, target):
+            raise InvalidTransition(f"an idea cannot move from {idea.status.value} to {target.value}")
+        is_owner = idea.owner_id == principal.user_id and principal.can(Permission.IDEAS_REQUEST)
+        is_reviewer = principal.can(Permission.IDEAS_REVIEW) and idea.organisation_id == principal.organisation_id
+        allowed = (is_owner and move in OWNER_MOVES) or (is_reviewer and move in REVIEWER_MOVES)
+        record_access(
+            self._audit,
+            principal,
+            ctx,
+            action=f"idea.status.{target.value}",
+            resource_type="idea",
+            resource_id=idea_id,
+            allowed=allowed,
+        )
+        if not allowed:
+            who = "compliance officers" if move in REVIEWER_MOVES else "the idea's owner"
+            if move not in OWNER_MOVES | REVIEWER_MOVES:
+                who = "the scheduler"
+            raise PermissionDenied(f"moving an idea from {idea.status.value} to {target.value} is for {who}")
+        if target is IdeaStatus.REJECTED and not (reason and reason.strip()):
+            raise ValidationFailed("a rejection needs a reason")
+        now = self._clock.now()
+        if target is IdeaStatus.APPROVED:
+            idea = self._signed_off(idea, principal, reason)
+        return self._store(idea.transition(target, by=principal.user_id, at=now, reason=reason))
+
+    def _signed_off(self, idea: InvestmentIdea, principal: Principal, reason: str | None) -> InvestmentIdea:
+        """The officer's approval completes a review that the rules left open (``needs_review``)."""
+        status = idea.compliance
+        if status.has_critical_issue or status.state is ComplianceState.NON_COMPLIANT:
+            raise ValidationFailed("an idea with a critical compliance issue cannot be approved")
+        if status.state is ComplianceState.COMPLIANT:
+            return idea
+        check = ComplianceCheck(
+            name="officer_review", passed=True, detail=f"reviewed by {principal.user_id}: {reason or 'approved'}"[:2000]
+        )
+        signed = status.model_copy(
+            update={
+                "state": ComplianceState.COMPLIANT,
+                "checks": [*status.checks, check],
+                "checked_at": self._clock.now(),
+            }
+        )
+        return InvestmentIdea.model_validate({**idea.model_dump(), "compliance": signed.model_dump()})
+
+    def _store(self, idea: InvestmentIdea) -> InvestmentIdea:
+        self._ideas.add(idea)
+        return idea
+
+    def expire_due(self, ideas: list[InvestmentIdea]) -> int:
+        """Expire the approved and rejected ideas among ``ideas`` whose ``expires_at`` has passed."""
+        now = self._clock.now()
+        expired = 0
+        for idea in ideas:
+            if idea.status in (IdeaStatus.APPROVED, IdeaStatus.REJECTED) and idea.expires_at <= now:
+                self._store(idea.transition(IdeaStatus.EXPIRED, by="scheduler", at=now, reason="validity ended"))
+                expired += 1
+        return expired
+
+    # --- feedback ----------------------------------------------------------------------------------------------
+
+    def give_feedback(self, principal: Principal, ctx: CallContext, idea_id: str, fields: dict[str, Any]) -> Feedback:
+        if not principal.can(Permission.IDEAS_FEEDBACK):
+            raise PermissionDenied("giving feedback needs the ideas:feedback permission")
+        idea = self._queries.get(principal, idea_id, ctx)
+        feedback = Feedback.model_validate(
+            {
+                **fields,
+                "id": new_id("fb_"),
+                "idea_id": idea.id,
+                "idea_version": idea.version,
+                "user_id": principal.user_id,
+                "organisation_id": principal.organisation_id,
+                "created_at": self._clock.now(),
+            }
+        )
+        self._feedback.add(feedback)
+        record_access(self._audit, principal, ctx, action="idea.feedback", resource_type="idea", resource_id=idea_id)
+        return feedback
+
+    def feedback_for(self, principal: Principal, ctx: CallContext, idea_id: str) -> list[Feedback]:
+        """Feedback on an idea: everyone's for organisation-wide readers, otherwise the caller's own."""
+        self._queries.get(principal, idea_id, ctx)
+        found = self._feedback.list_for_idea(idea_id)
+        if principal.can(Permission.IDEAS_READ_ORGANISATION):
+            return [item for item in found if item.organisation_id == principal.organisation_id]
+        return [item for item in found if item.user_id == principal.user_id]
