@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from investai import __version__
-from investai.cli_ideas import ideas_app
+from investai.cli_ideas import evaluate, ideas_app
 from investai.cli_knowledge import documents_app, knowledge_app
 from investai.cli_market import market_app
 
@@ -28,6 +28,7 @@ app.add_typer(documents_app, name="documents")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(market_app, name="market")
 app.add_typer(ideas_app, name="ideas")
+app.command("evaluate")(evaluate)
 
 
 def _version(value: bool) -> None:

@@ -172,3 +172,67 @@ def _open() -> Container:
     from investai.cli import _container
 
     return _container()
+
+
+def evaluate(
+    start: Annotated[str, typer.Option(help="First rebalance date, YYYY-MM-DD")] = "2012-01-01",
+    end: Annotated[str, typer.Option(help="Last rebalance date, YYYY-MM-DD")] = "2022-09-30",
+    freq: Annotated[str, typer.Option(help="weekly, monthly or quarterly")] = "monthly",
+    horizon: Annotated[str, typer.Option(help="Holding period: 1m, 3m, 6m or 12m")] = "3m",
+    max_ideas: Annotated[int, typer.Option("--max", min=1, max=20, help="Ideas per date")] = 5,
+    risk: Annotated[str, typer.Option(help="Risk tolerance of the requests")] = "moderate",
+    out: Annotated[
+        str, typer.Option(help="Directory for evaluation.md, evaluation.png and the per-date CSV")
+    ] = "evaluation",
+) -> None:
+    """Run the idea generator walk-forward over history and report its track record against baselines."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from investai.domain.errors import DomainError
+    from investai.domain.knowledge import AccessScope
+    from investai.domain.users import RiskTolerance
+    from investai.services.evaluation import WalkForward, write_report
+
+    console = Console(stderr=True)
+    container = _open()
+    try:
+        principal = _acting_user(container, None)
+        if container.settings.load_sample_market_data:
+            container.market.ensure_sample_loaded()
+        reader = AccessScope(
+            user_id=principal.user_id, organisation_id=principal.organisation_id, role=principal.role.value
+        )
+        walk = WalkForward(generator=container.idea_requests.generator, market=container.market)
+        command = (
+            f"investai evaluate --start {start} --end {end} --freq {freq} --horizon {horizon} --max {max_ideas} "
+            f"--risk {risk}"
+        )
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("walking forward", total=None)
+
+            def tick(done: int, total: int, day: date) -> None:
+                progress.update(task, total=total, completed=done, description=f"as of {day.isoformat()}")
+
+            report = walk.run(
+                start=date.fromisoformat(start),
+                end=date.fromisoformat(end),
+                freq=freq,
+                horizon=horizon,
+                max_ideas=max_ideas,
+                risk=RiskTolerance(risk),
+                reader=reader,
+                command=command,
+                models=container.settings.model_provider.value,
+                on_period=tick,
+            )
+        markdown, chart = write_report(report, Path(out))
+        typer.echo(markdown.read_text(encoding="utf-8"))
+        console.print(f"wrote {markdown} and {chart}")
+    except (DomainError, ValueError) as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        container.close()

@@ -205,6 +205,7 @@ class _Run:
             skipped=skipped | {k: v for k, v in screen.dropped.items()},
             failures=self.failures,
             screened=len(screen.ranked),
+            scores=dict(screen.composite),
             model_uses=list(ctx.model_uses),
         )
 

@@ -21,6 +21,7 @@ class GenerationResult(DomainModel):
     skipped: dict[str, str] = Field(default_factory=dict, description="symbol -> why it is not an idea")
     failures: list[str] = Field(default_factory=list, description="agent failures met and how they were handled")
     screened: int = 0
+    scores: dict[str, float] = Field(default_factory=dict, description="every screened symbol's composite score")
     model_uses: list[ModelUse] = Field(default_factory=list)
 
 

@@ -95,6 +95,10 @@ class IdeaRequestService:
         self._http = http
         self._progress_lock = threading.Lock()
 
+    @property
+    def generator(self) -> IdeaGenerator:
+        return self._generator
+
     # --- submit ----------------------------------------------------------------------------------------------
 
     def _check_callback(self, url: str | None) -> None:
