@@ -1,16 +1,16 @@
 """Idea-generation benchmarks (offline models, the embedded stores).
 
-* **Sample universe, end to end**: an idea request submitted and run as its job would run it, for 5 ideas
-  over the 20 sample stocks with the sample documents indexed (real MiniLM query embeddings and LanceDB
-  hybrid search as the requester): planning, the screen, analysis and research of the top candidates in
-  parallel, compliance, synthesis, and storing the request, its agent messages and the ideas. p50 over 9
-  runs after one warm-up. Target: p50 at most 2 s. Baseline in the same run: the analysis agent's own computation for the same
-  request (the screen and the full analysis of the same candidates, no agents, no storage, no search).
-* **Synthetic universe of 500 symbols**: the same request over 500 random-walk stocks (three years of
-  daily bars, 11 sectors), no documents. p50 over 3 runs after a warm-up. Target: at most 10 s.
-* **Orchestration overhead**: the sample request with a zero-latency scripted model on every task (the
-  router's token bucket, retry wrapper, usage and metrics, prompt rendering and hashing, grounding checks all
-  run; the model answers instantly) against the offline provider, per model call.
+* **Sample universe, end to end**: an idea request submitted and run as its job would run it, for 5 ideas over the
+  20 sample stocks with the sample documents indexed (real MiniLM query embeddings and LanceDB hybrid search as the
+  requester): planning, the screen, analysis and research of the top candidates in parallel, compliance, synthesis,
+  and storing the request, its agent messages and the ideas. p50 over 9 runs after one warm-up. Target: p50 at most
+  2 s. Baseline in the same run: the analysis agent's own computation for the same request (the screen and the full
+  analysis of the same candidates, no agents, no storage, no search).
+* **Synthetic universe of 500 symbols**: the same request over 500 random-walk stocks (three years of daily bars, 11
+  sectors), no documents. p50 over 3 runs after a warm-up. Target: at most 10 s.
+* **Orchestration overhead**: the sample request with a zero-latency scripted model on every task (the router's
+  token bucket, retry wrapper, usage and metrics, prompt rendering and hashing, grounding checks all run; the model
+  answers instantly) against the offline provider, per model call.
 
     .venv/bin/python -m benchmarks.ideas
 """
