@@ -78,6 +78,7 @@ from investai.services.auth_common import AuthPolicy
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import DocumentService
+from investai.services.idea_insights import IdeaInsights
 from investai.services.idea_lifecycle import IdeaLifecycle
 from investai.services.idea_requests import IdeaRequestService
 from investai.services.knowledge import KnowledgeEvidence, KnowledgeService
@@ -150,6 +151,7 @@ class Container:
     models: ModelRouter
     idea_requests: IdeaRequestService
     idea_lifecycle: IdeaLifecycle
+    idea_insights: IdeaInsights
     tracer_provider: TracerProvider
     operations: OperationsService
     health_checks: list[HealthCheck]
@@ -189,6 +191,7 @@ class Container:
             lifecycle_cron=self.settings.document_lifecycle_cron,
             market_retention_cron=self.settings.market_retention_cron,
             market_refresh_cron=self.settings.market_refresh_cron,
+            ideas_expiry_cron=self.settings.ideas_expiry_cron,
         )
         self.scheduler.start()
 
@@ -346,8 +349,9 @@ def build_container(
         restricted=tuple(settings.compliance_restricted_symbols),
         max_liquidity_days=settings.compliance_max_liquidity_days,
     )
+    idea_request_records = SqliteIdeaRequestRepository(db=database)
     idea_requests = IdeaRequestService(
-        requests=SqliteIdeaRequestRepository(db=database),
+        requests=idea_request_records,
         ideas=records.ideas,
         users=records.users,
         jobs=queue,
@@ -356,6 +360,9 @@ def build_container(
         clock=clock,
         callback_hosts=settings.idea_callback_hosts,
         sync_max_ideas=settings.ideas_sync_max,
+    )
+    idea_lifecycle = IdeaLifecycle(
+        ideas=records.ideas, feedback=records.feedback, queries=identity.ideas, audit=audit, clock=clock
     )
     return Container(
         settings=settings,
@@ -374,9 +381,8 @@ def build_container(
         metrics=metrics,
         models=models,
         idea_requests=idea_requests,
-        idea_lifecycle=IdeaLifecycle(
-            ideas=records.ideas, feedback=records.feedback, queries=identity.ideas, audit=audit, clock=clock
-        ),
+        idea_lifecycle=idea_lifecycle,
+        idea_insights=IdeaInsights(queries=identity.ideas, requests=idea_request_records, market=market),
         tracer_provider=tracer_provider,
         operations=operations,
         health_checks=checks,
@@ -394,6 +400,7 @@ def build_container(
             market=market,
             provider=provider,
             idea_requests=idea_requests,
+            idea_lifecycle=idea_lifecycle,
         ),
     )
 

@@ -234,6 +234,7 @@ class Settings(BaseSettings):
     idea_callback_hosts: list[str] = Field(
         default_factory=list, description="hosts an idea request's callback URL may name (https; http on loopback)"
     )
+    ideas_expiry_cron: str = Field(default="7 * * * *", description="when expired ideas are marked (UTC)")
     ideas_sync_max: int = Field(default=3, ge=1, le=20, description="largest max_ideas served synchronously")
     compliance_restricted_symbols: list[str] = Field(
         default_factory=list, description="the firm's restricted list: ideas on these symbols are blocked"

@@ -244,6 +244,32 @@ def test_lists_return_the_latest_revision_of_each_idea_newest_first(ideas: IdeaR
     assert ideas.list_by_status("org_1", IdeaStatus.APPROVED) == []
 
 
+def test_list_expiring_finds_approved_and_rejected_ideas_past_their_expiry(ideas: IdeaRepository) -> None:
+    from investai.domain.idea_parts import ComplianceState, ComplianceStatus
+
+    compliant = ComplianceStatus(state=ComplianceState.COMPLIANT)
+    due, later, draft = (
+        make_idea(generated_at=T0, compliance=compliant),
+        make_idea(generated_at=T0, compliance=compliant, expires_at=T0 + timedelta(days=90)),
+        make_idea(generated_at=T0, organisation_id="org_2"),
+    )
+    for idea in (due, later, draft):
+        ideas.add(idea)
+    at = T0 + timedelta(minutes=1)
+    approved = due.transition(IdeaStatus.IN_REVIEW, by="u", at=at).transition(IdeaStatus.APPROVED, by="o", at=at)
+    ideas.add(due.transition(IdeaStatus.IN_REVIEW, by="u", at=at))
+    ideas.add(approved)
+    later_rejected = later.transition(IdeaStatus.IN_REVIEW, by="u", at=at).transition(
+        IdeaStatus.REJECTED, by="o", at=at, reason="no"
+    )
+    ideas.add(later.transition(IdeaStatus.IN_REVIEW, by="u", at=at))
+    ideas.add(later_rejected)
+    assert ideas.list_expiring(T0 + timedelta(days=29)) == []
+    assert ideas.list_expiring(T0 + timedelta(days=30)) == [approved]  # drafts never expire
+    assert ideas.list_expiring(T0 + timedelta(days=91)) == [approved, later_rejected]
+    assert ideas.list_expiring(T0 + timedelta(days=91), limit=1) == [approved]
+
+
 def test_list_by_date_uses_the_generation_day(ideas: IdeaRepository) -> None:
     today = make_idea(generated_at=T0)
     tomorrow = make_idea(generated_at=T0 + timedelta(days=1))

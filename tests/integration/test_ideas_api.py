@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -357,3 +357,102 @@ def test_lifecycle_permissions_and_feedback(client: TestClient, container: Conta
     )
     listed = client.get(f"/api/v1/ideas/{first}/feedback", headers=officer.headers).json()
     assert [item["rating"] for item in listed] == [4]
+
+
+def test_explanation_performance_and_exports(client: TestClient, container: Container, analyst: Account) -> None:
+    response = client.post(
+        "/api/v1/ideas/requests",
+        headers=analyst.headers,
+        params={"mode": "sync"},
+        json={"max_ideas": 1, "as_of": "2022-06-30"},
+    )
+    idea = response.json()["ideas"][0]
+    idea_id, symbol = idea["id"], idea["instruments"][0]["symbol"]
+
+    explanation = client.get(f"/api/v1/ideas/{idea_id}/explanation", headers=analyst.headers).json()
+    assert {
+        "decision_path",
+        "factor_contributions",
+        "data_sources",
+        "confidence_breakdown",
+        "ranking",
+        "sensitivity",
+    } <= set(explanation)
+    assert explanation["decision_path"][0]["sender"] == "supervisor"
+    assert explanation["ranking"]["score"] == pytest.approx(
+        sum(explanation["ranking"]["weights"][k] * v for k, v in explanation["ranking"]["components"].items())
+    )
+    assert all(source["age_days"] >= 0 for source in explanation["data_sources"] if source["kind"] == "market")
+
+    performance = client.get(f"/api/v1/ideas/{idea_id}/performance", headers=analyst.headers).json()
+    closes = container.market.bar_frame(symbol, start=date(2022, 6, 30))
+    expected = closes["adj_close"].iloc[-1] / closes["adj_close"].iloc[0] - 1
+    assert performance["since"] == "2022-06-30"
+    assert performance["until"] == "2022-12-28"
+    assert performance["realised_return"] == pytest.approx(expected)
+    assert performance["benchmark"] == "SPX"
+    assert performance["excess_return"] == pytest.approx(
+        performance["realised_return"] - performance["benchmark_return"]
+    )
+
+    markdown = client.get(f"/api/v1/ideas/{idea_id}/export", headers=analyst.headers)
+    assert markdown.status_code == 200
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert markdown.text.startswith(f"# {idea['title']}")
+    assert "data:image/png;base64," in markdown.text
+    page = client.get(f"/api/v1/ideas/{idea_id}/export", headers=analyst.headers, params={"format": "html"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<script" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert (
+        client.get(f"/api/v1/ideas/{idea_id}/export", headers=analyst.headers, params={"format": "pdf"}).status_code
+        == 422
+    )
+    stranger = sign_up(container, role=Role.ANALYST, organisation="org_2")
+    for path in ("explanation", "performance", "export"):
+        assert client.get(f"/api/v1/ideas/{idea_id}/{path}", headers=stranger.headers).status_code == 404
+
+
+def test_the_scheduler_expires_approved_ideas_past_their_validity(
+    client: TestClient, container: Container, analyst: Account
+) -> None:
+    idea_id = client.post(
+        "/api/v1/ideas/requests", headers=analyst.headers, params={"mode": "sync"}, json={"max_ideas": 1}
+    ).json()["ideas"][0]["id"]
+    officer = sign_up(container, role=Role.COMPLIANCE_OFFICER, organisation=ORG)
+    client.post(f"/api/v1/ideas/{idea_id}/status", headers=analyst.headers, json={"status": "in_review"})
+    client.post(f"/api/v1/ideas/{idea_id}/status", headers=officer.headers, json={"status": "approved"})
+    clock = container.clock
+    assert isinstance(clock, FakeClock)
+    assert container.idea_lifecycle.expire_due() == 0
+    clock.set(NOW + timedelta(days=31))
+    try:
+        container.jobs.enqueue("ideas.expire")
+        drain(container)
+        assert container.ideas.get(idea_id).status.value == "expired"
+        assert container.ideas.get(idea_id).status_history[-1].by == "scheduler"
+    finally:
+        clock.set(NOW)
+
+
+def test_listing_ideas_with_filters(client: TestClient, container: Container, analyst: Account) -> None:
+    made = client.post(
+        "/api/v1/ideas/requests", headers=analyst.headers, params={"mode": "sync"}, json={"max_ideas": 3}
+    ).json()["ideas"]
+    symbol, strategy = made[0]["instruments"][0]["symbol"], made[0]["strategy"]
+
+    def listed(account: Account, **params: Any) -> list[dict[str, Any]]:
+        response = client.get("/api/v1/ideas", headers=account.headers, params=params)
+        assert response.status_code == 200, response.text
+        return list(response.json())
+
+    assert all(i["instruments"][0]["symbol"] == symbol for i in listed(analyst, symbol=symbol.lower()))
+    assert made[0]["id"] in {i["id"] for i in listed(analyst, symbol=symbol)}
+    assert all(i["strategy"] == strategy for i in listed(analyst, strategy=strategy))
+    assert {i["id"] for i in made} <= {i["id"] for i in listed(analyst, date=NOW.date().isoformat())}
+    assert listed(analyst, date="2001-01-01") == []
+    assert len(listed(analyst, limit=2)) == 2
+    manager = sign_up(container, role=Role.PORTFOLIO_MANAGER, organisation=ORG)
+    assert {i["id"] for i in made} <= {i["id"] for i in listed(manager, owner=analyst.user.id)}
+    assert listed(sign_up(container, role=Role.ANALYST, organisation=ORG), owner=analyst.user.id) == []
+    assert client.get("/api/v1/ideas", headers=analyst.headers, params={"strategy": "yolo"}).status_code == 422

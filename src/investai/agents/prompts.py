@@ -67,3 +67,23 @@ class PromptTemplate:
             prompt=PromptRef(name=self.name, version=self.version, sha256=sha),
             offline_answer=offline_answer,
         )
+
+
+def registry() -> dict[str, PromptTemplate]:
+    """Every template the agents use, by name."""
+    from investai.agents.compliance import REVIEW_TEMPLATE
+    from investai.agents.planning import PLAN_TEMPLATE
+    from investai.agents.research import SUMMARY_TEMPLATE
+    from investai.agents.synthesis import IDEA_TEMPLATE
+
+    return {t.name: t for t in (PLAN_TEMPLATE, SUMMARY_TEMPLATE, REVIEW_TEMPLATE, IDEA_TEMPLATE)}
+
+
+def template_fingerprint(template: PromptTemplate) -> str:
+    """SHA-256 of everything that shapes what a model is shown: the texts and the output schema."""
+    import json
+
+    payload = json.dumps(
+        {"system": template.system, "user": template.user, "schema": template.json_schema}, sort_keys=True
+    )
+    return prompt_sha256(payload)

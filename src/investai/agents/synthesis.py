@@ -32,6 +32,7 @@ from investai.domain.idea_parts import (
     ComplianceStatus,
     Direction,
     ExpectedReturn,
+    IdeaAnalysis,
     Instrument,
     ModelUse,
     Outcome,
@@ -344,6 +345,22 @@ class SynthesisAgent:
             owner_id=ctx.reader.user_id,
             organisation_id=ctx.reader.organisation_id,
             tags=[t for t in (candidate.sector, strategy.value, horizon.value) if t],
+            analysis=IdeaAnalysis(
+                factor_scores=analysis.factors,
+                factor_weights=factor_weights,
+                contributions={f: w * (analysis.factors.get(f) or 0.0) for f, w in factor_weights.items()},
+                composite=analysis.composite,
+                rank=candidate.rank,
+                screened=candidate.screened,
+                confidence_inputs=analysis.confidence_inputs,
+                ranking_components=candidate.components,
+                ranking_score=candidate.score,
+                technicals=analysis.technicals,
+                fan=analysis.fan,
+                data_start=analysis.start,
+                data_end=analysis.end,
+                conflict=candidate.conflict,
+            ),
         )
 
     # --- text --------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import Field, model_validator
@@ -199,6 +200,25 @@ class StatusChange(DomainModel):
     at: UtcDatetime
     by: str = Field(min_length=1, max_length=64)
     reason: str | None = Field(default=None, max_length=2000)
+
+
+class IdeaAnalysis(DomainModel):
+    """What the analysis and ranking computed for an idea, kept for its explanation and charts."""
+
+    factor_scores: dict[str, float | None] = Field(default_factory=dict, description="winsorised z-scores")
+    factor_weights: dict[str, float] = Field(default_factory=dict, description="the horizon x risk blend")
+    contributions: dict[str, float] = Field(default_factory=dict, description="weight x z-score per factor")
+    composite: float
+    rank: int = Field(ge=1)
+    screened: int = Field(ge=1)
+    confidence_inputs: dict[str, float] = Field(default_factory=dict)
+    ranking_components: dict[str, float] = Field(default_factory=dict)
+    ranking_score: float
+    technicals: dict[str, float | None] = Field(default_factory=dict)
+    fan: list[dict[str, float]] = Field(default_factory=list, description="cumulative-return percentiles by step")
+    data_start: date
+    data_end: date
+    conflict: str | None = Field(default=None, max_length=2000)
 
 
 class ModelUse(DomainModel):

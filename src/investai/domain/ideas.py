@@ -14,6 +14,7 @@ from investai.domain.idea_parts import (
     ComplianceStatus,
     Direction,
     ExpectedReturn,
+    IdeaAnalysis,
     Instrument,
     Outcome,
     PositionSizing,
@@ -61,6 +62,7 @@ class InvestmentIdea(DomainModel):
     owner_id: Identifier
     organisation_id: Identifier
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    analysis: IdeaAnalysis | None = Field(default=None, description="the figures behind the idea, for explanation")
 
     @property
     def date(self) -> str:

@@ -11,6 +11,7 @@ from investai.ports.market import MarketDataProvider
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import PROCESS_DOCUMENT
+from investai.services.idea_lifecycle import IdeaLifecycle
 from investai.services.idea_requests import JOB_KIND as GENERATE_IDEAS
 from investai.services.idea_requests import IdeaRequestService
 from investai.services.market import MarketDataService
@@ -20,6 +21,7 @@ PURGE_EXPIRED = "maintenance.purge_expired"
 DOCUMENT_LIFECYCLE = "documents.lifecycle"
 MARKET_RETENTION = "market.retention"
 MARKET_REFRESH = "market.refresh"
+EXPIRE_IDEAS = "ideas.expire"
 
 
 def build_handlers(
@@ -30,6 +32,7 @@ def build_handlers(
     market: MarketDataService,
     provider: MarketDataProvider,
     idea_requests: IdeaRequestService,
+    idea_lifecycle: IdeaLifecycle,
 ) -> dict[str, JobHandler]:
     def purge_expired(_job: Job) -> Mapping[str, Any]:
         return {"purged": operations.purge_expired()}
@@ -61,8 +64,12 @@ def build_handlers(
         record = idea_requests.run(request_id)
         return {"status": record.status.value, "ideas": len(record.idea_ids)}
 
+    def expire_ideas(_job: Job) -> Mapping[str, Any]:
+        return {"expired": idea_lifecycle.expire_due()}
+
     return {
         GENERATE_IDEAS: generate_ideas,
+        EXPIRE_IDEAS: expire_ideas,
         PURGE_EXPIRED: purge_expired,
         PROCESS_DOCUMENT: process_document,
         DOCUMENT_LIFECYCLE: apply_lifecycle,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from investai.jobs.handlers import DOCUMENT_LIFECYCLE, MARKET_REFRESH, MARKET_RETENTION, PURGE_EXPIRED
+from investai.jobs.handlers import DOCUMENT_LIFECYCLE, EXPIRE_IDEAS, MARKET_REFRESH, MARKET_RETENTION, PURGE_EXPIRED
 from investai.ports.clock import Clock
 from investai.ports.jobs import JobQueue
 from investai.ports.scheduler import Scheduler
@@ -17,6 +17,7 @@ def register_schedules(
     lifecycle_cron: str,
     market_retention_cron: str | None = None,
     market_refresh_cron: str | None = None,
+    ideas_expiry_cron: str | None = None,
 ) -> None:
     # one job per day each, however many processes run a scheduler
     def enqueue_purge() -> None:
@@ -32,7 +33,12 @@ def register_schedules(
     def enqueue_refresh() -> None:
         queue.enqueue(MARKET_REFRESH, idempotency_key=f"market-refresh:{_minute(clock)}")
 
+    def enqueue_expiry() -> None:
+        queue.enqueue(EXPIRE_IDEAS, idempotency_key=f"ideas-expiry:{_minute(clock)}")
+
     scheduler.add_cron("maintenance", maintenance_cron, enqueue_purge)
+    if ideas_expiry_cron:
+        scheduler.add_cron("ideas-expiry", ideas_expiry_cron, enqueue_expiry)
     scheduler.add_cron("document-lifecycle", lifecycle_cron, enqueue_lifecycle)
     if market_retention_cron:
         scheduler.add_cron("market-retention", market_retention_cron, enqueue_retention)

@@ -46,6 +46,10 @@ class IdeaRepository(Protocol):
         """Ideas generated on ``day`` (YYYY-MM-DD, UTC)."""
         ...
 
+    def list_expiring(self, now: datetime, *, limit: int = 500) -> list[InvestmentIdea]:
+        """Latest revisions, in any organisation, that are approved or rejected with ``expires_at <= now``."""
+        ...
+
 
 class UserRepository(Protocol):
     def add(self, user: User) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from investai.domain.access import Permission, Principal
 from investai.domain.common import new_id
-from investai.domain.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from investai.domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from investai.domain.feedback import Feedback
 from investai.domain.idea_parts import ComplianceCheck, ComplianceState
 from investai.domain.ideas import InvestmentIdea
@@ -114,14 +114,16 @@ class IdeaLifecycle:
         self._ideas.add(idea)
         return idea
 
-    def expire_due(self, ideas: list[InvestmentIdea]) -> int:
-        """Expire the approved and rejected ideas among ``ideas`` whose ``expires_at`` has passed."""
+    def expire_due(self) -> int:
+        """Expire every approved or rejected idea whose ``expires_at`` has passed (the scheduler's job)."""
         now = self._clock.now()
         expired = 0
-        for idea in ideas:
-            if idea.status in (IdeaStatus.APPROVED, IdeaStatus.REJECTED) and idea.expires_at <= now:
+        for idea in self._ideas.list_expiring(now):
+            try:
                 self._store(idea.transition(IdeaStatus.EXPIRED, by="scheduler", at=now, reason="validity ended"))
-                expired += 1
+            except Conflict:
+                continue  # someone changed it meanwhile; the next run looks again
+            expired += 1
         return expired
 
     # --- feedback ----------------------------------------------------------------------------------------------

@@ -45,14 +45,54 @@ class IdeaQueries:
         ctx: CallContext,
         *,
         status: IdeaStatus | None = None,
+        symbol: str | None = None,
+        strategy: str | None = None,
+        day: str | None = None,
+        owner_id: str | None = None,
         limit: int = 50,
         before: int | None = None,
     ) -> list[InvestmentIdea]:
+        """Latest revisions, newest first: the caller's own, or (for organisation-wide readers) the
+        organisation's; filtered by status, instrument symbol, strategy, generation day and owner."""
         record_access(self._audit, principal, ctx, action="idea.list", resource_type="idea", resource_id=None)
-        if principal.can(Permission.IDEAS_READ_ORGANISATION) and status is not None:
-            return self._ideas.list_by_status(principal.organisation_id, status, limit=limit, before=before)
-        mine = self._ideas.list_by_user(principal.user_id, limit=limit, before=before)
-        return [idea for idea in mine if status is None or idea.status is status]
+        everyone = principal.can(Permission.IDEAS_READ_ORGANISATION)
+        if owner_id is not None and not everyone and owner_id != principal.user_id:
+            return []
+        wanted_symbol = symbol.strip().upper() if symbol else None
+
+        def keep(idea: InvestmentIdea) -> bool:
+            return (
+                (status is None or idea.status is status)
+                and (wanted_symbol is None or any(i.symbol == wanted_symbol for i in idea.instruments))
+                and (strategy is None or idea.strategy.value == strategy)
+                and (day is None or idea.date == day)
+                and (owner_id is None or idea.owner_id == owner_id)
+            )
+
+        def page(cursor: int | None) -> list[InvestmentIdea]:
+            org = principal.organisation_id
+            if everyone and day is not None:
+                return self._ideas.list_by_date(org, day, limit=limit, before=cursor)
+            if everyone and status is not None:
+                return self._ideas.list_by_status(org, status, limit=limit, before=cursor)
+            if everyone and owner_id is None:
+                merged = [
+                    idea
+                    for state in IdeaStatus
+                    for idea in self._ideas.list_by_status(org, state, limit=limit, before=cursor)
+                ]
+                return sorted(merged, key=lambda idea: -idea.timestamp)[:limit]
+            return self._ideas.list_by_user(owner_id or principal.user_id, limit=limit, before=cursor)
+
+        found: list[InvestmentIdea] = []
+        cursor = before
+        while len(found) < limit:  # filters may drop rows: keep paging until the page is full or data ends
+            batch = page(cursor)
+            found.extend(idea for idea in batch if keep(idea))
+            if len(batch) < limit:
+                break
+            cursor = batch[-1].timestamp
+        return found[:limit]
 
     @staticmethod
     def _visible(principal: Principal, idea: InvestmentIdea) -> bool:

@@ -60,3 +60,20 @@ def test_untrusted_text_cannot_close_its_fence() -> None:
     assert fenced.count("<untrusted") == 1
     assert 'source="doc&quot;1 p.3"' in fenced
     assert "ignore previous instructions" in fenced  # kept as quoted data, not dropped
+
+
+# Each (name, version) pins the fingerprint of its texts and schema: editing a template without bumping its
+# version fails here, so provenance's (template, version) always names exactly one prompt.
+PINNED = {
+    ("compliance.review", "1"): "268e92722ddfa7dd77d019e1c7b323dec13c1f5ea52e9c8d5092393f52fac0b5",
+    ("planning.plan", "1"): "8ddab98512e40a3aede65b49a392c788639a46cf896f745c238a3f0e71b204f5",
+    ("research.summary", "1"): "22e19b84a972f91465ca35062f0e46ab12c3ae0f2697f4307febe1e940ae1e69",
+    ("synthesis.idea", "1"): "d20fc444c9197600abcd2fc66d9dc07ac43dd2fba53f6aa094feca3d9dc51d89",
+}
+
+
+def test_every_template_version_is_pinned_to_its_text() -> None:
+    from investai.agents.prompts import registry, template_fingerprint
+
+    found = {(name, t.version): template_fingerprint(t) for name, t in registry().items()}
+    assert found == PINNED

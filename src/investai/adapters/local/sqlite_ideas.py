@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 
 from investai.adapters.local.sqlite import SqliteDatabase
 from investai.domain.errors import Conflict, NotFound
@@ -78,6 +79,24 @@ class SqliteIdeaRepository:
         self, organisation_id: str, day: str, *, limit: int = 50, before: int | None = None
     ) -> list[InvestmentIdea]:
         return self._query("organisation_id = ? AND date = ?", (organisation_id, day), limit, before)
+
+    def list_expiring(self, now: datetime, *, limit: int = 500) -> list[InvestmentIdea]:
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT body FROM idea_revisions WHERE is_latest = 1 AND status IN (?, ?) ORDER BY timestamp",
+                (IdeaStatus.APPROVED.value, IdeaStatus.REJECTED.value),
+            )
+            .fetchall()
+        )
+        due = []
+        for row in rows:  # expires_at lives in the body; approved and rejected ideas are few enough to scan
+            idea = InvestmentIdea.model_validate_json(row["body"])
+            if idea.expires_at <= now:
+                due.append(idea)
+                if len(due) >= limit:
+                    break
+        return due
 
     def _query(self, where: str, args: tuple[str, ...], limit: int, before: int | None) -> list[InvestmentIdea]:
         sql = (

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from investai.api.deps import ContainerDep, Context, CurrentPrincipal, IdeaReader, JobReader
 from investai.domain.feedback import ActionTaken, Feedback, FeedbackAspect
+from investai.domain.idea_parts import Strategy
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
@@ -19,16 +21,31 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (o
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-@router.get("/ideas", response_model=list[InvestmentIdea], summary="Your ideas (or your organisation's, by status)")
+@router.get("/ideas", response_model=list[InvestmentIdea], summary="Your ideas (or your organisation's), filtered")
 def list_ideas(
     principal: IdeaReader,
     container: ContainerDep,
     ctx: Context,
     status: IdeaStatus | None = None,
+    symbol: str | None = Query(default=None, max_length=32),
+    strategy: Strategy | None = None,
+    day: date | None = Query(default=None, alias="date", description="generation day (UTC)"),
+    owner: str | None = Query(default=None, max_length=64, description="organisation-wide readers only"),
     limit: int = Query(default=50, ge=1, le=200),
     before: int | None = Query(default=None, ge=0, le=2**62, description="timestamp cursor (epoch ms)"),
-) -> list[InvestmentIdea]:
-    return container.identity.ideas.list(principal, ctx, status=status, limit=limit, before=before)
+) -> Any:
+    found = container.identity.ideas.list(
+        principal,
+        ctx,
+        status=status,
+        symbol=symbol,
+        strategy=strategy.value if strategy else None,
+        day=day.isoformat() if day else None,
+        owner_id=owner,
+        limit=limit,
+        before=before,
+    )
+    return JSONResponse([idea.model_dump(mode="json") for idea in found], headers=NO_STORE)
 
 
 @router.get("/ideas/{idea_id}", response_model=InvestmentIdea, responses=NOT_FOUND, summary="One idea")
@@ -89,6 +106,34 @@ def give_feedback(
 def list_feedback(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
     found = container.idea_lifecycle.feedback_for(principal, ctx, idea_id)
     return JSONResponse([item.model_dump(mode="json") for item in found], headers=NO_STORE)
+
+
+@router.get("/ideas/{idea_id}/explanation", responses=NOT_FOUND, summary="Why: decision path, factors, sources")
+def explain(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
+    return JSONResponse(container.idea_insights.explain(principal, ctx, idea_id), headers=NO_STORE)
+
+
+@router.get(
+    "/ideas/{idea_id}/performance", responses=NOT_FOUND, summary="Realised return against expected and benchmark"
+)
+def performance(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
+    return JSONResponse(container.idea_insights.performance(principal, ctx, idea_id), headers=NO_STORE)
+
+
+@router.get("/ideas/{idea_id}/export", responses=NOT_FOUND, summary="The idea as Markdown or HTML, with its chart")
+def export(
+    idea_id: str,
+    principal: IdeaReader,
+    container: ContainerDep,
+    ctx: Context,
+    format: Literal["markdown", "html"] = "markdown",
+) -> Response:
+    content, media_type = container.idea_insights.export(principal, ctx, idea_id, format)
+    suffix = "md" if format == "markdown" else "html"
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{idea_id}.{suffix}"'}
+    if format == "html":
+        headers["Content-Security-Policy"] = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return Response(content, media_type=media_type, headers=headers)
 
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=NOT_FOUND, summary="A job you started")
