@@ -35,8 +35,9 @@ from investai.agents.context import RunContext
 from investai.agents.planning import PlanningAgent
 from investai.agents.router import ModelLink, ModelRouter, RetryPolicy
 from investai.agents.supervisor import Supervisor
-from investai.bootstrap import build_container
+from investai.bootstrap import Container, build_container
 from investai.config import Settings
+from investai.domain.access import Principal
 from investai.domain.idea_request import IdeaRequest
 from investai.domain.knowledge import AccessScope
 from investai.domain.llm import ModelRequest, ModelResponse, TaskKind
@@ -92,6 +93,20 @@ def _timed(action: Any, runs: int) -> list[float]:
     return samples
 
 
+def _analyst(container: Container, email: str) -> Principal:
+    created = container.identity.users.create_user(
+        actor=None, email=email, role=Role.ANALYST, organisation_id="default"
+    )
+    return Principal(
+        user_id=created.user.id,
+        organisation_id="default",
+        role=Role.ANALYST,
+        session_id="bench",
+        token_id="bench",
+        authenticated_at=NOW,
+    )
+
+
 def sample_universe(directory: Path) -> dict[str, Any]:
     container = build_container(Settings(_env_file=None, data_dir=directory / "var"), clock=FakeClock(NOW))
     try:
@@ -100,19 +115,7 @@ def sample_universe(directory: Path) -> dict[str, Any]:
         worker = container.worker_pool().workers[0]
         while worker.run_once():
             pass
-        created = container.identity.users.create_user(
-            actor=None, email="bench@example.com", role=Role.ANALYST, organisation_id="default"
-        )
-        from investai.domain.access import Principal
-
-        principal = Principal(
-            user_id=created.user.id,
-            organisation_id="default",
-            role=Role.ANALYST,
-            session_id="b",
-            token_id="b",
-            authenticated_at=NOW,
-        )
+        principal = _analyst(container, "bench@example.com")
         service = container.idea_requests
         end_to_end = _timed(lambda: service.run(service.submit(principal, CallContext(), REQUEST).id), 9)
         reader = AccessScope(user_id=principal.user_id, organisation_id="default", role="analyst")
@@ -204,19 +207,7 @@ def synthetic_universe(directory: Path, symbols: int = 500, days: int = 756) -> 
             )
         bars = pd.concat(frames, ignore_index=True)
         container.market.ingest_bars(bars, source="synthetic", history=True)
-        created = container.identity.users.create_user(
-            actor=None, email="bench500@example.com", role=Role.ANALYST, organisation_id="default"
-        )
-        from investai.domain.access import Principal
-
-        principal = Principal(
-            user_id=created.user.id,
-            organisation_id="default",
-            role=Role.ANALYST,
-            session_id="b",
-            token_id="b",
-            authenticated_at=NOW,
-        )
+        principal = _analyst(container, "bench500@example.com")
         service = container.idea_requests
         runs = _timed(lambda: service.run(service.submit(principal, CallContext(), REQUEST).id), 3)
     finally:

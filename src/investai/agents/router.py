@@ -199,13 +199,11 @@ class ModelRouter:
     def _use(self, step: str, request: ModelRequest, response: ModelResponse) -> ModelUse:
         price = self._prices.get(response.model_id)
         cost = 0.0 if price is None else price.cost(response.usage.input_tokens, response.usage.output_tokens)
-        return ModelUse(
-            step=step,
+        return _model_use(
+            step,
+            request,
             provider=response.provider,
             model_id=response.model_id,
-            prompt_template=request.prompt.name,
-            prompt_version=request.prompt.version,
-            prompt_hash=request.prompt.sha256,
             input_tokens=response.usage.input_tokens,
             output_tokens=response.usage.output_tokens,
             cost_usd=cost,
@@ -214,15 +212,21 @@ class ModelRouter:
         )
 
     def _failed_use(self, step: str, request: ModelRequest, link: ModelLink) -> ModelUse:
-        return ModelUse(
-            step=step,
-            provider=link.provider,
-            model_id=link.model_id,
-            prompt_template=request.prompt.name,
-            prompt_version=request.prompt.version,
-            prompt_hash=request.prompt.sha256,
-        )
+        return _model_use(step, request, provider=link.provider, model_id=link.model_id)
 
     def _record(self, use: ModelUse, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.record_model_call(use, outcome)
+
+
+def _model_use(step: str, request: ModelRequest, **fields: object) -> ModelUse:
+    """A provenance record of one call of ``request`` (its prompt template, version and hash)."""
+    return ModelUse.model_validate(
+        {
+            "step": step,
+            "prompt_template": request.prompt.name,
+            "prompt_version": request.prompt.version,
+            "prompt_hash": request.prompt.sha256,
+            **fields,
+        }
+    )
