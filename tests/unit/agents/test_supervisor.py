@@ -392,3 +392,54 @@ def test_a_failing_agent_is_retried_then_falls_back_and_is_reported(container: C
     assert {m.content["attempt"] for m in errors} == {1, 2}
     once = run(supervisor(container, Failing(times=1)), IdeaRequest(max_ideas=2))
     assert once.failures == []  # one failure, then the retry succeeded
+
+
+def test_liquidity_is_days_to_exit_at_a_tenth_of_average_volume(tmp_path: Path) -> None:
+    """With volume in the bars and an amount in the request, each idea states its days to liquidate, and a
+    position too large for the market is flagged by compliance."""
+    import numpy as np
+
+    from investai.domain.market import AssetClass, SymbolInfo
+
+    built = build_container(Settings(_env_file=None, data_dir=tmp_path / "var"), clock=FakeClock(NOW))
+    try:
+        rng = np.random.default_rng(9)
+        dates = pd.bdate_range(end="2023-12-29", periods=600)
+        built.market.upsert_symbols(
+            [SymbolInfo(symbol="IDX", name="Index", asset_class=AssetClass.INDEX)]
+            + [
+                SymbolInfo(symbol=f"S{i}", name=f"Stock {i}", sector=f"Sector {i % 4}", benchmark="IDX")
+                for i in range(12)
+            ]
+        )
+        frames = []
+        for name in ["IDX", *[f"S{i}" for i in range(12)]]:
+            close = 40 * np.exp(np.cumsum(rng.normal(0.0006, 0.015, len(dates))))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "symbol": name,
+                        "date": dates.date,
+                        "close": close,
+                        "adj_close": close,
+                        "volume": np.full(len(dates), 100_000.0),
+                    }
+                )
+            )
+        built.market.ingest_bars(pd.concat(frames, ignore_index=True), source="test", history=True)
+        result = run(supervisor(built, Passages({})), IdeaRequest(max_ideas=3, amount=50_000_000, min_confidence=0.0))
+        assert result.ideas
+        for idea in result.ideas:
+            weight = idea.position_sizing.weight
+            close = built.market.bar_frame(idea.instruments[0].symbol)["close"].iloc[-1]
+            shares = 50_000_000 * weight / close
+            assert idea.metrics.liquidity_days == pytest.approx(shares / (0.1 * 100_000))
+            liquidity = next(check for check in idea.compliance.checks if check.name == "liquidity")
+            assert liquidity.passed == (idea.metrics.liquidity_days <= 5.0)
+        assert any(
+            issue.rule == "liquidity" and issue.severity.value == "high"
+            for idea in result.ideas
+            for issue in idea.compliance.issues
+        )
+    finally:
+        built.close()
