@@ -23,7 +23,7 @@ from investai.agents.context import RunContext
 from investai.agents.planning import Plan
 from investai.analytics import performance, portfolio, risk, scenarios, technical
 from investai.analytics.factors import composite_score, factor_scores, raw_factors
-from investai.analytics.returns import simple_returns
+from investai.analytics.returns import adjusted_closes, simple_returns
 from investai.domain.agents import AgentName, MessageType
 from investai.domain.citations import MarketCitation
 from investai.domain.common import DomainModel
@@ -160,9 +160,7 @@ class AnalysisAgent:
             frame = self._frame(ctx, symbol)
             if frame.empty:
                 continue
-            close = frame["adj_close"].where(frame["adj_close"].notna(), frame["close"]).astype(float)
-            close.index = pd.DatetimeIndex(pd.to_datetime(frame["date"]))
-            series[symbol] = close
+            series[symbol] = adjusted_closes(frame)
         if not series:
             return pd.DataFrame()
         return pd.DataFrame(series).sort_index()
@@ -200,9 +198,7 @@ class AnalysisAgent:
         """The full analysis of one candidate, or ``None`` when its data cannot support a long idea."""
         request = ctx.request
         frame = self._frame(ctx, symbol)
-        close = frame["adj_close"].where(frame["adj_close"].notna(), frame["close"]).astype(float)
-        close.index = pd.DatetimeIndex(pd.to_datetime(frame["date"]))
-        close = close.dropna()
+        close = adjusted_closes(frame).dropna()
         returns = simple_returns(close).dropna()
         if len(returns) < MIN_RETURNS:
             return None

@@ -31,6 +31,7 @@ import pandas as pd
 from investai.analytics.periods import Periodicity, periods_per_year
 
 __all__ = [
+    "adjusted_closes",
     "annual_return",
     "cumulative_returns",
     "excess_returns",
@@ -48,6 +49,24 @@ def _valid_prices(prices: Prices) -> Prices:
     """``prices`` as floats with non-positive prices replaced by NaN."""
     as_float = prices.astype("float64")
     return as_float.where(as_float > 0.0)
+
+
+def adjusted_closes(bars: pd.DataFrame) -> pd.Series:
+    """The price series of a bar frame: the adjusted close, or the close on bars that have no adjusted close.
+
+    Parameters
+    ----------
+    bars : pd.DataFrame
+        Bars with ``date``, ``close`` and ``adj_close`` columns (as the market store returns them), oldest first.
+
+    Returns
+    -------
+    pd.Series
+        Prices as floats indexed by a ``DatetimeIndex`` of the bar dates; NaN where a bar has neither value.
+    """
+    prices = bars["adj_close"].where(bars["adj_close"].notna(), bars["close"]).astype("float64")
+    prices.index = pd.DatetimeIndex(pd.to_datetime(bars["date"]))
+    return prices
 
 
 def simple_returns(prices: Prices) -> Prices:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from investai.analytics import performance, portfolio, risk, stress, technical
-from investai.analytics.returns import simple_returns
+from investai.analytics.returns import adjusted_closes, simple_returns
 from investai.domain.errors import ValidationFailed
 from investai.services.market import MarketDataService, check_range, finite_or_none
 
@@ -28,10 +28,7 @@ class AnalyticsService:
 
     def _prices(self, symbol: str, start: date | None, end: date | None, as_of: datetime | None) -> pd.Series:
         """Adjusted closes (the close where there is none), indexed by date."""
-        frame = self._market.bar_frame(symbol, start=start, end=end, as_of=as_of)
-        prices = frame["adj_close"].where(frame["adj_close"].notna(), frame["close"]).astype(float)
-        prices.index = pd.DatetimeIndex(pd.to_datetime(frame["date"]))
-        return prices
+        return adjusted_closes(self._market.bar_frame(symbol, start=start, end=end, as_of=as_of))
 
     def risk(
         self,

@@ -28,6 +28,7 @@ import pandas as pd
 
 from investai.analytics.evaluation import spearman_ic, summarise
 from investai.analytics.factors import momentum as momentum_factor
+from investai.analytics.returns import adjusted_closes
 from investai.domain.errors import ValidationFailed
 from investai.domain.idea_parts import TimeHorizon
 from investai.domain.idea_request import IdeaRequest, ResearchDepth
@@ -129,9 +130,7 @@ class WalkForward:
             frame = self._market.bar_frame(symbol)
             if frame.empty:
                 continue
-            close = frame["adj_close"].where(frame["adj_close"].notna(), frame["close"]).astype(float)
-            close.index = pd.DatetimeIndex(pd.to_datetime(frame["date"]))
-            series[symbol] = close
+            series[symbol] = adjusted_closes(frame)
         return pd.DataFrame(series).sort_index()
 
     def run(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from investai.analytics.returns import adjusted_closes
 from investai.domain.access import Principal
 from investai.domain.errors import NotFound, ValidationFailed
 from investai.domain.ideas import InvestmentIdea
@@ -115,10 +116,7 @@ class IdeaInsights:
     # --- performance ------------------------------------------------------------------------------------------
 
     def _closes(self, symbol: str, since: date) -> pd.Series:
-        frame = self._market.bar_frame(symbol, start=since)
-        close = frame["adj_close"].where(frame["adj_close"].notna(), frame["close"]).astype(float)
-        close.index = pd.to_datetime(frame["date"])
-        return close.dropna()
+        return adjusted_closes(self._market.bar_frame(symbol, start=since)).dropna()
 
     def performance(self, principal: Principal, ctx: CallContext, idea_id: str) -> dict[str, Any]:
         """Realised return since the idea's data date, against its expected return (pro rata over the horizon)

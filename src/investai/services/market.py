@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from investai.analytics.returns import adjusted_closes
 from investai.domain.access import Principal
 from investai.domain.errors import NotFound, ValidationFailed
 from investai.domain.market import (
@@ -294,7 +295,7 @@ class MarketDataService:
         """Period returns from the adjusted close (the close where no adjusted close exists), one per bar
         after the first in the range: simple ``p_t / p_{t-1} - 1`` or log ``ln(p_t / p_{t-1})``."""
         frame = self.bar_frame(symbol, start=start, end=end, interval=interval, as_of=as_of)
-        prices = frame["adj_close"].where(frame["adj_close"].notna(), frame["close"]).to_numpy(dtype=float)
+        prices = adjusted_closes(frame).to_numpy(dtype=float)
         if len(prices) < 2:
             return []
         ratio = prices[1:] / prices[:-1]
