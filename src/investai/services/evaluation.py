@@ -152,8 +152,9 @@ class WalkForward:
         if start >= end:
             raise ValidationFailed("start must come before end")
         days = HORIZONS[horizon]
-        universe = [info.symbol for info in self._market.symbols(asset_class=AssetClass.EQUITY, limit=5000)]
-        benchmarks = [info.benchmark for info in self._market.symbols(asset_class=AssetClass.EQUITY, limit=5000)]
+        master = self._market.symbols(asset_class=AssetClass.EQUITY, limit=5000)
+        universe = [info.symbol for info in master]
+        benchmarks = [info.benchmark for info in master]
         calendar_symbol = max(set(b for b in benchmarks if b), key=benchmarks.count, default=universe[0])
         closes = self._closes(sorted(set(universe) | {calendar_symbol}))
         calendar = closes[calendar_symbol].dropna().index
