@@ -48,8 +48,8 @@ from investai.domain.idea_parts import (
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.domain.llm import TaskKind
+from investai.domain.scoring import CONFIDENCE_WEIGHTS, RANKING_WEIGHTS
 
-WEIGHTS = {"confidence": 0.30, "risk_return_fit": 0.25, "quality_novelty": 0.20, "horizon_fit": 0.15, "timing": 0.10}
 CORRELATION_CAP = 0.85
 VALIDITY = {
     TimeHorizon.INTRADAY: timedelta(days=1),
@@ -125,7 +125,7 @@ def confidence(analysis: CandidateAnalysis, research: ResearchFindings) -> tuple
     ``0.1 x stance x credibility``.
     """
     inputs = analysis.confidence_inputs
-    base = 0.5 * inputs["composite_percentile"] + 0.3 * inputs["probability_of_gain"] + 0.2 * inputs["history_share"]
+    base = sum(weight * inputs[name] for name, weight in CONFIDENCE_WEIGHTS.items())
     conflict = None
     if research.stance < 0:
         cut = 0.3 * abs(research.stance) * research.credibility
@@ -223,7 +223,7 @@ class SynthesisAgent:
         scored = []
         for candidate in candidates:
             components = score_components(candidate, ctx, held, factor_weights)
-            score = sum(WEIGHTS[name] * value for name, value in components.items())
+            score = sum(RANKING_WEIGHTS[name] * value for name, value in components.items())
             scored.append(candidate.model_copy(update={"components": components, "score": score}))
         return sorted(scored, key=lambda item: (-item.score, item.analysis.symbol))
 

@@ -16,19 +16,11 @@ from investai.analytics.returns import adjusted_closes
 from investai.domain.access import Principal
 from investai.domain.errors import NotFound, ValidationFailed
 from investai.domain.ideas import InvestmentIdea
+from investai.domain.scoring import CONFIDENCE_WEIGHTS, RANKING_WEIGHTS
 from investai.ports.repositories import IdeaRequestRepository
 from investai.ports.research import MarketReader
 from investai.services.auth_common import CallContext
 from investai.services.queries import IdeaQueries
-
-CONFIDENCE_WEIGHTS = {"composite_percentile": 0.5, "probability_of_gain": 0.3, "history_share": 0.2}
-RANKING_WEIGHTS = {
-    "confidence": 0.30,
-    "risk_return_fit": 0.25,
-    "quality_novelty": 0.20,
-    "horizon_fit": 0.15,
-    "timing": 0.10,
-}
 
 
 def _pct(value: float | None) -> str:
