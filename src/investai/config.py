@@ -243,6 +243,12 @@ class Settings(BaseSettings):
     openai_base_url: str = Field(default="http://127.0.0.1:11434/v1", description="e.g. Ollama, vLLM, llama.cpp")
     openai_api_key: SecretStr | None = None
 
+    # web UI (server-rendered, cookie session)
+    web_enabled: bool = Field(default=True, description="serve the web UI at / beside the API")
+    web_cookie_secure: bool | None = Field(
+        default=None, description="mark session cookies Secure (HTTPS only); default: on outside dev"
+    )
+
     tracing_exporter: TracingExporter = TracingExporter.NONE
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     service_name: str = "investai"
@@ -250,6 +256,12 @@ class Settings(BaseSettings):
     @property
     def environment(self) -> EnvironmentProfile:
         return ENVIRONMENTS[self.profile]
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.web_cookie_secure is not None:
+            return self.web_cookie_secure
+        return self.profile is not Profile.DEV
 
     @property
     def effective_log_level(self) -> str:

@@ -32,6 +32,7 @@ from investai.bootstrap import Container
 from investai.config import TracingExporter
 from investai.observability.logging import get_logger
 from investai.observability.tracing import get_tracer
+from investai.web.app import add_web_session, install_web
 
 log = get_logger(__name__)
 
@@ -75,14 +76,19 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
     for module in (ops, wellknown, auth, admin, profile, ideas, resources, documents, knowledge, market, analytics):
         app.include_router(module.router)
     settings = container.settings
+    if settings.web_enabled:
+        install_web(app, container)
 
     def now() -> float:
         return container.clock.now().timestamp()
 
     # add_middleware wraps: the last added is the outermost. Outermost first, a request passes: request
-    # context -> hard body cap (413) -> edge (headers, CORS, WAF, rate limit, throttle) -> authentication -> cache
+    # context -> hard body cap (413) -> edge (headers, CORS, WAF, rate limit, throttle) -> web session (cookies,
+    # CSRF) -> authentication -> cache
     add_response_cache(app, settings, now=now)
     app.add_middleware(AuthenticationMiddleware, verifier=container.identity.verifier)
+    if settings.web_enabled:
+        add_web_session(app, container)
     add_edge_protection(app, settings, now=now)
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes

@@ -1,5 +1,8 @@
 """Establish the principal once per request from a Bearer access token, so that route dependencies and
-the response cache see the same, already-verified identity. Routes decide whether one is required."""
+the response cache see the same, already-verified identity. Routes decide whether one is required.
+
+A request without an ``Authorization`` header keeps the principal the web session middleware (outside this
+one) may have established from the session cookie; a Bearer header always wins over a cookie."""
 
 from __future__ import annotations
 
@@ -17,9 +20,10 @@ class AuthenticationMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             state = scope.setdefault("state", {})
-            state.pop("principal", None)
             authorization = _header(scope, b"authorization")
             if authorization is not None:
+                state.pop("principal", None)
+                state["cookie_auth"] = False
                 scheme, _, token = authorization.partition(" ")
                 if scheme.lower() != "bearer" or not token.strip():
                     state["auth_error"] = "the Authorization header must be 'Bearer <token>'"
