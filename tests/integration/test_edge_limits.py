@@ -414,7 +414,19 @@ def test_security_headers_are_on_every_response(client: TestClient) -> None:
         assert "script-src 'self';" in csp
         assert "object-src 'none'" in csp
         assert "frame-ancestors 'none'" in csp
-        assert "unsafe-inline" not in csp
+        assert "unsafe" not in _directive(csp, "script-src")
+    assert "unsafe-inline" not in client.get("/health").headers["content-security-policy"]
+
+
+def _directive(csp: str, name: str) -> str:
+    return next(part.strip() for part in csp.split(";") if part.strip().startswith(name + " "))
+
+
+def test_web_pages_may_style_inline_but_never_run_inline_script(client: TestClient) -> None:
+    csp = client.get("/login").headers["content-security-policy"]
+    assert _directive(csp, "script-src") == "script-src 'self'"
+    assert _directive(csp, "style-src") == "style-src 'self' 'unsafe-inline'"
+    assert "form-action 'self'" in csp
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
@@ -426,7 +438,7 @@ def test_the_docs_pages_alone_may_run_inline_script(client: TestClient, path: st
     assert "style-src 'self' 'unsafe-inline'" in csp
     assert "object-src 'none'" in csp
     assert "unsafe-inline" not in client.get("/openapi.json").headers["content-security-policy"]
-    assert "unsafe-inline" not in client.get("/docsx").headers["content-security-policy"]
+    assert "unsafe" not in _directive(client.get("/docsx").headers["content-security-policy"], "script-src")
 
 
 def test_a_header_the_app_set_is_kept(client: TestClient) -> None:

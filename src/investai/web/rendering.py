@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from investai import __version__
 from investai.domain.access import Permission, Principal
+from investai.web.links import citation_href
 
 NOTICES = {
     "signed_out": "You are signed out.",
@@ -117,7 +118,7 @@ def build_templates() -> Jinja2Templates:
     env = templates.env
     env.autoescape = True
     env.filters.update(pct=_pct, num=_num, when=_when, label=_label, json_data=_json_data)
-    env.globals.update(version=__version__, Permission=Permission)
+    env.globals.update(version=__version__, Permission=Permission, citation_href=citation_href)
     return templates
 
 

@@ -3,7 +3,9 @@ response-headers policy (HSTS, nosniff, frame denial, referrer policy) plus COOP
 
 The CSP allows no inline script anywhere except the Swagger UI and ReDoc pages (``/docs``, ``/redoc`` and
 the Swagger OAuth2 redirect page under ``/docs/``), which bootstrap themselves with an inline script and
-inline styles; there ``'unsafe-inline'`` is added for scripts and styles only. A header the application set
+inline styles; there ``'unsafe-inline'`` is added for scripts and styles only. Web UI pages allow inline
+styles (plotly.js styles the SVG it draws through style attributes) and ``data:`` images, never inline
+script or ``eval``. A header the application set
 itself is never overwritten.
 """
 
@@ -14,6 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 STRICT_CSP = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
+)
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -26,14 +32,24 @@ def is_docs_page(path: str) -> bool:
     return any(path == docs or path.startswith(docs + "/") for docs in DOCS_PATHS)
 
 
-def security_headers(hsts_max_age_s: int, *, docs_page: bool) -> list[tuple[bytes, bytes]]:
+def csp_for(path: str) -> str:
+    """Swagger and ReDoc get their inline bootstrap; web pages may style inline (plotly.js sets style
+    attributes on the SVG it draws) but never run inline script; API answers get the strictest policy."""
+    if is_docs_page(path):
+        return DOCS_CSP
+    if path.startswith(("/api/", "/.well-known/", "/health", "/ready", "/metrics", "/openapi.json")):
+        return STRICT_CSP
+    return PAGE_CSP
+
+
+def security_headers(hsts_max_age_s: int, *, path: str) -> list[tuple[bytes, bytes]]:
     return [
         (b"strict-transport-security", f"max-age={hsts_max_age_s}; includeSubDomains".encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"no-referrer"),
         (b"cross-origin-opener-policy", b"same-origin"),
-        (b"content-security-policy", (DOCS_CSP if docs_page else STRICT_CSP).encode()),
+        (b"content-security-policy", csp_for(path).encode()),
     ]
 
 
@@ -46,7 +62,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        defaults = security_headers(self.hsts_max_age_s, docs_page=is_docs_page(str(scope.get("path", ""))))
+        defaults = security_headers(self.hsts_max_age_s, path=str(scope.get("path", "")))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
