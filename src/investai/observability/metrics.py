@@ -85,5 +85,17 @@ class Metrics:
             self.model_cost.labels(use.model_id).inc(use.cost_usd)
             self.model_latency.labels(use.model_id).observe(use.latency_ms / 1000)
 
+    def totals(self, sample: str, *by: str) -> dict[tuple[str, ...], float]:
+        """Sum of the samples named ``sample`` (as exposed, e.g. ``investai_http_requests_total`` or a
+        histogram's ``…_sum`` / ``…_count``), grouped by the values of the labels ``by`` (no labels: one total
+        under the key ``()``). Nothing recorded yet gives an empty mapping."""
+        grouped: dict[tuple[str, ...], float] = {}
+        for family in self.registry.collect():
+            for item in family.samples:
+                if item.name == sample:
+                    key = tuple(item.labels.get(label, "") for label in by)
+                    grouped[key] = grouped.get(key, 0.0) + float(item.value)
+        return grouped
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -112,6 +112,36 @@ class AnalyticsService:
             "latest": rows[-1] if rows else None,
         }
 
+    def rebased(
+        self,
+        symbols: list[str],
+        *,
+        lookback_days: int = 365,
+        as_of: datetime | None = None,
+        base: float = 100.0,
+    ) -> dict[str, Any]:
+        """Adjusted closes of several symbols over the last ``lookback_days`` calendar days up to the latest
+        date they all share (as of ``as_of``), each divided by its first price in that window and multiplied by
+        ``base``: what ``base`` invested in each grew to. Symbols with no price at all are left out and listed
+        in ``missing``; dates where any other symbol has no price are skipped."""
+        if lookback_days < 1:
+            raise ValidationFailed("lookback_days must be at least 1")
+        prices, _sectors = self._panel(symbols, None, None, as_of)
+        missing = [str(name) for name in prices.columns if prices[name].isna().all()]
+        shared = prices.drop(columns=missing).dropna()
+        if not shared.empty:
+            shared = shared.loc[shared.index[-1] - pd.Timedelta(days=lookback_days) :]
+        scaled = shared / shared.iloc[0] * base if not shared.empty else shared
+        return {
+            "start": scaled.index[0].date().isoformat() if len(scaled) else None,
+            "end": scaled.index[-1].date().isoformat() if len(scaled) else None,
+            "as_of": as_of.isoformat() if as_of else None,
+            "base": base,
+            "dates": [moment.date().isoformat() for moment in scaled.index],
+            "series": {str(name): [finite_or_none(value) for value in scaled[name]] for name in scaled.columns},
+            "missing": missing,
+        }
+
     # --- portfolios --------------------------------------------------------------------------------------------
 
     def _panel(

@@ -71,6 +71,16 @@ def load_parsed(objects: ObjectStore, document: Document, version: DocumentVersi
 
 
 @dataclass(frozen=True)
+class ParsedVersion:
+    """A version of a document and its parse as kept at upload: the page text the knowledge base's chunk
+    offsets point into, and the extracted tables. ``parsed`` is ``None`` when no parse is kept for it."""
+
+    document: Document
+    version: DocumentVersion
+    parsed: ParsedDocument | None
+
+
+@dataclass(frozen=True)
 class Download:
     filename: str
     content_type: str
@@ -214,6 +224,16 @@ class DocumentService:
         chosen = _version(document, version or document.current_version)
         parsed = load_parsed(self._objects, document, chosen)
         return parsed.tables if parsed is not None else []
+
+    def parsed_version(
+        self, principal: Principal, document_id: str, ctx: CallContext, *, version: int | None = None
+    ) -> ParsedVersion:
+        """A version (the current one by default) with its kept parse, for reading its text where a citation
+        points. The kept parse is the one the processing job chunked, so chunk offsets match its pages; it is
+        not parsed again here (a parser change could move the text the offsets refer to)."""
+        document = self._readable(principal, document_id, ctx, action="document.text")
+        chosen = _version(document, version or document.current_version)
+        return ParsedVersion(document, chosen, load_parsed(self._objects, document, chosen))
 
     # --- helpers ---------------------------------------------------------------------------------------------
 

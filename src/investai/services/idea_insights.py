@@ -7,7 +7,7 @@ import base64
 import html
 import io
 import math
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import pandas as pd
@@ -22,6 +22,9 @@ from investai.ports.research import MarketReader
 from investai.services.auth_common import CallContext
 from investai.services.queries import IdeaQueries
 
+DEFAULT_PRICE_WINDOW = timedelta(days=3 * 365)
+"""The price history shown for an idea that kept no analysis window."""
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.1%}"
@@ -35,8 +38,10 @@ class IdeaInsights:
 
     # --- explanation ------------------------------------------------------------------------------------------
 
-    def explain(self, principal: Principal, ctx: CallContext, idea_id: str) -> dict[str, Any]:
-        idea = self._queries.get(principal, idea_id, ctx)
+    def explain(
+        self, principal: Principal, ctx: CallContext, idea_id: str, *, version: int | None = None
+    ) -> dict[str, Any]:
+        idea = self._queries.get(principal, idea_id, ctx, version=version)
         symbol = idea.instruments[0].symbol
         path = []
         if idea.provenance.request_id:
@@ -104,6 +109,29 @@ class IdeaInsights:
                 },
             }
         return explanation
+
+    # --- price history ----------------------------------------------------------------------------------------
+
+    def price_window(self, idea: InvestmentIdea) -> dict[str, Any]:
+        """Adjusted closes of the idea's first instrument over its analysis window, as the market data stood at
+        the idea's data as-of moment (point in time: no later bar, no later correction), with its trade levels.
+        ``idea`` must come from a read the caller was allowed (:class:`IdeaQueries`)."""
+        symbol = idea.instruments[0].symbol
+        as_of = idea.provenance.data_as_of
+        end = idea.analysis.data_end if idea.analysis else as_of.date()
+        start = idea.analysis.data_start if idea.analysis else end - DEFAULT_PRICE_WINDOW
+        try:
+            closes = adjusted_closes(self._market.bar_frame(symbol, start=start, end=end, as_of=as_of)).dropna()
+        except NotFound:
+            closes = pd.Series(dtype="float64")
+        level = next((item for item in idea.levels if item.symbol == symbol), None)
+        return {
+            "symbol": symbol,
+            "as_of": as_of.isoformat(),
+            "dates": [stamp.date().isoformat() for stamp in closes.index],
+            "closes": [float(value) for value in closes],
+            "levels": level.model_dump(exclude={"symbol"}) if level else None,
+        }
 
     # --- performance ------------------------------------------------------------------------------------------
 

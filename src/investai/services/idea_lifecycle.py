@@ -67,9 +67,7 @@ class IdeaLifecycle:
         move = (idea.status, target)
         if not can_transition(idea.status, target):
             raise InvalidTransition(f"an idea cannot move from {idea.status.value} to {target.value}")
-        is_owner = idea.owner_id == principal.user_id and principal.can(Permission.IDEAS_REQUEST)
-        is_reviewer = principal.can(Permission.IDEAS_REVIEW) and idea.organisation_id == principal.organisation_id
-        allowed = (is_owner and move in OWNER_MOVES) or (is_reviewer and move in REVIEWER_MOVES)
+        allowed = target in self.moves_for(principal, idea)
         record_access(
             self._audit,
             principal,
@@ -90,6 +88,15 @@ class IdeaLifecycle:
         if target is IdeaStatus.APPROVED:
             idea = self._signed_off(idea, principal, reason)
         return self._store(idea.transition(target, by=principal.user_id, at=now, reason=reason))
+
+    @staticmethod
+    def moves_for(principal: Principal, idea: InvestmentIdea) -> list[IdeaStatus]:
+        """The statuses ``principal`` may move ``idea`` to from where it stands, by role and ownership (what a
+        page offers; :meth:`transition` enforces the same rule and the approval conditions)."""
+        is_owner = idea.owner_id == principal.user_id and principal.can(Permission.IDEAS_REQUEST)
+        is_reviewer = principal.can(Permission.IDEAS_REVIEW) and idea.organisation_id == principal.organisation_id
+        moves = (OWNER_MOVES if is_owner else set()) | (REVIEWER_MOVES if is_reviewer else set())
+        return [target for target in IdeaStatus if (idea.status, target) in moves]
 
     def _signed_off(self, idea: InvestmentIdea, principal: Principal, reason: str | None) -> InvestmentIdea:
         """The officer's approval completes a review that the rules left open (``needs_review``)."""

@@ -24,10 +24,11 @@ from investai.domain.agents import AgentMessage, AgentName, AgentProgress, Agent
 from investai.domain.common import new_id
 from investai.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus, Usage
+from investai.domain.idea_parts import AssetClass
 from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, Priority, request_from_template
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.knowledge import AccessScope
-from investai.domain.users import UserStatus
+from investai.domain.users import InvestmentPreferences, UserStatus
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.ideas import GenerationResult, IdeaGenerator
@@ -98,6 +99,24 @@ class IdeaRequestService:
     @property
     def generator(self) -> IdeaGenerator:
         return self._generator
+
+    @staticmethod
+    def defaults(preferences: InvestmentPreferences) -> IdeaRequest:
+        """The request a user's saved investment preferences suggest (a request form's starting point)."""
+        fields = {
+            "risk_tolerance": preferences.risk_tolerance,
+            "investment_horizon": preferences.time_horizon,
+            "sectors": preferences.sectors,
+            "asset_classes": preferences.asset_classes or [AssetClass.EQUITY],
+            "exclusions": preferences.exclusions,
+            "esg": preferences.esg,
+        }
+        try:
+            return IdeaRequest.model_validate(fields)
+        except PydanticValidationError:  # symbols saved under older rules: keep the rest of the preferences
+            return IdeaRequest.model_validate(
+                {key: value for key, value in fields.items() if key not in ("sectors", "exclusions")}
+            )
 
     # --- submit ----------------------------------------------------------------------------------------------
 

@@ -69,6 +69,15 @@ class ReturnPoint:
     value: float
 
 
+@dataclass(frozen=True)
+class BarCoverage:
+    """The daily bars of a symbol visible at one moment: the first date, how many, and the latest bar."""
+
+    first: date
+    last: Bar
+    count: int
+
+
 class MarketDataService:
     def __init__(self, *, store: TimeSeriesStore, clock: Clock, audit: AuditLog, limits: MarketLimits) -> None:
         self._store = store
@@ -302,6 +311,15 @@ class MarketDataService:
         values = np.log(ratio) if kind == "log" else ratio - 1.0
         dates = [_as_date(value) for value in frame["date"].iloc[1:]]
         return [ReturnPoint(date=day, value=float(value)) for day, value in zip(dates, values, strict=True)]
+
+    def coverage(self, symbol: str, *, as_of: datetime | None = None) -> BarCoverage | None:
+        """The span of the daily bars of ``symbol`` visible as of ``as_of`` (everything stored when ``None``);
+        ``None`` when there is no bar."""
+        frame = self.bar_frame(symbol, as_of=as_of)
+        if frame.empty:
+            return None
+        latest = _bar(frame.iloc[-1].to_dict())
+        return BarCoverage(first=_as_date(frame["date"].iloc[0]), last=latest, count=len(frame))
 
     def quote(self, symbol: str, *, as_of: datetime | None = None) -> Quote:
         info = self.symbol(symbol)

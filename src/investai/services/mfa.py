@@ -43,9 +43,19 @@ class MfaService:
             raise Conflict("MFA is already enabled; disable it first")
         secret = new_secret()
         self._mfa.put(user.id, MfaSecrets(totp_secret=secret, created_at=self._clock.now()))
-        return MfaSetup(
-            secret=secret, otpauth_uri=provisioning_uri(secret, account=user.email, issuer=self._issuer_name)
-        )
+        return self._setup(secret, user.email)
+
+    def pending_setup(self, principal: Principal) -> MfaSetup | None:
+        """The setup begun and not yet confirmed, if any: showing it again (a reloaded page) keeps the secret
+        the user may already have scanned, where :meth:`begin_setup` would replace it."""
+        user = self._users.get(principal.user_id)
+        secrets_ = self._mfa.get(user.id)
+        if user.mfa_enabled or secrets_ is None or secrets_.confirmed:
+            return None
+        return self._setup(secrets_.totp_secret, user.email)
+
+    def _setup(self, secret: str, account: str) -> MfaSetup:
+        return MfaSetup(secret=secret, otpauth_uri=provisioning_uri(secret, account=account, issuer=self._issuer_name))
 
     def confirm_setup(self, principal: Principal, code: str, ctx: CallContext) -> list[str]:
         """Turn MFA on once a code from the authenticator checks out; returns one-time recovery codes."""

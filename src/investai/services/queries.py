@@ -51,9 +51,12 @@ class IdeaQueries:
         owner_id: str | None = None,
         limit: int = 50,
         before: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[InvestmentIdea]:
         """Latest revisions, newest first: the caller's own, or (for organisation-wide readers) the
-        organisation's; filtered by status, instrument symbol, strategy, generation day and owner."""
+        organisation's; filtered by status, instrument symbol, strategy, generation day, generation days from
+        ``since`` to ``until`` (YYYY-MM-DD, both included) and owner."""
         record_access(self._audit, principal, ctx, action="idea.list", resource_type="idea", resource_id=None)
         everyone = principal.can(Permission.IDEAS_READ_ORGANISATION)
         if owner_id is not None and not everyone and owner_id != principal.user_id:
@@ -66,6 +69,8 @@ class IdeaQueries:
                 and (wanted_symbol is None or any(i.symbol == wanted_symbol for i in idea.instruments))
                 and (strategy is None or idea.strategy.value == strategy)
                 and (day is None or idea.date == day)
+                and (since is None or idea.date >= since)
+                and (until is None or idea.date <= until)
                 and (owner_id is None or idea.owner_id == owner_id)
             )
 

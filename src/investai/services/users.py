@@ -132,7 +132,7 @@ class UserAdminService:
         if enabled is False and user.status is not UserStatus.DISABLED:
             changes["status"] = UserStatus.DISABLED
         if enabled is True and user.status is UserStatus.DISABLED:
-            changes["status"] = UserStatus.ACTIVE if user.password_changed_at else UserStatus.FORCE_CHANGE_PASSWORD
+            changes["status"] = _status_when_enabled(user)
         updated = User.model_validate({**user.model_dump(), **changes})
         self._users.update(updated)
         if "role" in changes or changes.get("status") is UserStatus.DISABLED:
@@ -167,3 +167,10 @@ class UserAdminService:
             request_id=ctx.request_id,
             details=details,
         )
+
+
+def _status_when_enabled(user: User) -> UserStatus:
+    """What a disabled account returns to: still a temporary password (which must be changed at the next
+    sign-in) when one was issued and never replaced, otherwise active."""
+    temporary = user.temporary_password_expires_at is not None or user.password_changed_at is None
+    return UserStatus.FORCE_CHANGE_PASSWORD if temporary else UserStatus.ACTIVE

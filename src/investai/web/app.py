@@ -13,11 +13,22 @@ from starlette.responses import FileResponse, Response
 from investai.bootstrap import Container
 from investai.web.errors import install_web_error_handlers
 from investai.web.rendering import build_templates
-from investai.web.routes import admin, auth, compliance, dashboard, documents, ideas, knowledge, market, profile
+from investai.web.routes import (
+    admin,
+    auth,
+    compliance,
+    dashboard,
+    documents,
+    idea_detail,
+    ideas,
+    knowledge,
+    market,
+    profile,
+)
 from investai.web.session import CookiePolicy, CsrfTokens, WebSessionMiddleware
 
 STATIC_MAX_AGE_S = 3600
-PAGES = (auth, dashboard, documents, knowledge, market, ideas, compliance, admin, profile)
+PAGES = (auth, dashboard, documents, knowledge, market, ideas, idea_detail, compliance, admin, profile)
 
 
 def plotly_bundle() -> Path:

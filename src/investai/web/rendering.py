@@ -29,9 +29,12 @@ NOTICES = {
     "document_deleted": "The document was deleted; its passages leave the index shortly.",
     "document_restored": "The version was restored and is being indexed again.",
     "document_updated": "The document's sharing was updated.",
+    "version_uploaded": "The new version was uploaded and is being indexed.",
     "status_changed": "The idea's status was changed.",
     "feedback_saved": "Thank you: your feedback was recorded.",
     "session_expired": "Your session ended. Sign in again.",
+    "idea_approved": "The idea was approved.",
+    "idea_rejected": "The idea was rejected; its owner sees your reason.",
 }
 
 
@@ -51,6 +54,7 @@ NAVIGATION = (
     NavItem("/ideas", "Ideas", Permission.IDEAS_READ),
     NavItem("/compliance", "Compliance", Permission.IDEAS_REVIEW),
     NavItem("/admin", "Admin", Permission.USERS_ADMIN),
+    NavItem("/admin/audit", "Audit log", Permission.AUDIT_READ),
     NavItem("/profile", "Profile", Permission.PROFILE_SELF),
 )
 

@@ -1,7 +1,233 @@
-"""Web pages: market."""
+"""The market page: find a symbol in the symbol master, see its prices with technical overlays over a date
+range, and its risk and performance figures; everything point in time when an "as of" date is given.
+
+A market citation of an idea opens ``/market?symbol=SYM&start=YYYY-MM-DD&end=YYYY-MM-DD`` and the page shows
+exactly that range. Indicators and risk figures come from the analytics service, so they are shown to roles
+that may run analytics (as in the API); every role that reads market data sees the prices."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from investai.bootstrap import Container
+from investai.domain.access import Permission, Principal
+from investai.domain.errors import DomainError, NotFound, ValidationFailed
+from investai.domain.market import MarketStoreBusy, SymbolInfo
+from investai.services.market import BarCoverage, parse_as_of
+from investai.web.deps import ContainerDep, MarketPage
+from investai.web.rendering import render
 
 router = APIRouter()
+Param = Annotated[str | None, Query(max_length=100)]
+MASTER_LIMIT = 1000
+PRESETS = (("1Y", 1), ("3Y", 3), ("5Y", 5), ("Max", None))
+DEFAULT_YEARS = 1
+STORE_BUSY = "Market data is being updated by another process right now. Try again in a few seconds."
+RISK_GROUPS = (
+    (
+        "Return and volatility",
+        (
+            ("annual_return", "Annual return (CAGR)", "pct"),
+            ("volatility", "Volatility (annualised)", "pct"),
+            ("sharpe", "Sharpe ratio", "num"),
+            ("sortino", "Sortino ratio", "num"),
+            ("calmar", "Calmar ratio", "num"),
+            ("omega", "Omega ratio", "num"),
+            ("max_drawdown", "Maximum drawdown", "pct"),
+            ("downside_deviation", "Downside deviation (annualised)", "pct"),
+            ("hit_rate", "Share of up days", "pct"),
+        ),
+    ),
+    (
+        "Tail risk, one day",
+        (
+            ("var_95", "VaR 95%", "pct"),
+            ("cvar_95", "CVaR 95%", "pct"),
+            ("var_99", "VaR 99%", "pct"),
+            ("cvar_99", "CVaR 99%", "pct"),
+        ),
+    ),
+    (
+        "Against the benchmark",
+        (
+            ("beta", "Beta", "num"),
+            ("alpha", "Alpha (annualised)", "pct"),
+            ("tracking_error", "Tracking error (annualised)", "pct"),
+            ("information_ratio", "Information ratio", "num"),
+        ),
+    ),
+)
+RISK_ROWS = tuple(row for _title, rows in RISK_GROUPS for row in rows)
+
+
+class PageInputError(ValidationFailed):
+    """A query parameter of the page that cannot be used."""
+
+
+@dataclass(frozen=True)
+class MarketQuery:
+    symbol: str
+    sector: str
+    start: date | None
+    end: date | None
+    as_of_text: str
+    as_of: datetime | None
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise PageInputError(f"The {name} date {value.strip()[:40]!r} is not a date (YYYY-MM-DD).") from exc
+
+
+def _query(
+    symbol: str | None, sector: str | None, start: str | None, end: str | None, as_of: str | None
+) -> MarketQuery:
+    first, last = _day(start, "start"), _day(end, "end")
+    if first is not None and last is not None and first > last:
+        raise PageInputError(f"The start date {first.isoformat()} is after the end date {last.isoformat()}.")
+    as_of_day = _day(as_of, "as of")
+    moment = parse_as_of(as_of_day.isoformat()) if as_of_day else None
+    return MarketQuery(
+        symbol=(symbol or "").strip().upper(),
+        sector=(sector or "").strip(),
+        start=first,
+        end=last,
+        as_of_text=as_of_day.isoformat() if as_of_day else "",
+        as_of=moment,
+    )
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _window(query: MarketQuery, coverage: BarCoverage) -> tuple[date, date]:
+    """The range to show: as asked; a missing end is the latest bar, a missing start a year before the end."""
+    end = query.end or coverage.last.date
+    return query.start or _years_before(end, DEFAULT_YEARS), end
+
+
+def _href(query: MarketQuery, symbol: str, start: date, end: date) -> str:
+    params = {"symbol": symbol, "start": start.isoformat(), "end": end.isoformat()}
+    if query.as_of_text:
+        params["as_of"] = query.as_of_text
+    return "/market?" + urlencode(params)
+
+
+def _presets(query: MarketQuery, symbol: str, coverage: BarCoverage, shown: tuple[date, date]) -> list[dict[str, Any]]:
+    last = coverage.last.date
+    links = []
+    for label, years in PRESETS:
+        start = coverage.first if years is None else max(coverage.first, _years_before(last, years))
+        links.append({"label": label, "href": _href(query, symbol, start, last), "current": (start, last) == shown})
+    return links
+
+
+def _columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def _chart(
+    container: Container, principal: Principal, info: SymbolInfo, query: MarketQuery, window: tuple[date, date]
+) -> dict[str, Any]:
+    start, end = window
+    bars = container.market.bars(info.symbol, start=start, end=end, as_of=query.as_of)
+    rows = [bar.model_dump(mode="json") for bar in bars]
+    chart: dict[str, Any] = {
+        "symbol": info.symbol,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "bars": _columns(rows, ("date", "open", "high", "low", "close", "adj_close")),
+        "indicators": None,
+    }
+    if principal.can(Permission.ANALYTICS_RUN):
+        found = container.analytics.indicators(info.symbol, start=start, end=end, as_of=query.as_of)
+        names = ("date", "close", "sma_50", "sma_200", "bollinger_upper", "bollinger_middle", "bollinger_lower")
+        chart["indicators"] = _columns(found["indicators"], (*names, "rsi_14", "macd", "signal", "histogram"))
+    return {"chart": chart, "bar_count": len(rows)}
+
+
+def _risk(
+    container: Container, principal: Principal, info: SymbolInfo, query: MarketQuery, window: tuple[date, date]
+) -> dict[str, Any]:
+    if not principal.can(Permission.ANALYTICS_RUN):
+        return {"risk": None, "risk_error": None}
+    try:
+        figures = container.analytics.risk(info.symbol, start=window[0], end=window[1], as_of=query.as_of)
+    except ValidationFailed as exc:  # too few returns in a short range: the prices still show
+        return {"risk": None, "risk_error": str(exc)}
+    return {"risk": figures, "risk_error": None}
+
+
+def _symbol_view(container: Container, principal: Principal, info: SymbolInfo, query: MarketQuery) -> dict[str, Any]:
+    coverage = container.market.coverage(info.symbol, as_of=query.as_of)
+    view: dict[str, Any] = {"info": info, "coverage": coverage, "may_analyse": principal.can(Permission.ANALYTICS_RUN)}
+    if coverage is None:
+        return view
+    window = _window(query, coverage)
+    view.update(window=window, presets=_presets(query, info.symbol, coverage, window))
+    view.update(_chart(container, principal, info, query, window))
+    view.update(_risk(container, principal, info, query, window))
+    return view
+
+
+def _master(container: Container, sector: str) -> dict[str, Any]:
+    every = container.market.symbols(limit=MASTER_LIMIT)
+    listed = [info for info in every if not sector or (info.sector or "").lower() == sector.lower()]
+    sectors = sorted({info.sector for info in every if info.sector})
+    master = [{"symbol": info.symbol, "name": info.name, "sector": info.sector or ""} for info in every]
+    return {"symbols": listed, "sectors": sectors, "master": master}
+
+
+def _error_status(exc: DomainError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, MarketStoreBusy):
+        return 503
+    return 422
+
+
+@router.get("/market")
+def market_page(
+    request: Request,
+    principal: MarketPage,
+    container: ContainerDep,
+    symbol: Param = None,
+    sector: Param = None,
+    start: Param = None,
+    end: Param = None,
+    as_of: Param = None,
+) -> Response:
+    form = {
+        "symbol": (symbol or "").strip(),
+        "sector": (sector or "").strip(),
+        "start": start or "",
+        "end": end or "",
+        "as_of": as_of or "",
+    }
+    context: dict[str, Any] = {"form": form, "symbols": [], "sectors": [], "master": [], "risk_groups": RISK_GROUPS}
+    try:
+        context.update(_master(container, form["sector"]))
+        query = _query(symbol, sector, start, end, as_of)
+        chosen = query.symbol or (context["symbols"][0].symbol if context["symbols"] else "")
+        if chosen:
+            info = container.market.symbol(chosen)
+            context.update(query=query, **_symbol_view(container, principal, info, query))
+    except (ValidationFailed, NotFound, MarketStoreBusy) as exc:
+        message = STORE_BUSY if isinstance(exc, MarketStoreBusy) else str(exc)
+        context.update(error=message)
+        return render(request, "market/page.html", context, status_code=_error_status(exc))
+    return render(request, "market/page.html", context)
