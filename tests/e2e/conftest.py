@@ -107,8 +107,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module: Playwright's sync API keeps an event loop running on this thread while it
+    is open, which would break ``asyncio.run`` in the tests that follow the browser tests."""
     if os.environ.get("INVESTAI_SKIP_BROWSER_TESTS") == "1":
         pytest.skip("browser tests skipped on request (INVESTAI_SKIP_BROWSER_TESTS=1)")
     if not CHROMIUM.exists():

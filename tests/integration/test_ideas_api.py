@@ -5,6 +5,7 @@ and resolve every citation; synchronous mode, cancel, validation, permissions an
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -150,6 +151,10 @@ def test_a_request_runs_streams_progress_and_every_citation_resolves(
                 assert chunk.status_code == 200, citation
                 assert chunk.json()["document_id"] == citation["document_id"]
                 assert chunk.json()["page"] == citation["page"]
+                # the claim is the passage's own text: no search highlighting, no HTML escaping
+                assert "<mark>" not in evidence["claim"]
+                assert not re.search(r"&(#x?[0-9a-fA-F]+|amp|lt|gt|quot);", evidence["claim"])
+                assert evidence["claim"].strip("…").strip()[:60] in chunk.json()["text"]
             else:
                 bars = client.get(
                     f"/api/v1/market/{citation['symbol']}/bars",

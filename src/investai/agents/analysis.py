@@ -244,9 +244,9 @@ class AnalysisAgent:
         finals = scenarios.horizon_returns(paths)
         fan_frame = scenarios.fan_chart(paths, percentiles=(5, 25, 50, 75, 95))
         step = max(1, horizon // 20)
-        fan = [
-            {"step": float(index + 1), **{str(column): float(value) for column, value in row.items()}}
-            for index, row in fan_frame.iloc[step - 1 :: step].reset_index(drop=True).iterrows()
+        fan = [  # "step" is the trading day of the horizon the row describes (every ``step``-th day is kept)
+            {"step": float(day), **{str(column): float(value) for column, value in row.items()}}
+            for day, row in fan_frame.iloc[step - 1 :: step].iterrows()
         ]
         expected = {
             "point": float(np.median(finals)),

@@ -25,7 +25,7 @@ from investai.agents.prompts import NUMBERS_RULE, UNTRUSTED_RULE, PromptTemplate
 from investai.domain.agents import AgentName, MessageType
 from investai.domain.citations import Evidence, MarketCitation
 from investai.domain.common import DomainModel
-from investai.domain.knowledge import KnowledgeHit
+from investai.domain.knowledge import KnowledgeHit, snippet_text
 from investai.domain.llm import TaskKind
 from investai.ports.research import EvidenceSearch
 
@@ -34,7 +34,6 @@ MAX_PASSAGES = 6
 POSITIVE = ("buy", "outperform", "overweight", "strong buy", "accumulate")
 NEGATIVE = ("sell", "underperform", "underweight", "reduce", "strong sell")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_TAGS = re.compile(r"<[^>]+>")
 
 SUMMARY_TEMPLATE = PromptTemplate(
     name="research.summary",
@@ -58,12 +57,8 @@ class ResearchFindings(DomainModel):
     passages_numbers: list[float] = Field(default_factory=list)
 
 
-def _plain(text: str) -> str:
-    return _TAGS.sub("", text).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").strip()
-
-
 def _mentions(hit: KnowledgeHit, symbol: str, name: str) -> bool:
-    text = f"{hit.title} {_plain(hit.snippet)}"
+    text = f"{hit.title} {snippet_text(hit.snippet)}"
     short_name = name.split(" ")[0].strip(",.") if name else symbol
     return bool(re.search(rf"\b{re.escape(symbol)}\b", text)) or (
         len(short_name) > 2 and short_name.lower() in text.lower()
@@ -107,11 +102,13 @@ class ResearchAgent:
                     hits[key] = hit
         chosen = sorted(hits.values(), key=lambda hit: -hit.score)[:MAX_PASSAGES]
         evidence = [
-            Evidence(claim=_plain(hit.snippet)[:2000] or hit.title, citation=hit.citation, weight=min(1.0, hit.score))
+            Evidence(
+                claim=snippet_text(hit.snippet)[:2000] or hit.title, citation=hit.citation, weight=min(1.0, hit.score)
+            )
             for hit in chosen
         ]
         evidence.extend(Evidence(claim=claim, citation=citation, weight=1.0) for claim, citation in market_facts)
-        texts = [_plain(hit.snippet) for hit in chosen]
+        texts = [snippet_text(hit.snippet) for hit in chosen]
         stance, ratings = _stance(texts, symbol)
         allowed = [number.value for text in texts for number in written_numbers(text)]
         summary, offline = self._summary(ctx, symbol, name, chosen, allowed)
@@ -145,12 +142,13 @@ class ResearchAgent:
             return f"No passage in the documents you can read discusses {name} ({symbol}) as of this date.", True
         sentences = []
         for number, hit in enumerate(chosen[:3], start=1):
-            first = _SENTENCE.split(_plain(hit.snippet).replace("…", "").strip())[0].strip()
+            first = _SENTENCE.split(snippet_text(hit.snippet).replace("…", "").strip())[0].strip()
             if first:
                 sentences.append(f"{first} [{number}]")
         extractive = " ".join(sentences)
         passages = "\n".join(
-            f"[{number}] " + quote_untrusted(_plain(hit.snippet), source=f"{hit.title} p.{hit.citation.page or '-'}")
+            f"[{number}] "
+            + quote_untrusted(snippet_text(hit.snippet), source=f"{hit.title} p.{hit.citation.page or '-'}")
             for number, hit in enumerate(chosen, start=1)
         )
         rendered = SUMMARY_TEMPLATE.render(offline_answer=extractive, name=name, symbol=symbol, passages=passages)

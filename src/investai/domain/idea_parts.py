@@ -215,7 +215,9 @@ class IdeaAnalysis(DomainModel):
     ranking_components: dict[str, float] = Field(default_factory=dict)
     ranking_score: float
     technicals: dict[str, float | None] = Field(default_factory=dict)
-    fan: list[dict[str, float]] = Field(default_factory=list, description="cumulative-return percentiles by step")
+    fan: list[dict[str, float]] = Field(
+        default_factory=list, description="cumulative-return percentiles; ``step`` is the trading day of the horizon"
+    )
     data_start: date
     data_end: date
     conflict: str | None = Field(default=None, max_length=2000)

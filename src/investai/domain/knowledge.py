@@ -3,6 +3,7 @@ answers (chunks with their access fields, search requests, hits)."""
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -160,3 +161,8 @@ class KnowledgeHit(DomainModel):
     keyword_rank: int | None = None
     semantic_score: float | None = None
     semantic_rank: int | None = None
+
+
+def snippet_text(snippet: str) -> str:
+    """The plain text of a hit's snippet: the ``<mark>`` tags removed and the HTML escaping undone."""
+    return html.unescape(snippet.replace("<mark>", "").replace("</mark>", "")).strip()

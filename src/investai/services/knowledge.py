@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from investai.domain.access import Principal
 from investai.domain.citations import DocumentCitation
 from investai.domain.errors import NotFound, ValidationFailed
-from investai.domain.knowledge import AccessScope, Chunk, KnowledgeHit, SearchFilters, SearchHit, SearchMode
+from investai.domain.knowledge import (
+    AccessScope,
+    Chunk,
+    KnowledgeHit,
+    SearchFilters,
+    SearchHit,
+    SearchMode,
+    snippet_text,
+)
 from investai.ports.audit import AuditLog
 from investai.ports.knowledge import Embedder, SearchIndex
 from investai.services.audit_trail import record_access
@@ -120,7 +128,7 @@ def to_knowledge_hit(hit: SearchHit, query: str) -> KnowledgeHit:
         chunk_id=chunk.id,
         table=chunk.table,
         row=chunk.row_start,
-        snippet=_plain(snippet)[:2000],
+        snippet=snippet_text(snippet)[:2000],
     )
     return KnowledgeHit(
         citation=citation,
@@ -181,10 +189,6 @@ def _best_window_start(matches: list[re.Match[str]], length: int, width: int) ->
         if count > best_count:
             best_start, best_count = start, count
     return best_start
-
-
-def _plain(snippet: str) -> str:
-    return html.unescape(snippet.replace("<mark>", "").replace("</mark>", ""))
 
 
 def parse_date(value: str | None, *, name: str) -> datetime | None:

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from investai.api.errors import DOMAIN_STATUS
+from investai.api.errors import DOMAIN_STATUS, STATUS_CODES
 from investai.domain.errors import DomainError, IntegrityError
 from investai.web.deps import LoginRequired, PageForbidden, login_redirect_target
 from investai.web.rendering import render
@@ -26,21 +26,23 @@ Handler = Callable[[Request, Exception], Awaitable[Response]]
 AnyHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
-def _status_and_message(exc: Exception) -> tuple[int, str]:
+def _status_and_message(exc: Exception) -> tuple[int, str, str]:
+    """The status, the message shown and the error code the metrics count (the API's codes)."""
     if isinstance(exc, StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return exc.status_code, detail
+        return exc.status_code, detail, STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
     if isinstance(exc, RequestValidationError):
         problems = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}" for e in exc.errors()[:5]]
-        return 422, "The request was not valid: " + "; ".join(problems)
+        return 422, "The request was not valid: " + "; ".join(problems), STATUS_CODES[422]
     if isinstance(exc, IntegrityError):
-        return 500, "Stored data failed an integrity check."
+        return 500, "Stored data failed an integrity check.", exc.code
     if isinstance(exc, DomainError):
-        return next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400), str(exc)
-    return 500, "Something went wrong."
+        return next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400), str(exc), exc.code
+    return 500, "Something went wrong.", STATUS_CODES[500]
 
 
-def error_page(request: Request, status: int, message: str) -> Response:
+def error_page(request: Request, status: int, message: str, *, code: str | None = None) -> Response:
+    request.state.error_code = code or STATUS_CODES.get(status, f"http_{status}")
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     return render(request, "error.html", {"status": status, "title": title, "message": message}, status_code=status)
 
@@ -50,8 +52,8 @@ def _dispatch(api_handler: AnyHandler | None) -> Handler:
         if is_api_path(request.url.path) and api_handler is not None:
             answer = api_handler(request, exc)
             return await answer if inspect.isawaitable(answer) else answer
-        status, message = _status_and_message(exc)
-        return error_page(request, status, message)
+        status, message, code = _status_and_message(exc)
+        return error_page(request, status, message, code=code)
 
     return handle
 

@@ -126,10 +126,9 @@ def metric_rows(idea: InvestmentIdea) -> list[dict[str, Any]]:
 def chart_data(idea: InvestmentIdea, price: dict[str, Any], explanation: dict[str, Any]) -> dict[str, Any]:
     """What the page's script draws: prices with the trade levels, the scenario fan, factor contributions."""
     fan = idea.analysis.fan if idea.analysis else []
-    days_per_step = idea.expected_return.horizon_days / len(fan) if fan else 1.0
     return {
         "price": price,
-        "fan": [{**row, "day": round(row["step"] * days_per_step)} for row in fan],
+        "fan": [{**row, "day": round(row["step"])} for row in fan],
         "contributions": explanation.get("factor_contributions", {}),
     }
 

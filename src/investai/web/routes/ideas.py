@@ -342,11 +342,10 @@ def ideas_list(
 def fan_series(idea: InvestmentIdea) -> dict[str, Any]:
     """An idea's scenario fan (cumulative-return percentiles) against trading days, for the chart."""
     fan = idea.analysis.fan if idea.analysis else []
-    days_per_step = max(1, idea.time_horizon.trading_days // max(len(fan), 1))
     return {
         "id": idea.id,
         "name": f"{idea.title} ({', '.join(i.symbol for i in idea.instruments)})",
-        "days": [round(row.get("step", index + 1) * days_per_step) for index, row in enumerate(fan)],
+        "days": [round(row["step"]) for row in fan],
         "percentiles": {key: [row.get(key) for row in fan] for key in ("5", "25", "50", "75", "95")},
         "outcomes": {outcome.scenario.value: outcome.expected_return for outcome in idea.outcomes},
     }
