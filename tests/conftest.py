@@ -95,3 +95,13 @@ def analyst(container: Container) -> Account:
 @pytest.fixture
 def admin(container: Container) -> Account:
     return sign_up(container, role=Role.ADMINISTRATOR)
+
+
+def drain(container: Container) -> int:
+    """Run queued jobs (document processing, idea requests) until none is left, as the worker would; the
+    number run."""
+    worker = container.worker_pool().workers[0]
+    ran = 0
+    while worker.run_once():
+        ran += 1
+    return ran

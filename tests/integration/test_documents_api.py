@@ -19,7 +19,7 @@ from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.users import Role
 from investai.ports.knowledge import Embedder
-from tests.conftest import Account, sign_up
+from tests.conftest import Account, drain, sign_up
 from tests.document_files import make_csv, make_json, make_pdf, make_xlsx
 from tests.unit.ingest import builders
 
@@ -52,15 +52,6 @@ def upload(client: TestClient, account: Account, name: str, data: bytes, **form:
     return client.post(
         "/api/v1/documents", headers=account.headers, files={"file": (name, io.BytesIO(data))}, data=form
     )
-
-
-def drain(container: Container) -> int:
-    """Run queued jobs until none is left, as the worker would; the number run."""
-    worker = container.worker_pool().workers[0]
-    ran = 0
-    while worker.run_once():
-        ran += 1
-    return ran
 
 
 def search(client: TestClient, account: Account, query: str, **params: Any) -> list[dict[str, Any]]:

@@ -20,18 +20,10 @@ from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.users import Role
 from investai.ports.knowledge import Embedder
-from tests.conftest import Account, sign_up
+from tests.conftest import Account, drain, sign_up
 
 NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
 ORG = "org_1"
-
-
-def drain(container: Container) -> int:
-    worker = container.worker_pool().workers[0]
-    ran = 0
-    while worker.run_once():
-        ran += 1
-    return ran
 
 
 @pytest.fixture(scope="module")

@@ -23,21 +23,12 @@ from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.users import Role
 from investai.ports.knowledge import Embedder
-from tests.conftest import PASSWORD, Account, sign_up
+from tests.conftest import PASSWORD, Account, drain, sign_up
 
 NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
 ORG = "org_1"
 BASE_URL = "http://127.0.0.1:8000"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
-
-
-def drain(container: Container) -> int:
-    """Run queued jobs (document processing, idea requests) until none is left."""
-    worker = container.worker_pool().workers[0]
-    ran = 0
-    while worker.run_once():
-        ran += 1
-    return ran
 
 
 @pytest.fixture(scope="module")

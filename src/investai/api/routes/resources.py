@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from investai.api.deps import ContainerDep, Context, CurrentPrincipal, IdeaReader, JobReader
-from investai.domain.feedback import ActionTaken, Feedback, FeedbackAspect
+from investai.api.schemas import FeedbackIn
+from investai.domain.feedback import Feedback
 from investai.domain.idea_parts import Strategy
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
@@ -69,18 +70,6 @@ class StatusChangeIn(BaseModel):
 
     status: IdeaStatus
     reason: str | None = Field(default=None, max_length=2000)
-
-
-class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rating: int = Field(ge=1, le=5)
-    usefulness: int | None = Field(default=None, ge=1, le=5)
-    accuracy: int | None = Field(default=None, ge=1, le=5)
-    insight: int | None = Field(default=None, ge=1, le=5)
-    action_taken: ActionTaken = ActionTaken.NONE
-    comments: dict[FeedbackAspect, Annotated[str, Field(max_length=2000)]] = Field(default_factory=dict)
-    comment: str | None = Field(default=None, max_length=4000)
 
 
 @router.post(

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import TypeAdapter, ValidationError, field_validator
 from starlette.responses import RedirectResponse, Response
 
+from investai.api.schemas import FeedbackIn
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.domain.citations import Citation, DocumentCitation, MarketCitation
@@ -58,17 +59,8 @@ SEVERITIES = list(Severity)
 _CITATION: TypeAdapter[Citation] = TypeAdapter(Citation)
 
 
-class FeedbackForm(BaseModel):
-    """The feedback form's fields; blank optional fields mean "not given"."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rating: int = Field(ge=1, le=5)
-    usefulness: int | None = Field(default=None, ge=1, le=5)
-    accuracy: int | None = Field(default=None, ge=1, le=5)
-    insight: int | None = Field(default=None, ge=1, le=5)
-    action_taken: ActionTaken = ActionTaken.NONE
-    comment: str | None = Field(default=None, max_length=4000)
+class FeedbackForm(FeedbackIn):
+    """The feedback form: the API's feedback body, where a blank optional field means "not given"."""
 
     @field_validator("usefulness", "accuracy", "insight", "comment", mode="before")
     @classmethod
