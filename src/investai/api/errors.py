@@ -62,6 +62,11 @@ DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
 ]
 
 
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error (400 for one no rule names): the one mapping API and pages share."""
+    return next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+
+
 def error_body(status: int, message: str, request_id: str | None, *, code: str | None = None) -> dict[str, Any]:
     return {
         "error": {
@@ -109,7 +114,7 @@ async def _validation_exception(request: Request, exc: Exception) -> JSONRespons
 
 async def _domain_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    status = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+    status = status_of(exc)
     if isinstance(exc, IntegrityError):
         log.error("domain.server_error", error_code=exc.code, error=str(exc))
         return error_response(request, status, "stored data failed an integrity check", code=exc.code)

@@ -38,10 +38,12 @@ class IdeaInsights:
 
     # --- explanation ------------------------------------------------------------------------------------------
 
-    def explain(
-        self, principal: Principal, ctx: CallContext, idea_id: str, *, version: int | None = None
-    ) -> dict[str, Any]:
-        idea = self._queries.get(principal, idea_id, ctx, version=version)
+    def explain(self, principal: Principal, ctx: CallContext, idea_id: str) -> dict[str, Any]:
+        return self.explanation_of(self._queries.get(principal, idea_id, ctx))
+
+    def explanation_of(self, idea: InvestmentIdea) -> dict[str, Any]:
+        """Decision path, data sources with their age, factor contributions, confidence and ranking breakdown,
+        sensitivity. ``idea`` must come from a read the caller was allowed (:class:`IdeaQueries`)."""
         symbol = idea.instruments[0].symbol
         path = []
         if idea.provenance.request_id:
@@ -139,9 +141,12 @@ class IdeaInsights:
         return adjusted_closes(self._market.bar_frame(symbol, start=since)).dropna()
 
     def performance(self, principal: Principal, ctx: CallContext, idea_id: str) -> dict[str, Any]:
+        return self.performance_of(self._queries.get(principal, idea_id, ctx))
+
+    def performance_of(self, idea: InvestmentIdea) -> dict[str, Any]:
         """Realised return since the idea's data date, against its expected return (pro rata over the horizon)
-        and against its benchmark over the same days; whether the target or the stop was touched (closes)."""
-        idea = self._queries.get(principal, idea_id, ctx)
+        and against its benchmark over the same days; whether the target or the stop was touched (closes).
+        ``idea`` must come from a read the caller was allowed (:class:`IdeaQueries`)."""
         instrument = idea.instruments[0]
         start = idea.analysis.data_end if idea.analysis else idea.provenance.data_as_of.date()
         closes = self._closes(instrument.symbol, start)

@@ -156,8 +156,11 @@ class IdeaLifecycle:
 
     def feedback_for(self, principal: Principal, ctx: CallContext, idea_id: str) -> list[Feedback]:
         """Feedback on an idea: everyone's for organisation-wide readers, otherwise the caller's own."""
-        self._queries.get(principal, idea_id, ctx)
-        found = self._feedback.list_for_idea(idea_id)
+        return self.feedback_on(principal, self._queries.get(principal, idea_id, ctx))
+
+    def feedback_on(self, principal: Principal, idea: InvestmentIdea) -> list[Feedback]:
+        """:meth:`feedback_for` an ``idea`` the caller was already allowed to read."""
+        found = self._feedback.list_for_idea(idea.id)
         if principal.can(Permission.IDEAS_READ_ORGANISATION):
             return [item for item in found if item.organisation_id == principal.organisation_id]
         return [item for item in found if item.user_id == principal.user_id]

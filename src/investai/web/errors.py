@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from investai.api.errors import DOMAIN_STATUS, STATUS_CODES
+from investai.api.errors import STATUS_CODES, status_of
 from investai.domain.errors import DomainError, IntegrityError
 from investai.web.deps import LoginRequired, PageForbidden, login_redirect_target
 from investai.web.rendering import render
@@ -37,7 +37,7 @@ def _status_and_message(exc: Exception) -> tuple[int, str, str]:
     if isinstance(exc, IntegrityError):
         return 500, "Stored data failed an integrity check.", exc.code
     if isinstance(exc, DomainError):
-        return next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400), str(exc), exc.code
+        return status_of(exc), str(exc), exc.code
     return 500, "Something went wrong.", STATUS_CODES[500]
 
 

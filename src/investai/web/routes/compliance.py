@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request
 from starlette.responses import RedirectResponse, Response
 
-from investai.api.errors import DOMAIN_STATUS
+from investai.api.errors import status_of
 from investai.bootstrap import Container
 from investai.domain.access import Principal
 from investai.domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
@@ -86,7 +86,7 @@ def _decide(
     try:
         container.idea_lifecycle.transition(principal, ctx, idea_id, target, reason=note.strip() or None)
     except (ValidationFailed, InvalidTransition, Conflict, PermissionDenied) as exc:
-        status = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+        status = status_of(exc)
         message = f"The idea was not {target.value}: {exc}."
         return queue_page(request, container, principal, ctx, error=message, failed_id=idea_id, status_code=status)
     return RedirectResponse(f"/compliance?notice={notice}", status_code=303)

@@ -11,12 +11,20 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from pydantic import TypeAdapter, ValidationError, field_validator
 from starlette.responses import RedirectResponse, Response
 
+from investai.api.errors import status_of
 from investai.api.schemas import FeedbackIn
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.domain.citations import Citation, DocumentCitation, MarketCitation
 from investai.domain.common import from_epoch_ms
-from investai.domain.errors import Conflict, DomainError, InvalidTransition, PermissionDenied, ValidationFailed
+from investai.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from investai.domain.feedback import ActionTaken
 from investai.domain.idea_parts import Severity
 from investai.domain.ideas import InvestmentIdea
@@ -29,12 +37,8 @@ router = APIRouter()
 IdeaId = Annotated[str, Path(min_length=1, max_length=128)]
 Version = Annotated[int | None, Query(ge=1, le=2**31)]
 Choice = Annotated[str, Form(max_length=32)]
-REFUSALS: tuple[tuple[type[DomainError], int], ...] = (
-    (PermissionDenied, 403),
-    (InvalidTransition, 409),
-    (Conflict, 409),
-    (ValidationFailed, 422),
-)
+REFUSALS = (PermissionDenied, InvalidTransition, Conflict, ValidationFailed)
+"""What a status change may answer that the page shows as a message (with the API's status for it)."""
 METRICS = (
     ("volatility", "Volatility (annualised)", "pct"),
     ("sharpe", "Sharpe ratio", "num"),
@@ -133,33 +137,41 @@ def _data_sources(explanation: dict[str, Any]) -> list[tuple[Citation, Any]]:
     ]
 
 
-def _performance(container: Container, principal: Principal, ctx: CallContext, idea_id: str) -> dict[str, Any] | None:
+def _performance(container: Container, idea: InvestmentIdea) -> dict[str, Any] | None:
     try:
-        return container.idea_insights.performance(principal, ctx, idea_id)
+        return container.idea_insights.performance_of(idea)
     except DomainError:  # no prices since the idea's data date yet
         return None
 
 
-def _history(
-    container: Container, principal: Principal, ctx: CallContext, idea_id: str, people: People
-) -> dict[str, Any]:
-    versions = container.identity.ideas.history(principal, idea_id, ctx)
+def _history(versions: list[InvestmentIdea], people: People) -> dict[str, Any]:
     latest = versions[-1]
     rows = [{"version": v.version, "at": from_epoch_ms(v.timestamp), "status": v.status} for v in versions]
     changes = [(change, people.label(change.by)) for change in latest.status_history]
     return {"latest": latest, "versions": list(reversed(rows)), "status_changes": list(reversed(changes))}
 
 
+def _version(versions: list[InvestmentIdea], idea_id: str, version: int | None) -> InvestmentIdea:
+    if version is None:
+        return versions[-1]
+    for revision in versions:
+        if revision.version == version:
+            return revision
+    raise NotFound(f"idea {idea_id} has no version {version}")
+
+
 def page_context(
     container: Container, principal: Principal, ctx: CallContext, idea_id: str, version: int | None
 ) -> dict[str, Any]:
-    idea = container.identity.ideas.get(principal, idea_id, ctx, version=version)
+    """Everything the page shows, from one authorised read of the idea's versions (one audit record)."""
+    versions = container.identity.ideas.history(principal, idea_id, ctx)
+    idea = _version(versions, idea_id, version)
     people = People(container, principal)
-    history = _history(container, principal, ctx, idea.id, people)
+    history = _history(versions, people)
     latest: InvestmentIdea = history["latest"]
-    explanation = container.idea_insights.explain(principal, ctx, idea.id, version=idea.version)
+    explanation = container.idea_insights.explanation_of(idea)
     price = container.idea_insights.price_window(idea)
-    feedback = container.idea_lifecycle.feedback_for(principal, ctx, idea.id)
+    feedback = container.idea_lifecycle.feedback_on(principal, idea)
     is_latest = idea.version == latest.version
     return {
         "idea": idea,
@@ -170,7 +182,7 @@ def page_context(
         "moves": container.idea_lifecycle.moves_for(principal, latest) if is_latest else [],
         "explanation": explanation,
         "data_sources": _data_sources(explanation),
-        "performance": _performance(container, principal, ctx, idea.id),
+        "performance": _performance(container, latest),
         "charts": chart_data(idea, price, explanation),
         "metric_rows": metric_rows(idea),
         "issues": sorted(idea.compliance.issues, key=lambda issue: -SEVERITIES.index(issue.severity)),
@@ -223,10 +235,9 @@ def change_status(
         return _refused(request, context, 422, f"There is no status called {status!r}.")
     try:
         container.idea_lifecycle.transition(principal, ctx, idea_id, target, reason=reason.strip() or None)
-    except tuple(kind for kind, _ in REFUSALS) as exc:
-        code = next(code for kind, code in REFUSALS if isinstance(exc, kind))
+    except REFUSALS as exc:
         context = page_context(container, principal, ctx, idea_id, None)
-        return _refused(request, context, code, f"The status was not changed: {exc}.")
+        return _refused(request, context, status_of(exc), f"The status was not changed: {exc}.")
     return RedirectResponse(_idea_url(idea_id, "?notice=status_changed"), status_code=303)
 
 

@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from investai.api.errors import status_of
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
-from investai.domain.errors import DomainError, NotFound, ValidationFailed
+from investai.domain.errors import NotFound, ValidationFailed
 from investai.domain.market import MarketStoreBusy, SymbolInfo
 from investai.services.market import BarCoverage, parse_as_of
 from investai.web.deps import ContainerDep, MarketPage
@@ -192,14 +193,6 @@ def _master(container: Container, sector: str) -> dict[str, Any]:
     return {"symbols": listed, "sectors": sectors, "master": master}
 
 
-def _error_status(exc: DomainError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, MarketStoreBusy):
-        return 503
-    return 422
-
-
 @router.get("/market")
 def market_page(
     request: Request,
@@ -229,5 +222,5 @@ def market_page(
     except (ValidationFailed, NotFound, MarketStoreBusy) as exc:
         message = STORE_BUSY if isinstance(exc, MarketStoreBusy) else str(exc)
         context.update(error=message)
-        return render(request, "market/page.html", context, status_code=_error_status(exc))
+        return render(request, "market/page.html", context, status_code=status_of(exc))
     return render(request, "market/page.html", context)
