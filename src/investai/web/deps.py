@@ -17,11 +17,7 @@ from investai.services.auth_common import CallContext
 
 
 class LoginRequired(Exception):
-    """No session: the page answers with a redirect to ``/login?next=…``."""
-
-    def __init__(self, next_path: str) -> None:
-        super().__init__(next_path)
-        self.next_path = next_path
+    """No session: the page answers with a redirect to ``/login?next=…`` (the page asked for)."""
 
 
 class PageForbidden(Exception):
@@ -55,12 +51,12 @@ async def web_context(request: Request) -> CallContext:
 async def _signed_in(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
-        raise LoginRequired(request.url.path)
+        raise LoginRequired
     container: Container = request.app.state.container
     try:
         user = await run_in_threadpool(container.identity.users.get_user, principal, principal.user_id)
     except DomainError as exc:  # erased or unknown: the session is no longer usable
-        raise LoginRequired(request.url.path) from exc
+        raise LoginRequired from exc
     request.state.user_label = user.display_name or user.email
     return principal
 

@@ -34,6 +34,7 @@ import anyio.to_thread
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from investai.api.middleware.authentication import header_value
 from investai.domain.access import Principal
 from investai.domain.errors import DomainError, InvalidToken
 from investai.ports.identity import IdentityVerifier
@@ -140,13 +141,6 @@ def read_cookies(scope: Scope) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 class WebSessionMiddleware:
     """Cookie authentication, refresh and CSRF checks; sits outside the bearer authentication middleware."""
 
@@ -181,7 +175,7 @@ class WebSessionMiddleware:
         assert nonce is not None
         state["csrf_token"] = self.csrf.token_for(nonce)
         cookie_auth = False
-        if _header(scope, b"authorization") is None and (ACCESS_COOKIE in jar or REFRESH_COOKIE in jar):
+        if header_value(scope, b"authorization") is None and (ACCESS_COOKIE in jar or REFRESH_COOKIE in jar):
             principal, fresh = await self._from_cookies(scope, jar)
             if fresh is not None:
                 set_cookies += self.cookies.session(fresh)
@@ -190,7 +184,6 @@ class WebSessionMiddleware:
             if principal is not None:
                 state["principal"] = principal
                 cookie_auth = True
-        state["cookie_auth"] = cookie_auth
         method = str(scope.get("method", "GET")).upper()
         if method in UNSAFE_METHODS and (cookie_auth or not is_api_path(path)):
             accepted, receive = await self._csrf_accepted(scope, receive, nonce)
@@ -221,14 +214,14 @@ class WebSessionMiddleware:
     async def _csrf_accepted(self, scope: Scope, receive: Receive, nonce: str) -> tuple[bool, Receive]:
         # a browser says where a request came from; the token below is still required when it says nothing
         # (``Referrer-Policy: no-referrer`` makes Chromium send ``Origin: null`` for same-origin form posts)
-        if _header(scope, b"sec-fetch-site") == "cross-site":
+        if header_value(scope, b"sec-fetch-site") == "cross-site":
             return False, receive
-        origin = _header(scope, b"origin")
-        if origin not in (None, "null") and urlsplit(origin).netloc != _header(scope, b"host"):
+        origin = header_value(scope, b"origin")
+        if origin not in (None, "null") and urlsplit(origin).netloc != header_value(scope, b"host"):
             return False, receive
-        if self.csrf.valid(nonce, _header(scope, CSRF_HEADER)):
+        if self.csrf.valid(nonce, header_value(scope, CSRF_HEADER)):
             return True, receive
-        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        content_type = (header_value(scope, b"content-type") or "").split(";")[0].strip().lower()
         if content_type != FORM_TYPE:
             return False, receive
         body, replay = await _buffer_body(receive)

@@ -20,10 +20,9 @@ class AuthenticationMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             state = scope.setdefault("state", {})
-            authorization = _header(scope, b"authorization")
+            authorization = header_value(scope, b"authorization")
             if authorization is not None:
                 state.pop("principal", None)
-                state["cookie_auth"] = False
                 scheme, _, token = authorization.partition(" ")
                 if scheme.lower() != "bearer" or not token.strip():
                     state["auth_error"] = "the Authorization header must be 'Bearer <token>'"
@@ -35,7 +34,8 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """The first value of the request header ``name`` (lower-case bytes), decoded as Latin-1."""
     for key, value in scope["headers"]:
         if key.lower() == name:
             return str(value.decode("latin-1"))
