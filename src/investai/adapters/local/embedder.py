@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from investai.adapters.local.sqlite import create_private_file
 from investai.ports.knowledge import Vectors
 
 if TYPE_CHECKING:
@@ -77,9 +78,7 @@ class _VectorCache:
             yield self._conn
 
     def _open(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # owner-only from the start; SQLite gives the -wal and -shm files the database file's mode
-        os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
+        create_private_file(self._path)  # owner-only, without touching a file that is already open
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=10, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the last writes to a crash is harmless

@@ -1,5 +1,11 @@
 """SQLite access shared by the embedded repositories: WAL, ``synchronous=FULL``, versioned migrations.
 
+Several processes (the server, a worker, CLI commands) use one database file at once, which SQLite supports
+as long as nothing else touches the file: POSIX advisory locks belong to a process and a file, and closing ANY
+descriptor of the file drops every lock the process holds on it, so another process may decide it is the last
+user and delete the WAL ("How To Corrupt An SQLite Database File", section 2.2). This module therefore never
+opens the database file itself except to create it, once, with ``O_EXCL`` (a file nobody can have open yet).
+
 Each thread gets its own connection (sqlite3 connections must not cross threads), closed when the
 thread ends. Writes go through
 :meth:`SqliteDatabase.transaction`, which takes the write lock up front (``BEGIN IMMEDIATE``) and rolls
@@ -20,6 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from investai.domain.errors import IntegrityError
+
+
+_CREATE_LOCK = threading.Lock()
 
 
 class _Connection:
@@ -67,9 +76,7 @@ class SqliteDatabase:
     def connection(self) -> sqlite3.Connection:
         holder: _Connection | None = getattr(self._local, "holder", None)
         if holder is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # owner-only; SQLite gives the -wal and -shm files the database file's mode
-            os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
+            create_private_file(self._path)
             conn = sqlite3.connect(
                 self._path, isolation_level=None, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
             )
@@ -144,6 +151,19 @@ class SqliteDatabase:
         """Connections not yet closed (one per live thread that used the database)."""
         with self._open_lock:
             return len(self._open)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty and owner-only (SQLite then gives its ``-wal`` and ``-shm`` files the same mode)
+    unless it exists. ``O_EXCL`` makes the create-and-close touch only a file this call made, never one a
+    connection of this process has open: closing a descriptor of an open database would drop its locks."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _CREATE_LOCK:  # a thread of this process connecting meanwhile waits here until the descriptor is closed
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return
+        os.close(descriptor)
 
 
 def _statements(script: str) -> Iterator[str]:
