@@ -789,14 +789,11 @@ def test_injection_shaped_inputs_match_nothing_and_break_nothing(store: TimeSeri
 
 def _tables(store: DuckDbTimeSeriesStore) -> dict[str, pa.Table]:
     """Every bar table's full contents, read directly (``ingested_at`` and ``available_at`` included)."""
-    cursor = store._connect().cursor()
-    try:
+    with store._cursor() as cursor:
         return {
             name: cursor.sql(f"SELECT * FROM {name} ORDER BY ALL").to_arrow_table()
             for name in ("bars_daily", "bars_history")
         }
-    finally:
-        cursor.close()
 
 
 def test_duckdb_reingesting_leaves_the_tables_identical(tmp_path: Path) -> None:
@@ -854,21 +851,83 @@ def test_duckdb_refuses_a_database_from_a_newer_release(tmp_path: Path) -> None:
         DuckDbTimeSeriesStore(path=path).bar_symbols()
 
 
-def test_duckdb_store_opens_on_first_use_and_names_another_process_holding_it(tmp_path: Path) -> None:
-    """DuckDB gives a file to one read-write process: a process that never touches market data must not take
-    it, and one that needs it while another holds it gets a clear error, not a crash."""
+_SHARING_CHILD = """
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from investai.adapters.local.duckdb_market import DuckDbTimeSeriesStore
+from investai.domain.market import SymbolInfo
+from investai.ports.market import BAR_SCHEMA
+
+store = DuckDbTimeSeriesStore(path=Path(sys.argv[1]))
+symbol, days = sys.argv[2], int(sys.argv[3])
+store.upsert_symbols([SymbolInfo(symbol=symbol, name=symbol)])
+moment = datetime(2024, 1, 1, tzinfo=UTC)
+for day in range(days):
+    when = date(2020, 1, 1) + timedelta(days=day)
+    bars = pa.table(
+        {
+            "symbol": [symbol], "date": [when], "open": [1.0], "high": [1.0], "low": [1.0], "close": [1.0],
+            "adj_close": [1.0], "volume": [1.0], "source": ["child"], "available_at": [moment],
+        },
+        schema=BAR_SCHEMA,
+    )
+    store.write_bars(bars, ingested_at=moment)
+    assert len(store.read_bars(symbol)) == day + 1
+store.close()
+print("done", flush=True)
+"""
+
+
+def test_duckdb_store_opens_on_first_use_and_is_shared_by_processes(tmp_path: Path) -> None:
+    """DuckDB gives a file to one read-write process at a time; the store hands it over between calls, so
+    processes writing and reading at once all succeed and see each other's commits."""
     path = tmp_path / "market.duckdb"
     idle = DuckDbTimeSeriesStore(path=path)
     assert not path.exists()  # nothing opened yet
     idle.close()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SHARING_CHILD, str(path), symbol, "40"], stdout=subprocess.PIPE, text=True
+        )
+        for symbol in ("ONE", "TWO")
+    ]
+    store = DuckDbTimeSeriesStore(path=path)
+    try:
+        store.upsert_symbols([SymbolInfo(symbol="HERE", name="Here")])
+        for day in range(40):
+            store.write_bars(bars([bar("HERE", date(2020, 1, 1) + timedelta(days=day), 1.0)]), ingested_at=T0)
+            assert len(store.read_bars("HERE")) == day + 1
+        for child in children:
+            out, _ = child.communicate(timeout=120)
+            assert child.returncode == 0 and out.strip() == "done"
+        assert {symbol: len(store.read_bars(symbol)) for symbol in ("HERE", "ONE", "TWO")} == {
+            "HERE": 40,
+            "ONE": 40,
+            "TWO": 40,
+        }
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+        store.close()
+
+
+def test_duckdb_store_held_past_the_lease_timeout_is_a_clear_error(tmp_path: Path) -> None:
+    """A process in the middle of one long call keeps the store; another that cannot wait that long gets
+    :class:`MarketStoreBusy` (503 at the API), and the store is free again once the call ends."""
+    path = tmp_path / "market.duckdb"
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path;"
             "from investai.adapters.local.duckdb_market import DuckDbTimeSeriesStore;"
-            "store = DuckDbTimeSeriesStore(path=Path(sys.argv[1])); store.bar_symbols();"
-            "print('ready', flush=True); time.sleep(60)",
+            "store = DuckDbTimeSeriesStore(path=Path(sys.argv[1]));"
+            "cursor = store._cursor(); cursor.__enter__(); print('ready', flush=True); time.sleep(60)",
             str(path),
         ],
         stdout=subprocess.PIPE,
@@ -877,8 +936,8 @@ def test_duckdb_store_opens_on_first_use_and_names_another_process_holding_it(tm
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "ready"
-        store = DuckDbTimeSeriesStore(path=path)
-        with pytest.raises(MarketStoreBusy, match="another process"):
+        store = DuckDbTimeSeriesStore(path=path, lease_timeout_s=0.5)
+        with pytest.raises(MarketStoreBusy, match="busy in another process"):
             store.bar_symbols()
         store.close()
     finally:
@@ -905,10 +964,7 @@ def test_duckdb_quotes_realtime_view_shows_both_tiers(tmp_path: Path) -> None:
         schema=QUOTE_SCHEMA,
     )
     store.write_quotes(quotes, ingested_at=now)
-    cursor = store._connect().cursor()
-    try:
+    with store._cursor() as cursor:
         rows = cursor.execute("SELECT price, tier FROM quotes_realtime ORDER BY timestamp").fetchall()
-    finally:
-        cursor.close()
     assert rows == [(1.0, "magnetic"), (2.0, "memory")]
     store.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from investai.adapters.local.fsutil import ensure_private_dir
+from investai.adapters.local.process_lease import LeaseTimeout, ProcessLease
 from investai.domain.market import (
     AssetClass,
     Interval,
@@ -256,6 +258,14 @@ class DuckDbTimeSeriesStore:
     serialised by a lock and run in one transaction each, so a write is applied whole or not at all and
     readers see it all or nothing. All datetimes in and out are UTC-aware (the session time zone is UTC;
     naive datetimes are refused). ``path=None`` gives an in-memory database, for tests.
+
+    Processes: DuckDB gives a database file to one read-write process at a time, and the server, a separate
+    worker and CLI commands all use this one. The store opens the file only while its process holds a
+    :class:`~investai.adapters.local.process_lease.ProcessLease` on it, and hands it over between calls when
+    another process waits (after holding it at least ``hand_over_after_s``, so two busy processes do not
+    reopen the file for every call) or when it has been idle for ``idle_release_s``. Closing checkpoints the
+    WAL into the file, so the next process finds everything committed. A call that cannot get the store
+    within ``lease_timeout_s`` raises :class:`MarketStoreBusy`, which the API answers with 503 and a retry.
     """
 
     def __init__(
@@ -264,6 +274,9 @@ class DuckDbTimeSeriesStore:
         path: Path | None,
         memory_retention: timedelta = timedelta(hours=24),
         magnetic_retention: timedelta = timedelta(days=7),
+        lease_timeout_s: float = 60.0,
+        hand_over_after_s: float = 0.1,
+        idle_release_s: float = 5.0,
     ) -> None:
         if memory_retention <= timedelta(0) or magnetic_retention < memory_retention:
             raise ValueError("retentions must be positive, the magnetic one at least as long as the memory one")
@@ -272,48 +285,104 @@ class DuckDbTimeSeriesStore:
         if path is not None:
             ensure_private_dir(path.parent)
         self._target = ":memory:" if path is None else str(path)
+        self._lease = None if path is None else ProcessLease(path, timeout_s=lease_timeout_s)
+        self._hand_over_after_s = hand_over_after_s
+        self._idle_release_s = idle_release_s
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._write_lock = threading.Lock()
-        self._cursor_lock = threading.Lock()  # cursors register with their parent connection: one at a time
+        self._state = threading.Lock()  # the connection's opening and closing, and cursor registration
+        self._active = 0  # cursors in use: the connection is closed only when none is
+        self._opened_at = 0.0
+        self._last_used = 0.0
+        self._migrated = False
         self._closed = False
         if path is None:
-            self._connect()  # an in-memory database exists only while connected
-
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        """The connection, opened (and the schema brought up to date) on first use. Opening late lets processes
-        that never touch market data (a worker for other jobs, most CLI commands) run beside the one that holds
-        the database: DuckDB gives a database file to one read-write process at a time."""
-        with self._cursor_lock:
-            if self._closed:
-                raise RuntimeError("the market store is closed")
-            if self._connection is None:
-                try:
-                    connection = duckdb.connect(self._target)
-                except duckdb.IOException as error:
-                    if "lock" not in str(error).lower():
-                        raise
-                    raise MarketStoreBusy(
-                        "the market data store is open in another process (DuckDB allows one writer at a time):"
-                        " stop that process, or send the data through its API"
-                    ) from error
-                connection.execute("SET GLOBAL TimeZone = 'UTC'")  # cursors opened later inherit it
-                _migrate(connection)
-                self._connection = connection
-            return self._connection
+            with self._state:
+                self._open_locked()  # an in-memory database exists only while connected
 
     # --- connection plumbing -------------------------------------------------------------------------------
+
+    def _open_locked(self) -> duckdb.DuckDBPyConnection:
+        """The connection, opened under the lease (and the schema brought up to date) when not open. Called
+        with ``_state`` held; blocks while another process holds the store."""
+        if self._closed:
+            raise RuntimeError("the market store is closed")
+        if self._connection is not None:
+            return self._connection
+        if self._lease is not None:
+            try:
+                self._lease.acquire()
+            except LeaseTimeout as error:
+                raise MarketStoreBusy(
+                    "the market data store stayed busy in another process; retry in a moment"
+                ) from error
+        try:
+            connection = self._open_database()
+        except BaseException:
+            if self._lease is not None:
+                self._lease.release()
+            raise
+        self._connection = connection
+        self._opened_at = self._last_used = time.monotonic()
+        if self._lease is not None:
+            threading.Thread(target=self._watch, name="market-store-lease", daemon=True).start()
+        return connection
+
+    def _open_database(self) -> duckdb.DuckDBPyConnection:
+        try:
+            connection = duckdb.connect(self._target)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            raise MarketStoreBusy(
+                "the market data store is open in a process that does not share it; stop that process"
+            ) from error
+        connection.execute("SET GLOBAL TimeZone = 'UTC'")  # cursors opened later inherit it
+        if not self._migrated:
+            _migrate(connection)  # closes the connection if it fails
+            self._migrated = True
+        return connection
+
+    def _release_if_due_locked(self) -> None:
+        """Close the database and give up the lease when no call is using it and another process waits (or it
+        has been idle long enough). Called with ``_state`` held."""
+        if self._connection is None or self._lease is None or self._active:
+            return
+        now = time.monotonic()
+        idle = now - self._last_used >= self._idle_release_s
+        if idle or (now - self._opened_at >= self._hand_over_after_s and self._lease.wanted()):
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()  # checkpoints the WAL into the database file
+        if self._lease is not None:
+            self._lease.release()
+
+    def _watch(self) -> None:
+        """While the database is open, hand it over when it falls idle with another process waiting."""
+        while True:
+            time.sleep(0.02)
+            with self._state:
+                self._release_if_due_locked()
+                if self._connection is None:
+                    return
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of this call's own, closed afterwards."""
-        connection = self._connect()
-        with self._cursor_lock:
-            cursor = connection.cursor()
+        with self._state:
+            cursor = self._open_locked().cursor()
+            self._active += 1
         try:
             yield cursor
         finally:
-            with self._cursor_lock:
+            with self._state:
                 cursor.close()
+                self._active -= 1
+                self._last_used = time.monotonic()
+                self._release_if_due_locked()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -330,13 +399,12 @@ class DuckDbTimeSeriesStore:
                 raise
 
     def close(self) -> None:
-        """Close the database (a checkpoint writes the WAL into the file). Later calls fail; closing twice is
-        harmless."""
-        with self._write_lock, self._cursor_lock:
+        """Close the database (a checkpoint writes the WAL into the file) and release it to other processes.
+        Later calls fail; closing twice is harmless."""
+        with self._write_lock, self._state:
             if not self._closed:
                 self._closed = True
-                if self._connection is not None:
-                    self._connection.close()
+                self._close_locked()
 
     # --- symbol master -------------------------------------------------------------------------------------
 
