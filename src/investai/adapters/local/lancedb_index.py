@@ -33,6 +33,7 @@ import lancedb
 import numpy as np
 import orjson
 import pyarrow as pa
+from filelock import FileLock
 from lancedb.db import AsyncConnection
 from lancedb.index import FTS, Bitmap, BTree, IvfSq, LabelList
 from lancedb.query import AsyncVectorQuery, FullTextOperator, MultiMatchQuery
@@ -334,6 +335,33 @@ class _Reads:
         self._thread.join(timeout=5)
 
 
+class _ProcessWriteLock:
+    """Writes and index upkeep one at a time across threads and processes (the server, a separate worker and CLI
+    commands write the same table). LanceDB resolves most concurrent commits itself, but index builds and
+    compactions preempted by another process's commit fail; taking turns costs nothing measurable, as documents
+    are processed one job at a time anyway. Reentrant within a thread (maintenance runs inside a write)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._threads = threading.RLock()
+        self._file = FileLock(path, mode=0o600)
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            ensure_private_dir(self._path.parent)
+            self._file.acquire()
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            self._file.release()
+        finally:
+            self._threads.release()
+
+
 class LanceDbSearchIndex:
     """The :class:`~investai.ports.knowledge.SearchIndex` of the embedded deployment.
 
@@ -354,7 +382,7 @@ class LanceDbSearchIndex:
         self._ann_threshold = ann_threshold
         self._schema = chunk_schema(dimension)
         self._open_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._write_lock = _ProcessWriteLock(path / ".write.lock")
         self._session = lancedb.Session()  # one index and metadata cache for the writing and reading sides
         self._handle: Table | None = None
         self._reader: _Reads | None = None
@@ -561,7 +589,7 @@ class LanceDbSearchIndex:
 
     def _table(self) -> Table:
         if self._handle is None:
-            with self._open_lock:
+            with self._write_lock:  # creation, migration and first indexes: one thread and process at a time
                 if self._handle is None:
                     self._handle = self._open()
         return self._handle
