@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from filelock import FileLock
 from opentelemetry.sdk.trace import TracerProvider
 
 from investai import __version__
@@ -44,6 +45,7 @@ from investai.domain.jobs import RetryPolicy
 from investai.domain.llm import TaskKind
 from investai.ingest import IngestLimits
 from investai.ingest.chunking import ChunkingOptions
+from investai.ingest.market_plausibility import PlausibilityRules
 from investai.jobs.handlers import build_handlers
 from investai.jobs.schedule import register_schedules
 from investai.jobs.worker import JobHandler, Worker, WorkerPool
@@ -83,11 +85,14 @@ from investai.services.idea_lifecycle import IdeaLifecycle
 from investai.services.idea_requests import IdeaRequestService
 from investai.services.knowledge import KnowledgeEvidence, KnowledgeService
 from investai.services.market import MarketDataService, MarketLimits
+from investai.services.market_quarantine import MarketReview
 from investai.services.mfa import MfaService
 from investai.services.operations import OperationsService
+from investai.services.pitr import PointInTimeService
 from investai.services.profile import ProfileService
 from investai.services.queries import IdeaQueries, JobQueries
 from investai.services.samples import SampleLibrary
+from investai.services.source_access import SourceAccess
 from investai.services.users import UserAdminService
 
 
@@ -159,8 +164,10 @@ class Container:
     knowledge: Knowledge
     market: MarketDataService
     analytics: AnalyticsService
+    pitr: PointInTimeService
     market_store: TimeSeriesStore
     market_provider: MarketDataProvider
+    market_review: MarketReview
     database: SqliteDatabase | None = None
     _handlers: dict[str, JobHandler] = field(default_factory=dict)
 
@@ -311,7 +318,15 @@ def build_container(
         clock=clock,
         jobs=queue,
     )
-    operations = OperationsService(checks=checks, queue=queue, sessions=identity.tokens, clock=clock)
+    pitr_retention = timedelta(days=settings.pitr_retention_days)
+    operations = OperationsService(
+        checks=checks,
+        queue=queue,
+        sessions=identity.tokens,
+        clock=clock,
+        profiles=records.profiles,
+        pitr_retention=pitr_retention,
+    )
     knowledge = build_knowledge(
         settings,
         records=records,
@@ -327,6 +342,14 @@ def build_container(
         memory_retention=timedelta(hours=settings.quotes_memory_retention_h),
         magnetic_retention=timedelta(days=settings.quotes_magnetic_retention_days),
     )
+    plausibility = PlausibilityRules(
+        max_daily_rise=settings.market_max_daily_rise,
+        max_daily_fall=settings.market_max_daily_fall,
+        max_correction=settings.market_max_correction,
+        max_price=settings.market_max_price,
+        min_price=settings.market_min_price,
+        max_volume=settings.market_max_volume,
+    )
     market = MarketDataService(
         store=market_store,
         clock=clock,
@@ -336,8 +359,10 @@ def build_container(
             max_import_rows=settings.market_max_import_rows,
             quote_max_age=timedelta(days=settings.quotes_magnetic_retention_days),
             quote_max_skew=timedelta(seconds=settings.quotes_max_clock_skew_s),
+            plausibility=plausibility,
         ),
     )
+    market_review = MarketReview(store=market_store, clock=clock, audit=audit, rules=plausibility)
     provider = DirectoryProvider(settings.market_drop_path)
     metrics = Metrics()
     models = build_model_router(settings, metrics=metrics)
@@ -358,6 +383,7 @@ def build_container(
         generator=generator,
         audit=audit,
         clock=clock,
+        sources=identity.ideas.sources,
         callback_hosts=settings.idea_callback_hosts,
         sync_max_ideas=settings.ideas_sync_max,
     )
@@ -390,8 +416,18 @@ def build_container(
         knowledge=knowledge,
         market=market,
         analytics=AnalyticsService(market=market),
+        pitr=PointInTimeService(
+            ideas=records.ideas,
+            profiles=records.profiles,
+            users=records.users,
+            audit=audit,
+            clock=clock,
+            sources=identity.ideas.sources,
+            retention=pitr_retention,
+        ),
         market_store=market_store,
         market_provider=provider,
+        market_review=market_review,
         database=database,
         _handlers=build_handlers(
             operations=operations,
@@ -491,7 +527,11 @@ def build_identity(
     tokens = SqliteTokenStore(db=database)
     mfa_secrets = SqliteMfaSecretRepository(db=database, cipher=cipher)
     issuer = LocalTokenIssuer(
-        objects=objects, clock=clock, issuer=settings.issuer, max_token_ttl_s=settings.access_token_ttl_s
+        objects=objects,
+        clock=clock,
+        issuer=settings.issuer,
+        max_token_ttl_s=settings.access_token_ttl_s,
+        lock=FileLock(settings.data_dir / "keys" / "signing-keys.lock"),  # shared by every process of data_dir
     )
     jwt_verifier = JwtVerifier(
         jwks=issuer.jwks,
@@ -501,6 +541,7 @@ def build_identity(
         leeway_s=settings.token_leeway_s,
     )
     hasher = PasswordHasher()
+    sources = SourceAccess(documents=records.documents)
     verifier = TokenVerifier(
         jwt_verifier=jwt_verifier,
         session_active=lambda session, at: tokens.is_family_active(family_id=session, at=at),
@@ -536,7 +577,8 @@ def build_identity(
             feedback=records.feedback,
             audit=audit,
             clock=clock,
+            sources=sources,
         ),
-        ideas=IdeaQueries(ideas=records.ideas, audit=audit),
+        ideas=IdeaQueries(ideas=records.ideas, audit=audit, sources=sources),
         jobs=JobQueries(jobs=jobs, audit=audit),
     )

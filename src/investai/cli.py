@@ -13,6 +13,7 @@ from investai import __version__
 from investai.cli_ideas import evaluate, ideas_app
 from investai.cli_knowledge import documents_app, knowledge_app
 from investai.cli_market import market_app
+from investai.cli_pitr import pitr_app
 
 if TYPE_CHECKING:
     from investai.bootstrap import Container
@@ -28,6 +29,7 @@ app.add_typer(documents_app, name="documents")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(market_app, name="market")
 app.add_typer(ideas_app, name="ideas")
+app.add_typer(pitr_app, name="pitr")
 app.command("evaluate")(evaluate)
 
 

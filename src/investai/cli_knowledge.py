@@ -57,7 +57,7 @@ def upload(
     from rich.progress import Progress
 
     from investai.domain.access import Permission
-    from investai.domain.documents import DocumentMetadata, Visibility
+    from investai.domain.documents import DocumentMetadata, Visibility, shown_filename
     from investai.domain.errors import DomainError
     from investai.services.auth_common import CallContext
 
@@ -69,14 +69,15 @@ def upload(
         with Progress(transient=False) as progress:
             task = progress.add_task("uploading", total=len(paths))
             for path in paths:
+                shown = shown_filename(path.name)  # a name may hold bytes that are not UTF-8, or bidi controls
                 try:
                     document = container.knowledge.documents.upload(
                         principal, CallContext(), path=path, filename=path.name, metadata=metadata
                     )
-                    progress.console.print(f"{path.name}: {document.id} ({document.doc_type.value})")
+                    progress.console.print(f"{shown}: {document.id} ({document.doc_type.value})")
                 except DomainError as exc:
                     failures += 1
-                    progress.console.print(f"{path.name}: refused: {exc}")
+                    progress.console.print(f"{shown}: refused: {exc}")
                 progress.advance(task)
     finally:
         container.close()

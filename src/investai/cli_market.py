@@ -1,7 +1,9 @@
-"""``investai market …``: import bar files, load the bundled sample history, look up symbols and bars.
+"""``investai market …``: import bar files, load the bundled sample history, look up symbols and bars, and
+review the bars held in quarantine as implausible (list, release, discard, correct).
 
 These commands run with the operator's trust, like ``investai users``: they open the store directly, and
-every row still goes through the same validation as the API.
+every row still goes through the same validation and plausibility rules as the API. The review commands act
+as a named administrator (``--as``), who needs the ``market:admin`` permission and is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import typer
 
 if TYPE_CHECKING:
     from investai.bootstrap import Container
-    from investai.domain.market import IngestReport
+    from investai.domain.access import Principal
+    from investai.domain.market import CorrectionReport, IngestReport
 
 market_app = typer.Typer(help="Market data", no_args_is_help=True)
+AsAdministrator = Annotated[str, typer.Option("--as", help="E-mail of the administrator acting (market:admin)")]
+Note = Annotated[str, typer.Option(help="Why: recorded in the audit log")]
 
 
 def _open() -> Container:
@@ -27,8 +32,22 @@ def _open() -> Container:
 def _summary(name: str, report: IngestReport) -> str:
     return (
         f"{name}: {report.received} rows, {report.inserted} new, {report.updated} changed, "
-        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected, {len(report.quarantined)} quarantined"
         + (f"; symbols created: {', '.join(report.symbols_created)}" if report.symbols_created else "")
+    )
+
+
+def _administrator(container: Container, email: str) -> Principal:
+    from investai.cli_knowledge import _principal
+    from investai.domain.access import Permission
+
+    return _principal(container, email, Permission.MARKET_ADMIN)
+
+
+def _echo_correction(report: CorrectionReport) -> None:
+    typer.echo(
+        f"at {report.corrected_at.isoformat()}: {report.inserted} new, {report.updated} changed,"
+        f" {report.unchanged} unchanged; resolved: {', '.join(report.resolved) or 'none'}"
     )
 
 
@@ -77,6 +96,8 @@ def import_files(
                 progress.console.print(_summary(path.name, report))
                 for rejected in report.rejected[:show_rejected]:
                     progress.console.print(f"  row {rejected.row}: {rejected.reason}")
+                for held in report.quarantined[:show_rejected]:
+                    progress.console.print(f"  row {held.row}: {held.reason} (quarantined as {held.id})")
     finally:
         container.close()
     if failures:
@@ -158,3 +179,106 @@ def bars(
     for bar in found:
         values = [bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume]
         typer.echo(",".join([bar.date.isoformat(), *("" if v is None else f"{v:g}" for v in values)]))
+
+
+@market_app.command("quarantine")
+def list_quarantine(
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol")] = None,
+    status: Annotated[str, typer.Option(help="pending, released, corrected, discarded or all")] = "pending",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """List bars held in quarantine as implausible: id, symbol, date, status, close and reason."""
+    from investai.domain.errors import DomainError
+    from investai.domain.market import QuarantineStatus
+
+    try:
+        chosen = None if status == "all" else QuarantineStatus(status)
+    except ValueError as exc:
+        raise typer.BadParameter(f"unknown status {status!r}") from exc
+    container = _open()
+    try:
+        rows = container.market_review.quarantined(symbol=symbol, status=chosen, limit=limit)
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+    for row in rows:
+        typer.echo(f"{row.id}  {row.symbol:<8} {row.date}  {row.status.value:<9}  close={row.close:g}  {row.reason}")
+
+
+@market_app.command("release")
+def release(
+    ids: Annotated[list[str], typer.Argument(help="Quarantined row ids")], as_user: AsAdministrator, note: Note
+) -> None:
+    """Store quarantined rows as they were submitted (an explicit, audited correction, visible from now)."""
+    from investai.domain.errors import DomainError
+    from investai.services.auth_common import CallContext
+
+    container = _open()
+    try:
+        principal = _administrator(container, as_user)
+        _echo_correction(container.market_review.release(principal, CallContext(), ids, note=note))
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+
+
+@market_app.command("discard")
+def discard(
+    ids: Annotated[list[str], typer.Argument(help="Quarantined row ids")], as_user: AsAdministrator, note: Note
+) -> None:
+    """Discard quarantined rows (audited; nothing is stored)."""
+    from investai.domain.errors import DomainError
+    from investai.services.auth_common import CallContext
+
+    container = _open()
+    try:
+        principal = _administrator(container, as_user)
+        discarded = container.market_review.discard(principal, CallContext(), ids, note=note)
+        typer.echo(f"discarded: {', '.join(discarded)}")
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+
+
+@market_app.command("correct")
+def correct(
+    symbol: Annotated[str, typer.Argument()],
+    day: Annotated[str, typer.Argument(metavar="DATE", help="ISO date of the bar")],
+    close: Annotated[float, typer.Option(help="The corrected close")],
+    as_user: AsAdministrator,
+    note: Note,
+    open_: Annotated[float | None, typer.Option("--open")] = None,
+    high: Annotated[float | None, typer.Option()] = None,
+    low: Annotated[float | None, typer.Option()] = None,
+    adj_close: Annotated[float | None, typer.Option()] = None,
+    volume: Annotated[float | None, typer.Option()] = None,
+    resolves: Annotated[list[str] | None, typer.Option(help="A quarantined row this settles (repeatable)")] = None,
+) -> None:
+    """Correct one stored bar explicitly, whatever its move against the stored one (the limits still hold)."""
+    from investai.domain.errors import DomainError
+    from investai.services.auth_common import CallContext
+    from investai.services.market import bar_frame_from_rows
+
+    row: dict[str, object] = {"symbol": symbol, "date": day, "open": open_, "high": high, "low": low}
+    row.update({"close": close, "adj_close": adj_close, "volume": volume})
+    frame, problems = bar_frame_from_rows([row])
+    container = _open()
+    try:
+        principal = _administrator(container, as_user)
+        report = container.market_review.correct(
+            principal, CallContext(), frame, problems=problems, note=note, resolves=resolves or []
+        )
+        _echo_correction(report)
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        for detail in getattr(exc, "details", None) or []:
+            typer.echo(f"  row {detail['row']}: {detail['reason']}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()

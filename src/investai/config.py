@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     serve_with_worker: bool = True
     serve_with_scheduler: bool = True
     maintenance_cron: str = "17 3 * * *"
+    pitr_retention_days: int = Field(
+        default=35, ge=1, le=3650, description="how far back ideas and profiles can be read and restored"
+    )
 
     # identity (modelled on Cognito)
     issuer: str = "http://127.0.0.1:8000"
@@ -202,6 +205,19 @@ class Settings(BaseSettings):
     market_auto_create_symbols: bool = Field(
         default=False, description="bars of symbols missing from the master create a minimal entry instead of failing"
     )
+    # plausibility: well-formed bars beyond these are quarantined for review instead of stored
+    market_max_daily_rise: float = Field(
+        default=0.55, gt=0, allow_inf_nan=False, description="largest one-day rise (0.55: +55%), widened by sqrt(days)"
+    )
+    market_max_daily_fall: float = Field(
+        default=0.75, gt=0, lt=1, description="largest one-day fall (0.75: -75%), widened by sqrt(days)"
+    )
+    market_max_correction: float = Field(
+        default=0.25, gt=0, allow_inf_nan=False, description="largest change of a stored price by an ingest (factor)"
+    )
+    market_max_price: float = Field(default=1e9, gt=0, allow_inf_nan=False, description="price ceiling")
+    market_min_price: float = Field(default=1e-6, gt=0, allow_inf_nan=False, description="price floor")
+    market_max_volume: float = Field(default=1e12, gt=0, allow_inf_nan=False, description="volume ceiling")
     load_sample_market_data: bool = Field(
         default=True, description="serve loads the sample history into an empty store"
     )
@@ -311,6 +327,12 @@ class Settings(BaseSettings):
         if secret is not None:
             return secret.get_secret_value()
         return {"secret_key": DEV_SECRET_KEY, "master_secret": DEV_MASTER_SECRET}[name]
+
+    @model_validator(mode="after")
+    def _refuse_crossed_price_limits(self) -> Settings:
+        if self.market_min_price >= self.market_max_price:
+            raise ConfigurationError("INVESTAI_MARKET_MIN_PRICE must be below INVESTAI_MARKET_MAX_PRICE")
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

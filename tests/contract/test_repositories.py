@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -29,6 +30,7 @@ from investai.adapters.local.sqlite_records import (
     SqliteProfileRepository,
     SqliteUserRepository,
 )
+from investai.domain.common import epoch_ms
 from investai.domain.documents import DocumentStatus
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.ideas import InvestmentIdea
@@ -46,6 +48,7 @@ from tests.factories import T0, make_document, make_feedback, make_idea, make_pr
 
 MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"
 DAY = T0.date().isoformat()
+DAY_DELTA = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,62 @@ def test_lists_are_scoped_to_the_organisation(ideas: IdeaRepository) -> None:
     assert ideas.list_by_status("org_3", IdeaStatus.DRAFT) == []
 
 
+# -- ideas: point in time -----------------------------------------------------------------------------
+
+
+def test_idea_as_of_is_the_revision_current_at_that_millisecond(ideas: IdeaRepository) -> None:
+    v1 = make_idea(generated_at=T0)
+    v2 = v1.revise(at=T0 + timedelta(hours=1), title="Revised an hour later")
+    v3 = v2.transition(IdeaStatus.IN_REVIEW, by="user_1", at=T0 + timedelta(hours=2))
+    for revision in (v1, v2, v3):
+        ideas.add(revision)
+
+    with pytest.raises(NotFound):
+        ideas.as_of(v1.id, v1.timestamp - 1)  # before its first revision
+    assert ideas.as_of(v1.id, v1.timestamp) == v1
+    assert ideas.as_of(v1.id, v2.timestamp - 1) == v1
+    assert ideas.as_of(v1.id, v2.timestamp) == v2
+    assert ideas.as_of(v1.id, v3.timestamp - 1) == v2
+    assert ideas.as_of(v1.id, v3.timestamp + 86_400_000) == v3
+    with pytest.raises(NotFound):
+        ideas.as_of("idea_missing", v3.timestamp)
+
+
+def test_list_as_of_gives_each_idea_of_the_organisation_as_it_was(ideas: IdeaRepository) -> None:
+    a = make_idea(generated_at=T0)
+    b = make_idea(generated_at=T0 + timedelta(minutes=1))
+    theirs = make_idea(generated_at=T0, owner_id="user_9", organisation_id="org_2")
+    for idea in (a, b, theirs):
+        ideas.add(idea)
+    a2 = a.transition(IdeaStatus.IN_REVIEW, by="user_1", at=T0 + timedelta(minutes=3))
+    ideas.add(a2)
+    minute = 60_000
+
+    assert ideas.list_as_of("org_1", a.timestamp - 1) == []
+    assert ideas.list_as_of("org_1", a.timestamp) == [a]
+    assert ideas.list_as_of("org_1", a.timestamp + 2 * minute) == [b, a]  # a as it was, not a2
+    assert ideas.list_as_of("org_1", a2.timestamp) == [a2, b]
+    assert ideas.list_as_of("org_2", a2.timestamp) == [theirs]
+    assert ideas.list_as_of("org_3", a2.timestamp) == []
+
+
+def test_list_as_of_honours_limit_and_pages_with_before(ideas: IdeaRepository) -> None:
+    stored = [make_idea(generated_at=T0 + timedelta(minutes=minute)) for minute in range(5)]
+    for idea in stored:
+        ideas.add(idea)
+    ideas.add(stored[0].revise(at=T0 + timedelta(hours=1), title="Later, invisible as of the first minutes"))
+    at = stored[-1].timestamp
+    newest_first = ids(stored[::-1])
+
+    pages: list[list[str]] = []
+    before: int | None = None
+    while page := ideas.list_as_of("org_1", at, limit=2, before=before):
+        pages.append(ids(page))
+        before = page[-1].timestamp
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
+    assert ideas.list_as_of("org_1", at, limit=50, before=stored[1].timestamp) == [stored[0]]
+
+
 # -- users --------------------------------------------------------------------------------------------
 
 
@@ -445,6 +504,84 @@ def test_profiles_are_kept_per_user(profiles: ProfileRepository) -> None:
     profiles.put(make_profile(second, preferences=InvestmentPreferences(sectors=["Utilities"])))
     assert profiles.get(first.id).preferences.sectors == ["Energy"]
     assert profiles.get(second.id).preferences.sectors == ["Utilities"]
+
+
+def test_profile_as_of_is_the_revision_current_at_that_millisecond(profiles: ProfileRepository) -> None:
+    user = make_user()
+    first = make_profile(user, updated_at=T0)
+    second = make_profile(
+        user, preferences=InvestmentPreferences(sectors=["Energy"]), updated_at=T0 + timedelta(days=1)
+    )
+    profiles.put(first)
+    profiles.put(second)
+    start = epoch_ms(T0)
+
+    with pytest.raises(NotFound):
+        profiles.as_of(user.id, start - 1)
+    assert profiles.as_of(user.id, start) == first
+    assert profiles.as_of(user.id, epoch_ms(second.updated_at) - 1) == first
+    assert profiles.as_of(user.id, epoch_ms(second.updated_at)) == second
+    assert profiles.get(user.id) == second
+    with pytest.raises(NotFound):
+        profiles.as_of("user_missing", start)
+
+
+def test_profile_revisions_keep_write_order_when_the_clock_does_not_advance(profiles: ProfileRepository) -> None:
+    user = make_user()
+    late = make_profile(user, updated_at=T0 + timedelta(hours=1))
+    same = make_profile(user, preferences=InvestmentPreferences(sectors=["Utilities"]), updated_at=late.updated_at)
+    earlier = make_profile(user, preferences=InvestmentPreferences(sectors=["Energy"]), updated_at=T0)
+    for profile in (late, same, earlier):
+        profiles.put(profile)
+    at = epoch_ms(late.updated_at)
+
+    assert profiles.as_of(user.id, at) == late
+    assert profiles.as_of(user.id, at + 1) == same  # 1 ms after the previous revision
+    assert profiles.as_of(user.id, at + 2) == earlier  # written last, so current last
+    assert profiles.get(user.id) == earlier
+    with pytest.raises(NotFound):
+        profiles.as_of(user.id, epoch_ms(T0))  # an older updated_at does not backdate the revision
+
+
+def test_profile_delete_erases_every_revision(profiles: ProfileRepository) -> None:
+    user, other = make_user(), make_user()
+    profiles.put(make_profile(user, updated_at=T0))
+    profiles.put(make_profile(user, preferences=InvestmentPreferences(sectors=["Energy"]), updated_at=T0 + DAY_DELTA))
+    kept = make_profile(other, updated_at=T0)
+    profiles.put(kept)
+
+    profiles.delete(user.id)
+
+    for at in (epoch_ms(T0), epoch_ms(T0 + DAY_DELTA), epoch_ms(T0 + 10 * DAY_DELTA)):
+        with pytest.raises(NotFound):
+            profiles.as_of(user.id, at)
+    assert profiles.as_of(other.id, epoch_ms(T0)) == kept
+
+
+def test_prune_keeps_the_revision_current_at_the_cutoff_and_everything_later(profiles: ProfileRepository) -> None:
+    user, quiet = make_user(), make_user()
+    revisions = [
+        make_profile(
+            user, preferences=InvestmentPreferences(sectors=[f"Sector {day}"]), updated_at=T0 + day * DAY_DELTA
+        )
+        for day in (0, 1, 2, 10)
+    ]
+    for profile in revisions:
+        profiles.put(profile)
+    untouched = make_profile(quiet, updated_at=T0)  # a single, old revision: the latest, always kept
+    profiles.put(untouched)
+    cutoff = epoch_ms(T0 + 5 * DAY_DELTA)
+
+    assert profiles.prune_revisions(cutoff) == 2
+    assert profiles.prune_revisions(cutoff) == 0
+
+    with pytest.raises(NotFound):
+        profiles.as_of(user.id, epoch_ms(T0 + DAY_DELTA))  # superseded before the cutoff: gone
+    assert profiles.as_of(user.id, epoch_ms(T0 + 2 * DAY_DELTA)) == revisions[2]
+    assert profiles.as_of(user.id, cutoff) == revisions[2]  # still current at the cutoff
+    assert profiles.as_of(user.id, epoch_ms(T0 + 10 * DAY_DELTA)) == revisions[3]
+    assert profiles.get(user.id) == revisions[3]
+    assert profiles.as_of(quiet.id, cutoff) == untouched
 
 
 # -- documents ----------------------------------------------------------------------------------------
@@ -641,3 +778,34 @@ def test_profiles_are_encrypted_at_rest(tmp_path: Path, clock: FakeClock) -> Non
         raw.close()
     assert b"Quantum Widgets" not in bytes(body)
     assert user.id.encode() not in bytes(body)
+
+
+def test_profiles_stored_before_revisions_existed_start_their_history_at_the_upgrade(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "investai.db"
+    keys = LocalKeyring(path=tmp_path / "keys" / "keyring.json", master_secret=MASTER_SECRET, clock=clock)
+    cipher = EnvelopeCipher(key_manager=keys)
+    user = make_user()
+    profile = make_profile(user, preferences=InvestmentPreferences(sectors=["Energy"]))
+    before_revisions = reopen(path, tuple(m for m in MIGRATIONS if m.version < 5))
+    try:
+        before_revisions.migrate()
+        sealed = cipher.seal(profile.model_dump_json().encode(), aad=f"profile:{user.id}".encode())
+        with before_revisions.transaction() as conn:
+            conn.execute("INSERT INTO user_profiles VALUES (?, ?)", (user.id, sealed))
+    finally:
+        before_revisions.close()
+
+    upgraded = reopen(path, MIGRATIONS)
+    try:
+        started = int(time.time()) * 1000
+        assert 5 in upgraded.migrate()
+        finished = int(time.time() + 1) * 1000
+        profiles = SqliteProfileRepository(db=upgraded, cipher=cipher)
+        assert profiles.get(user.id) == profile
+        assert profiles.as_of(user.id, finished) == profile
+        with pytest.raises(NotFound):
+            profiles.as_of(user.id, started - 1)  # no history before the upgrade
+    finally:
+        upgraded.close()

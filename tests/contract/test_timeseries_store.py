@@ -29,9 +29,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from investai.adapters.local.clock import FakeClock
-from investai.adapters.local.duckdb_market import DuckDbTimeSeriesStore
-from investai.domain.market import AssetClass, Interval, MarketStoreBusy, Quote, SymbolInfo, WriteCounts
-from investai.ports.market import BAR_COLUMNS, BAR_SCHEMA, QUOTE_COLUMNS, QUOTE_SCHEMA, ProviderFile, TimeSeriesStore
+from investai.adapters.local.duckdb_market import _MIGRATIONS, DuckDbTimeSeriesStore
+from investai.domain.market import (
+    AssetClass,
+    Interval,
+    MarketStoreBusy,
+    QuarantineResolved,
+    QuarantineStatus,
+    Quote,
+    SymbolInfo,
+    WriteCounts,
+)
+from investai.ports.market import (
+    BAR_COLUMNS,
+    BAR_SCHEMA,
+    NEIGHBOUR_COLUMNS,
+    QUARANTINE_SCHEMA,
+    QUOTE_COLUMNS,
+    QUOTE_SCHEMA,
+    ProviderFile,
+    TimeSeriesStore,
+)
 from tests.factories import T0
 
 US = timedelta(microseconds=1)
@@ -671,6 +689,155 @@ def test_retention_moves_after_a_day_and_expires_after_a_week(store: TimeSeriesS
     assert store.latest_quote("AAA") is None
 
 
+# --- quarantine and explicit corrections ---------------------------------------------------------------------
+
+
+def held(
+    symbol: str,
+    day: date,
+    close: float,
+    *,
+    reason: str = "close is implausible",
+    identifier: str | None = None,
+    **values: Any,
+) -> dict[str, Any]:
+    """A row for :meth:`TimeSeriesStore.quarantine_bars` (:data:`QUARANTINE_SCHEMA`)."""
+    row = bar(symbol, day, close, **values)
+    del row["available_at"]
+    return {"id": identifier or f"qb_{symbol}_{day.isoformat()}_{close:g}", **row, "reason": reason}
+
+
+def held_rows(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)
+
+
+def test_bar_neighbours_are_the_bars_within_each_span_and_one_either_side(store: TimeSeriesStore) -> None:
+    stored = [bar(symbol, day, 1.0 + n) for symbol in ("AAA", "BBB") for n, day in enumerate(days(date(2024, 1, 1), 9))]
+    store.write_bars(bars(stored), ingested_at=T0)
+    store.write_bars(bars([bar("AAA", date(2024, 1, 5), 50.0)]), ingested_at=T0 + HOUR)  # the current version counts
+
+    found = store.bar_neighbours(
+        [("AAA", date(2024, 1, 4), date(2024, 1, 5)), ("BBB", date(2023, 6, 1), date(2023, 6, 2))]
+    )
+
+    assert list(found.columns) == NEIGHBOUR_COLUMNS
+    assert list(zip(found["symbol"], found["date"], found["close"], strict=True)) == [
+        ("AAA", date(2024, 1, 3), 3.0),
+        ("AAA", date(2024, 1, 4), 4.0),
+        ("AAA", date(2024, 1, 5), 50.0),
+        ("AAA", date(2024, 1, 6), 6.0),
+        ("BBB", date(2024, 1, 1), 1.0),  # nothing before or within: only the next bar
+    ]
+    assert store.bar_neighbours([]).empty
+    assert store.bar_neighbours([("ZZZ", date(2024, 1, 1), date(2024, 1, 9))]).empty
+
+
+def test_quarantined_rows_are_listed_and_never_read_as_bars(store: TimeSeriesStore) -> None:
+    day = date(2024, 1, 2)
+    store.write_bars(bars([bar("AAA", day, 10.0)]), ingested_at=T0)
+    rows = [
+        held("AAA", day, 1e308, reason="close 1e+308 is above the price ceiling", volume=1e26),
+        held("AAA", day + timedelta(days=1), 17.0, reason="close 17 is +70.0% against the previous close"),
+        held("BBB", day, 5.0),
+    ]
+
+    ids = store.quarantine_bars(held_rows(rows), at=T0 + HOUR)
+
+    assert ids == [row["id"] for row in rows]
+    assert closes(store.read_bars("AAA")) == {day: 10.0}
+    assert store.read_bars("BBB").empty
+    assert store.bar_symbols() == ["AAA"]
+    listed = store.quarantined_bars(symbol="AAA")
+    assert [(entry.id, entry.date) for entry in listed] == [
+        (rows[0]["id"], day),
+        (rows[1]["id"], day + timedelta(days=1)),
+    ]
+    first = listed[0]
+    assert (first.close, first.volume, first.open, first.source) == (1e308, 1e26, None, "test")
+    assert first.reason == "close 1e+308 is above the price ceiling"
+    assert (first.status, first.quarantined_at, first.resolved_at, first.resolved_by) == (
+        QuarantineStatus.PENDING,
+        T0 + HOUR,
+        None,
+        None,
+    )
+    assert {entry.symbol for entry in store.quarantined_bars()} == {"AAA", "BBB"}
+    assert store.quarantined_bars(limit=1) == listed[:1]
+    assert store.quarantined_bars(status=QuarantineStatus.RELEASED) == []
+    assert [entry.id for entry in store.get_quarantined_bars([rows[2]["id"], "qb_unknown"])] == [rows[2]["id"]]
+    # the same row again is held once, under its first id
+    again = held("AAA", day, 1e308, reason="close 1e+308 is above the price ceiling", volume=1e26, identifier="qb_x")
+    assert store.quarantine_bars(held_rows([again]), at=T0 + 2 * HOUR) == [rows[0]["id"]]
+    assert len(store.quarantined_bars(symbol="AAA")) == 2
+    assert store.quarantine_bars(held_rows([]), at=T0) == []
+
+
+def test_a_correction_is_available_from_its_moment_and_resolves_quarantined_rows(store: TimeSeriesStore) -> None:
+    day, later = date(2023, 12, 28), date(2023, 12, 29)
+    store.write_bars(bars([bar("AAA", day, 10.0, available_at=end_of(day))]), ingested_at=T0)
+    (identifier,) = store.quarantine_bars(held_rows([held("AAA", later, 17.0)]), at=T0 + HOUR)
+    moment = T0 + 2 * HOUR
+    correction = [bar("AAA", day, 15.0, available_at=end_of(day)), bar("AAA", later, 17.0, available_at=end_of(later))]
+
+    counts = store.correct_bars(
+        bars(correction),
+        at=moment,
+        by="usr_admin",
+        note="restated by the exchange",
+        resolves=[identifier],
+        resolution=QuarantineStatus.RELEASED,
+    )
+
+    assert counts == WriteCounts(inserted=1, updated=1, unchanged=0)
+    assert closes(store.read_bars("AAA")) == {day: 15.0, later: 17.0}
+    assert closes(store.read_bars("AAA", as_of=moment - US)) == {day: 10.0}  # never backdated, history kept
+    assert closes(store.read_bars("AAA", as_of=moment)) == {day: 15.0, later: 17.0}
+    (resolved,) = store.get_quarantined_bars([identifier])
+    assert (resolved.status, resolved.resolved_at, resolved.resolved_by, resolved.note) == (
+        QuarantineStatus.RELEASED,
+        moment,
+        "usr_admin",
+        "restated by the exchange",
+    )
+    assert store.quarantined_bars() == []
+    assert store.quarantined_bars(status=None) == [resolved]
+
+
+def test_resolving_a_row_that_is_not_pending_changes_nothing(store: TimeSeriesStore) -> None:
+    day = date(2024, 1, 2)
+    store.write_bars(bars([bar("AAA", day, 10.0)]), ingested_at=T0)
+    first, second = store.quarantine_bars(
+        held_rows([held("AAA", day, 20.0), held("AAA", day + timedelta(days=1), 30.0)]), at=T0
+    )
+    store.discard_quarantined_bars([first], at=T0 + HOUR, by="usr_admin", note="garbage")
+    (discarded,) = store.get_quarantined_bars([first])
+    assert (discarded.status, discarded.resolved_by, discarded.note) == (
+        QuarantineStatus.DISCARDED,
+        "usr_admin",
+        "garbage",
+    )
+
+    with pytest.raises(QuarantineResolved):
+        store.correct_bars(
+            bars([bar("AAA", day, 20.0)]), at=T0 + 2 * HOUR, by="usr_admin", note="n", resolves=[second, first]
+        )
+    with pytest.raises(QuarantineResolved):
+        store.discard_quarantined_bars([second, first], at=T0 + 2 * HOUR, by="usr_admin", note="n")
+
+    assert closes(store.read_bars("AAA")) == {day: 10.0}
+    assert [entry.id for entry in store.quarantined_bars()] == [second]
+
+
+def test_quarantined_rows_survive_a_reopen(open_store: Callable[[], TimeSeriesStore]) -> None:
+    store = open_store()
+    (identifier,) = store.quarantine_bars(held_rows([held("AAA", date(2024, 1, 2), 1e308)]), at=T0)
+    store.close()
+
+    (entry,) = open_store().quarantined_bars()
+
+    assert (entry.id, entry.close, entry.status) == (identifier, 1e308, QuarantineStatus.PENDING)
+
+
 # --- concurrency, persistence, bookkeeping -----------------------------------------------------------------------
 
 
@@ -849,6 +1016,31 @@ def test_duckdb_refuses_a_database_from_a_newer_release(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="schema 99"):
         DuckDbTimeSeriesStore(path=path).bar_symbols()
+
+
+def test_duckdb_upgrades_a_database_of_the_previous_schema(tmp_path: Path) -> None:
+    path = tmp_path / "market.duckdb"
+    connection = duckdb.connect(str(path))
+    connection.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR NOT NULL)")
+    for version in (1, 2):
+        description, statements = _MIGRATIONS[version]
+        for statement in statements:
+            connection.execute(statement)
+        connection.execute("INSERT INTO schema_version VALUES (?, ?)", [version, description])
+    connection.execute(
+        "INSERT INTO bars_daily VALUES ('AAA', DATE '2024-01-02', NULL, NULL, NULL, 10.0, NULL, NULL, 'old', ?, ?)",
+        [T0, T0],
+    )
+    connection.close()
+
+    store = DuckDbTimeSeriesStore(path=path)
+    store.quarantine_bars(held_rows([held("AAA", date(2024, 1, 2), 1e308)]), at=T0)
+
+    assert closes(store.read_bars("AAA")) == {date(2024, 1, 2): 10.0}
+    assert [entry.close for entry in store.quarantined_bars()] == [1e308]
+    with store._cursor() as cursor:
+        assert cursor.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [(1,), (2,), (3,)]
+    store.close()
 
 
 _SHARING_CHILD = """

@@ -153,12 +153,13 @@ class TestBadInput:
         )
         self._assert_quiet_logs(logs)
 
-    def test_undecodable_body_is_a_json_400(self, client: TestClient, logs: io.StringIO) -> None:
+    def test_undecodable_body_is_a_json_422(self, client: TestClient, logs: io.StringIO) -> None:
         response = client.post(
             "/api/v1/ideas/requests/validate", content=b"\xff\xfe\x00", headers={"content-type": "application/json"}
         )
-        assert response.status_code == 400
-        assert_error_shape(response.json(), "bad_request")
+        assert response.status_code == 422
+        assert_error_shape(response.json(), "validation_error")
+        assert response.json()["error"]["details"][0]["loc"] == ["body"]
         self._assert_quiet_logs(logs)
 
     def test_rule_breaking_request_is_a_json_422(self, client: TestClient) -> None:

@@ -70,7 +70,8 @@ def build_app(settings: Settings, now: FakeNow) -> FastAPI:
         return {"call": next(calls), "user": request.headers.get(USER_HEADER), **extra}
 
     @app.get("/health")
-    async def health(request: Request) -> dict[str, Any]:
+    @app.get("/ping")  # an ordinary endpoint: the health checks are exempt from the limits
+    async def ping(request: Request) -> dict[str, Any]:
         return produced(request)
 
     @app.get("/api/v1/ideas")
@@ -143,48 +144,48 @@ def client(tmp_path: Path, now: FakeNow) -> Iterator[TestClient]:
 
 def test_the_default_rate_limit_is_2000_per_five_minutes(client: TestClient, now: FakeNow) -> None:
     for _ in range(2000):
-        assert client.get("/health").status_code == 200
-    refused = client.get("/health")
+        assert client.get("/ping").status_code == 200
+    refused = client.get("/ping")
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limited"
     assert refused.headers["retry-after"] == "300"
     now.advance(299)
-    assert client.get("/health").status_code == 429
+    assert client.get("/ping").status_code == 429
     now.advance(1)
-    assert client.get("/health").status_code == 200
+    assert client.get("/ping").status_code == 200
 
 
 def test_the_window_slides(tmp_path: Path, now: FakeNow) -> None:
     settings = make_settings(tmp_path, rate_limit_requests=3, rate_limit_window_s=10.0)
     with client_for(build_app(settings, now)) as client:
-        assert [client.get("/health").status_code for _ in range(2)] == [200, 200]
+        assert [client.get("/ping").status_code for _ in range(2)] == [200, 200]
         now.advance(6)
-        assert client.get("/health").status_code == 200
+        assert client.get("/ping").status_code == 200
         now.advance(1)
-        refused = client.get("/health")
+        refused = client.get("/ping")
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == "3"  # the first two leave the window at t=10
         now.advance(3)
-        assert [client.get("/health").status_code for _ in range(3)] == [200, 200, 429]
-        assert client.get("/health").headers["retry-after"] == "6"  # the t=6 request leaves at t=16
+        assert [client.get("/ping").status_code for _ in range(3)] == [200, 200, 429]
+        assert client.get("/ping").headers["retry-after"] == "6"  # the t=6 request leaves at t=16
 
 
 def test_refused_requests_do_not_extend_the_wait(tmp_path: Path, now: FakeNow) -> None:
     settings = make_settings(tmp_path, rate_limit_requests=2, rate_limit_window_s=60.0)
     with client_for(build_app(settings, now)) as client:
-        assert [client.get("/health").status_code for _ in range(2)] == [200, 200]
+        assert [client.get("/ping").status_code for _ in range(2)] == [200, 200]
         for _ in range(50):
             now.advance(1)
-            assert client.get("/health").status_code == 429
+            assert client.get("/ping").status_code == 429
         now.advance(10)
-        assert client.get("/health").status_code == 200
+        assert client.get("/ping").status_code == 200
 
 
 def test_clients_are_limited_separately(tmp_path: Path, now: FakeNow) -> None:
     app = build_app(make_settings(tmp_path, rate_limit_requests=2, rate_limit_window_s=60.0), now)
     with client_for(app, "203.0.113.1") as first, client_for(app, "203.0.113.2") as second:
-        assert [first.get("/health").status_code for _ in range(3)] == [200, 200, 429]
-        assert [second.get("/health").status_code for _ in range(3)] == [200, 200, 429]
+        assert [first.get("/ping").status_code for _ in range(3)] == [200, 200, 429]
+        assert [second.get("/ping").status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_clients_behind_a_trusted_proxy_are_told_apart(tmp_path: Path, now: FakeNow) -> None:
@@ -192,9 +193,9 @@ def test_clients_behind_a_trusted_proxy_are_told_apart(tmp_path: Path, now: Fake
     with client_for(build_app(settings, now), "10.0.0.5") as proxy:
         for client_address in ("198.51.100.1", "198.51.100.2"):
             headers = {"x-forwarded-for": f"{client_address}, 10.0.0.9"}
-            assert [proxy.get("/health", headers=headers).status_code for _ in range(3)] == [200, 200, 429]
+            assert [proxy.get("/ping", headers=headers).status_code for _ in range(3)] == [200, 200, 429]
         spoofed = {"x-forwarded-for": "192.0.2.99, 198.51.100.1"}  # the left entry is the client's own claim
-        assert proxy.get("/health", headers=spoofed).status_code == 429
+        assert proxy.get("/ping", headers=spoofed).status_code == 429
 
 
 def test_idle_clients_are_evicted_and_memory_is_capped(now: FakeNow) -> None:
@@ -222,15 +223,15 @@ def test_throttle_allows_a_burst_then_refills(tmp_path: Path, now: FakeNow) -> N
     settings = make_settings(tmp_path, throttle_burst=5, throttle_rate_rps=2.0)
     app = build_app(settings, now)
     with client_for(app, "203.0.113.1") as first, client_for(app, "203.0.113.2") as second:
-        assert [first.get("/health").status_code for _ in range(5)] == [200] * 5
-        refused = second.get("/health")  # the bucket is global: another client is refused too
+        assert [first.get("/ping").status_code for _ in range(5)] == [200] * 5
+        refused = second.get("/ping")  # the bucket is global: another client is refused too
         assert refused.status_code == 429
         assert refused.json()["error"]["code"] == "throttled"
         assert refused.headers["retry-after"] == "1"
         now.advance(0.5)  # one token
-        assert [first.get("/health").status_code for _ in range(2)] == [200, 429]
+        assert [first.get("/ping").status_code for _ in range(2)] == [200, 429]
         now.advance(100)  # refills to the burst, no further
-        assert [second.get("/health").status_code for _ in range(6)] == [200] * 5 + [429]
+        assert [second.get("/ping").status_code for _ in range(6)] == [200] * 5 + [429]
 
 
 def test_token_bucket_retry_after_and_a_clock_stepping_back(now: FakeNow) -> None:

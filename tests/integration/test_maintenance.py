@@ -61,7 +61,7 @@ def test_the_purge_removes_finished_jobs_and_expired_sessions(
     job = container.jobs.lease(visibility_timeout=timedelta(minutes=5), kinds=[PURGE_EXPIRED])
     assert job is not None
     assert job.id == purge.id
-    assert container.handlers[PURGE_EXPIRED](job) == {"purged": {"jobs": 1, "sessions": 1}}
+    assert container.handlers[PURGE_EXPIRED](job) == {"purged": {"jobs": 1, "sessions": 1, "profile_revisions": 0}}
 
     with pytest.raises(NotFound):
         container.jobs.get(finished.id)

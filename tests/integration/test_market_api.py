@@ -295,7 +295,7 @@ def test_json_bars_report_each_bad_row_and_store_the_rest(
     assert "duplicate" in report["rejected"][0]["reason"]
     events = container.identity.audit.list_events(action="market.bars_ingested")
     assert events
-    assert events[0].details == {"received": 6, "accepted": 1, "rejected": 5}
+    assert events[0].details == {"received": 6, "accepted": 1, "rejected": 5, "quarantined": 0}
     assert events[0].actor_id == manager.user.id
 
 

@@ -181,7 +181,7 @@ class TestAPI4UnrestrictedResourceConsumption:
         limited = container.settings.model_copy(update={"rate_limit_requests": 3, "rate_limit_window_s": 300.0})
         container.settings = limited
         with TestClient(create_app(container), base_url="http://127.0.0.1") as client:
-            statuses = [client.get("/health").status_code for _ in range(5)]
+            statuses = [client.get("/.well-known/jwks.json").status_code for _ in range(5)]
         assert statuses[:3] == [200, 200, 200]
         assert statuses[3:] == [429, 429]
 

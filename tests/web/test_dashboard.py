@@ -18,7 +18,7 @@ from investai.domain.market import MarketStoreBusy
 from investai.domain.users import Role
 from investai.services.auth_common import CallContext
 from investai.web.routes.dashboard import overview_symbols
-from tests.factories import T0, make_idea
+from tests.factories import T0, idea_data, make_idea
 from tests.web.conftest import ORG, WebUser
 
 
@@ -33,7 +33,10 @@ def principal_of(container: Container, user: WebUser) -> Principal:
 
 
 def add_idea(container: Container, owner: WebUser | None, **overrides: Any) -> InvestmentIdea:
-    fields: dict[str, Any] = {"organisation_id": ORG}
+    """An idea citing market series only: one citing a document its reader may not read (the factory's cites
+    no stored document) is shown with its text withheld."""
+    market = [item for item in idea_data()["supporting_evidence"] if item.citation.kind == "market"]
+    fields: dict[str, Any] = {"organisation_id": ORG, "supporting_evidence": market}
     if owner is not None:
         fields.update(owner_id=owner.account.user.id, organisation_id=owner.account.user.organisation_id)
     idea = make_idea(**{**fields, **overrides})

@@ -13,14 +13,16 @@ document or a prompt can talk an idea through compliance.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from investai.agents.analysis import MAX_WEIGHT, STALE_DAYS, CandidateAnalysis
 from investai.agents.context import RunContext
 from investai.agents.prompts import UNTRUSTED_RULE, PromptTemplate, quote_untrusted
 from investai.domain.agents import AgentName, MessageType
+from investai.domain.citations import DocumentSource
 from investai.domain.idea_parts import (
+    MODEL_REVIEW_RULE,
     ComplianceCheck,
     ComplianceIssue,
     ComplianceState,
@@ -97,7 +99,10 @@ class ComplianceAgent:
         summary: str,
         sector_of: Callable[[str], str | None],
         offline_narrative: bool,
+        summary_sources: Sequence[DocumentSource] = (),
     ) -> ComplianceStatus:
+        """The rules' and the review model's verdict. ``summary_sources`` are the documents behind the research
+        summary the model reads: the response message names them when the model raised an issue."""
         request = ctx.request
         symbol = analysis.symbol
         checks: list[ComplianceCheck] = []
@@ -184,11 +189,13 @@ class ComplianceAgent:
         status = ComplianceStatus(
             state=state, checks=checks, issues=issues, disclosures=disclosures, checked_at=ctx.clock.now()
         )
+        from_model = any(issue.rule == MODEL_REVIEW_RULE for issue in issues)
         ctx.message(
             AgentName.COMPLIANCE,
             MessageType.RESPONSE,
             {"symbol": symbol, "state": state.value, "issues": [issue.model_dump(mode="json") for issue in issues]},
             recipient=AgentName.SUPERVISOR,
+            sources=summary_sources if from_model else (),
         )
         return status
 
@@ -242,5 +249,5 @@ class ComplianceAgent:
             severity = _MODEL_SEVERITIES.get(str(item.get("severity", "")).lower())
             message = str(item.get("message", "")).strip()[:500]
             if severity is not None and message:
-                found.append(ComplianceIssue(rule="model_review", severity=severity, message=message))
+                found.append(ComplianceIssue(rule=MODEL_REVIEW_RULE, severity=severity, message=message))
         return found

@@ -4,13 +4,14 @@ the channels for messages and progress."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from investai.agents.router import ModelRouter
 from investai.domain.agents import AgentMessage, AgentName, AgentState, MessagePriority, MessageType
+from investai.domain.citations import DocumentSource
 from investai.domain.errors import DomainError
 from investai.domain.idea_parts import ModelUse
 from investai.domain.idea_request import IdeaRequest
@@ -53,8 +54,11 @@ class RunContext:
         recipient: AgentName | None = None,
         parent: AgentMessage | None = None,
         priority: MessagePriority = MessagePriority.NORMAL,
+        sources: Sequence[DocumentSource] = (),
     ) -> AgentMessage:
-        """Record a message of the request's conversation (the audit trail) and return it."""
+        """Record a message of the request's conversation (the audit trail) and return it. ``sources`` are the
+        document versions whose text shaped ``content``: a reader who may not read one of them is shown the
+        message without its content."""
         message = AgentMessage(
             sender=sender,
             recipient=recipient,
@@ -65,6 +69,7 @@ class RunContext:
             request_id=self.request_id,
             parent_id=parent.id if parent else None,
             created_at=self.clock.now(),
+            document_sources=list(sources),
         )
         self.on_message(message)
         return message

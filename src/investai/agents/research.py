@@ -10,6 +10,11 @@ can change which passages are cited or any decision: the summary is prose shown 
 
 Analyst ratings found in the passages (``Buy``, ``Overweight``, ``Sell``...) give the research stance that the
 supervisor weighs against the analysis signal when the two disagree.
+
+The findings name the document versions the passages came from (``sources``): everything the evidence,
+summary, stance and credibility were made from. The idea records them so that readers who may not read one of
+those documents are shown the idea without their text (:mod:`investai.domain.idea_views`); the messages that
+carry research carry the same sources.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from investai.agents.grounding import check_numbers, written_numbers
 from investai.agents.planning import Plan
 from investai.agents.prompts import NUMBERS_RULE, UNTRUSTED_RULE, PromptTemplate, quote_untrusted
 from investai.domain.agents import AgentName, MessageType
-from investai.domain.citations import Evidence, MarketCitation
+from investai.domain.citations import DocumentSource, Evidence, MarketCitation
 from investai.domain.common import DomainModel
 from investai.domain.knowledge import KnowledgeHit, snippet_text
 from investai.domain.llm import TaskKind
@@ -55,6 +60,9 @@ class ResearchFindings(DomainModel):
     ratings: list[str] = Field(default_factory=list)
     credibility: float = Field(default=0.0, ge=0.0, le=1.0)
     passages_numbers: list[float] = Field(default_factory=list)
+    sources: list[DocumentSource] = Field(
+        default_factory=list, description="the document versions of every passage read for these findings"
+    )
 
 
 def _mentions(hit: KnowledgeHit, symbol: str, name: str) -> bool:
@@ -101,6 +109,7 @@ class ResearchAgent:
                 if _mentions(hit, symbol, name) and (key not in hits or hits[key].score < hit.score):
                     hits[key] = hit
         chosen = sorted(hits.values(), key=lambda hit: -hit.score)[:MAX_PASSAGES]
+        sources = list(dict.fromkeys(hit.citation.source for hit in chosen))
         evidence = [
             Evidence(
                 claim=snippet_text(hit.snippet)[:2000] or hit.title, citation=hit.citation, weight=min(1.0, hit.score)
@@ -111,7 +120,7 @@ class ResearchAgent:
         texts = [snippet_text(hit.snippet) for hit in chosen]
         stance, ratings = _stance(texts, symbol)
         allowed = [number.value for text in texts for number in written_numbers(text)]
-        summary, offline = self._summary(ctx, symbol, name, chosen, allowed)
+        summary, offline = self._summary(ctx, symbol, name, chosen, allowed, sources)
         credibility = min(1.0, 0.4 + 0.1 * len(chosen)) if chosen else 0.0
         ctx.message(
             AgentName.RESEARCH,
@@ -123,6 +132,7 @@ class ResearchAgent:
                 "ratings": ratings,
             },
             recipient=AgentName.SUPERVISOR,
+            sources=sources,
         )
         return ResearchFindings(
             symbol=symbol,
@@ -133,10 +143,17 @@ class ResearchAgent:
             ratings=ratings,
             credibility=credibility,
             passages_numbers=allowed,
+            sources=sources,
         )
 
     def _summary(
-        self, ctx: RunContext, symbol: str, name: str, chosen: list[KnowledgeHit], allowed: list[float]
+        self,
+        ctx: RunContext,
+        symbol: str,
+        name: str,
+        chosen: list[KnowledgeHit],
+        allowed: list[float],
+        sources: list[DocumentSource],
     ) -> tuple[str, bool]:
         if not chosen:
             return f"No passage in the documents you can read discusses {name} ({symbol}) as of this date.", True
@@ -164,5 +181,6 @@ class ResearchAgent:
             AgentName.RESEARCH,
             MessageType.UPDATE,
             {"symbol": symbol, "grounding": "summary rejected", "unsupported_numbers": report.unsupported},
+            sources=sources,
         )
         return extractive, True

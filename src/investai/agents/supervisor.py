@@ -173,6 +173,7 @@ class _Run:
                     MessageType.UPDATE,
                     {"symbol": symbol, "conflict": conflict, "resolution": f"confidence {value:.2f}"},
                     priority=MessagePriority.HIGH,
+                    sources=research.sources,
                 )
             if value < ctx.request.min_confidence:
                 skipped[symbol] = f"confidence {value:.2f} below the minimum {ctx.request.min_confidence:.2f}"
@@ -278,6 +279,7 @@ class _Run:
             sector=candidate.sector,
             industry=info.industry,
             summary=candidate.research.summary,
+            summary_sources=candidate.research.sources,
             sector_of=lambda held_symbol: _sector(self.s._market, held_symbol),
             offline_narrative=offline_narrative,
         )

@@ -9,6 +9,11 @@ Writing: the reasoning model may phrase the title, summary, rationale and counte
 it writes must be one the analysis computed (or a number of the cited passages, or a term's own number such
 as the 12 of "12-1 momentum"); a text that states another number is rejected and asked for again once, then
 replaced by the template text, which code fills from the same figures.
+
+An idea researched from documents also keeps the document versions it was made from and a document-free
+rendering (:meth:`SynthesisAgent.document_free`): the template text, confidence and ranking components as they
+are without any research, which readers who may not read one of those documents are shown instead
+(:mod:`investai.domain.idea_views`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from investai.domain.common import DomainModel, epoch_ms, new_id
 from investai.domain.idea_parts import (
     ComplianceStatus,
     Direction,
+    DocumentFreeRendering,
     ExpectedReturn,
     IdeaAnalysis,
     Instrument,
@@ -48,7 +54,13 @@ from investai.domain.idea_parts import (
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.domain.llm import TaskKind
-from investai.domain.scoring import CONFIDENCE_WEIGHTS, RANKING_WEIGHTS
+from investai.domain.scoring import (
+    CONFIDENCE_WEIGHTS,
+    RANKING_WEIGHTS,
+    clip_confidence,
+    passage_quality,
+    ranking_score,
+)
 
 CORRELATION_CAP = 0.85
 VALIDITY = {
@@ -136,7 +148,7 @@ def confidence(analysis: CandidateAnalysis, research: ResearchFindings) -> tuple
         )
     elif research.stance > 0:
         base *= 1 + 0.1 * research.stance * research.credibility
-    return _clip(base, 0.05, 0.95), conflict
+    return clip_confidence(base), conflict
 
 
 def score_components(
@@ -158,7 +170,7 @@ def score_components(
     if analysis.risk_level.rank > MAX_RISK_LEVEL[ctx.request.risk_tolerance].rank:
         fit /= 2
     documents = sum(1 for item in candidate.research.evidence if item.citation.kind == "document")
-    quality = 0.6 * min(1.0, documents / 3) + 0.4 * (analysis.symbol not in held)
+    quality = passage_quality(documents) + 0.4 * (analysis.symbol not in held)
     positive = sum(w for f, w in factor_weights.items() if (analysis.factors.get(f) or 0.0) > 0)
     total = sum(w for f, w in factor_weights.items() if analysis.factors.get(f) is not None)
     horizon = positive / total if total > 0 else 0.0
@@ -345,6 +357,10 @@ class SynthesisAgent:
             owner_id=ctx.reader.user_id,
             organisation_id=ctx.reader.organisation_id,
             tags=[t for t in (candidate.sector, strategy.value, horizon.value) if t],
+            document_sources=research.sources,
+            document_free=self.document_free(ctx, candidate, factor, factor_weights, benchmark)
+            if research.sources
+            else None,
             analysis=IdeaAnalysis(
                 factor_scores=analysis.factors,
                 factor_weights=factor_weights,
@@ -361,6 +377,30 @@ class SynthesisAgent:
                 data_end=analysis.end,
                 conflict=candidate.conflict,
             ),
+        )
+
+    def document_free(
+        self,
+        ctx: RunContext,
+        candidate: Candidate,
+        factor: str,
+        factor_weights: dict[str, float],
+        benchmark: str | None,
+    ) -> DocumentFreeRendering:
+        """The idea as it reads without any document: the template text, confidence and ranking components of
+        the candidate with its research left out (no summary, ratings, stance or cited passages). Always the
+        template, never a model: a model's text is written once, from the research, and cannot be unread."""
+        research = ResearchFindings(symbol=candidate.analysis.symbol)
+        value, _ = confidence(candidate.analysis, research)
+        bare = candidate.model_copy(update={"research": research, "confidence": value, "conflict": None})
+        held = {holding.symbol for holding in ctx.request.holdings}
+        components = score_components(bare, ctx, held, factor_weights)
+        text = self._template(bare, factor, benchmark)
+        return DocumentFreeRendering(
+            **text,
+            confidence=round(value, 4),
+            ranking_components=components,
+            ranking_score=ranking_score(components),
         )
 
     # --- text --------------------------------------------------------------------------------------------------
@@ -431,6 +471,7 @@ class SynthesisAgent:
                     "grounding": "template not grounded",
                     "unsupported_numbers": own.unsupported,
                 },
+                sources=candidate.research.sources,
             )
         for attempt in range(2):
             rendered = IDEA_TEMPLATE.render(
@@ -468,6 +509,7 @@ class SynthesisAgent:
                     "attempt": attempt + 1,
                     "unsupported_numbers": report.unsupported,
                 },
+                sources=candidate.research.sources,
             )
             note = f"\nYour previous answer stated numbers that were not computed: {', '.join(report.unsupported)}."
         return draft, uses

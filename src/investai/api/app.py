@@ -14,15 +14,18 @@ from investai.api.middleware.authentication import AuthenticationMiddleware
 from investai.api.middleware.body_limit import BodyLimitMiddleware
 from investai.api.middleware.edge import add_edge_protection, add_response_cache
 from investai.api.middleware.request_context import RequestContextMiddleware
+from investai.api.middleware.text_input import TextInputMiddleware
 from investai.api.openapi import install_openapi
 from investai.api.routes import (
     admin,
+    admin_pitr,
     analytics,
     auth,
     documents,
     ideas,
     knowledge,
     market,
+    market_review,
     ops,
     profile,
     resources,
@@ -32,7 +35,7 @@ from investai.bootstrap import Container
 from investai.config import TracingExporter
 from investai.observability.logging import get_logger
 from investai.observability.tracing import get_tracer
-from investai.web.app import add_web_session, install_web
+from investai.web.app import API_COLLECTIONS_CHANGED_BY_FORMS, add_web_session, install_web
 
 log = get_logger(__name__)
 
@@ -71,10 +74,13 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.container = container
+    container.identity.issuer.ensure_signing_key()  # the first JWKS served already holds the signing key
     install_error_handlers(app)
     install_openapi(app)
     for module in (ops, wellknown, auth, admin, profile, ideas, resources, documents, knowledge, market, analytics):
         app.include_router(module.router)
+    app.include_router(market_review.router)
+    app.include_router(admin_pitr.router)
     settings = container.settings
     if settings.web_enabled:
         install_web(app, container)
@@ -83,12 +89,15 @@ def create_app(container: Container, *, background: bool = False) -> FastAPI:
         return container.clock.now().timestamp()
 
     # add_middleware wraps: the last added is the outermost. Outermost first, a request passes: request
-    # context -> hard body cap (413) -> edge (headers, CORS, WAF, rate limit, throttle) -> web session (cookies,
-    # CSRF) -> authentication -> cache
-    add_response_cache(app, settings, now=now)
+    # context -> hard body cap (413) -> edge (headers, CORS, WAF, rate limit, throttle) -> text check (422 for
+    # text that is not valid Unicode) -> web session (cookies, CSRF) -> authentication -> cache
+    add_response_cache(
+        app, settings, now=now, related=API_COLLECTIONS_CHANGED_BY_FORMS if settings.web_enabled else None
+    )
     app.add_middleware(AuthenticationMiddleware, verifier=container.identity.verifier)
     if settings.web_enabled:
         add_web_session(app, container)
+    app.add_middleware(TextInputMiddleware)
     add_edge_protection(app, settings, now=now)
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes

@@ -100,7 +100,9 @@ def error_response(
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return error_response(request, exc.status_code, message, headers=exc.headers)
+    details = getattr(exc, "details", None)  # e.g. which field held text that is not valid Unicode
+    extra = {"details": details} if details else None
+    return error_response(request, exc.status_code, message, headers=exc.headers, extra=extra)
 
 
 async def _validation_exception(request: Request, exc: Exception) -> JSONResponse:

@@ -22,11 +22,13 @@ class Permission(StrEnum):
     KNOWLEDGE_SEARCH = "knowledge:search"
     MARKET_READ = "market:read"
     MARKET_WRITE = "market:write"
+    MARKET_ADMIN = "market:admin"  # release, discard or correct quarantined bars; correct any stored bar
     ANALYTICS_RUN = "analytics:run"
     JOBS_READ = "jobs:read"  # own jobs
     USERS_ADMIN = "users:admin"
     AUDIT_READ = "audit:read"
     OPS_READ = "ops:read"
+    DATA_RESTORE = "data:restore"  # point-in-time reads and restores of ideas and profiles
 
 
 _RESEARCH = frozenset(
@@ -66,8 +68,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.USERS_ADMIN,
             Permission.AUDIT_READ,
             Permission.OPS_READ,
+            Permission.DATA_RESTORE,
             Permission.MARKET_READ,
             Permission.MARKET_WRITE,
+            Permission.MARKET_ADMIN,
             Permission.JOBS_READ,
         }
     ),

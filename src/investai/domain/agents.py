@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from investai.domain.citations import DocumentSource
 from investai.domain.common import DomainModel, Identifier, UtcDatetime, new_id
 
 
@@ -56,6 +57,10 @@ class AgentMessage(DomainModel):
     request_id: Identifier
     parent_id: Identifier | None = None
     created_at: UtcDatetime
+    document_sources: list[DocumentSource] | None = Field(
+        default=None,
+        description="the document versions whose text shaped the content (null: sent before this was recorded)",
+    )
 
 
 class AgentState(StrEnum):

@@ -10,8 +10,18 @@ from pydantic import Field, model_validator
 from investai.domain.common import DomainModel, Identifier, UtcDatetime
 
 
+class DocumentSource(DomainModel):
+    """One version of a stored document that something (an idea, an agent message) was made from."""
+
+    document_id: Identifier
+    version: int = Field(ge=1)
+
+
 class DocumentCitation(DomainModel):
-    """A passage of a stored document: document id, version and page or chunk."""
+    """A passage of a stored document: document id, version and page or chunk.
+
+    A ``restricted`` citation stands for a passage the reader may not read: it says that a document version
+    was cited and nothing of where in it or what it says (no page, chunk, table, row or snippet)."""
 
     kind: Literal["document"] = "document"
     document_id: Identifier
@@ -21,12 +31,26 @@ class DocumentCitation(DomainModel):
     table: str | None = Field(default=None, max_length=128)
     row: int | None = Field(default=None, ge=0)
     snippet: str | None = Field(default=None, max_length=2000)
+    restricted: bool = Field(
+        default=False, description="a passage of a document you may not read: only the document version is named"
+    )
 
     @model_validator(mode="after")
     def _locates_something(self) -> DocumentCitation:
-        if self.page is None and self.chunk_id is None and self.table is None:
+        located = (self.page, self.chunk_id, self.table, self.row, self.snippet)
+        if self.restricted and any(part is not None for part in located):
+            raise ValueError("a restricted citation names the document version only")
+        if not self.restricted and self.page is None and self.chunk_id is None and self.table is None:
             raise ValueError("a document citation needs a page, a chunk or a table")
         return self
+
+    @property
+    def source(self) -> DocumentSource:
+        return DocumentSource(document_id=self.document_id, version=self.version)
+
+    def withheld(self) -> DocumentCitation:
+        """This citation as shown to a reader who may not read its document version."""
+        return DocumentCitation(document_id=self.document_id, version=self.version, restricted=True)
 
 
 class MarketCitation(DomainModel):

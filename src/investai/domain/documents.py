@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from enum import StrEnum
 from typing import Protocol
 from urllib.parse import unquote
@@ -145,19 +145,39 @@ def reader_tokens(*, user_id: str, organisation_id: str, role: str) -> list[str]
     return [f"user/{organisation_id}/{user_id}", f"organisation/{organisation_id}", f"role/{organisation_id}/{role}"]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Controls (C0 and C1), format characters (bidirectional embeddings, overrides and isolates U+202A-U+202E
+and U+2066-U+2069, marks U+200E/U+200F, zero-width characters U+200B-U+200D, the byte-order mark U+FEFF...),
+surrogates and line or paragraph separators: characters that are invisible or reorder what is shown, so
+``evil\\u202egpj.csv`` would display as ``evilcsv.jpg``."""
+
+
+def _hidden_character(text: str) -> str | None:
+    return next((char for char in text if unicodedata.category(char) in _HIDDEN_CATEGORIES), None)
+
+
+def shown_filename(name: str) -> str:
+    """``name`` for a terminal or a log line: every hidden character written as its ``\\u`` escape."""
+    return "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in _HIDDEN_CATEGORIES else char for char in name)
 
 
 def safe_filename(name: str) -> str:
-    """The uploaded file's name, kept only as a label (storage keys never use it). Names that try to walk
-    directories or carry control characters are refused rather than silently rewritten."""
+    """The uploaded file's name, kept only as a label (storage keys never use it) and the default title.
+    Names that try to walk directories or carry control or invisible formatting characters (which can make a
+    name display as something else) are refused rather than silently rewritten, so what is stored and shown
+    is exactly what the uploader's file is called."""
     if not name or not name.strip():
         raise ValidationFailed("the file needs a name")
     if len(name) > 255:
         raise ValidationFailed("file names are limited to 255 characters")
-    for form in (name, unquote(name)):  # clients percent-encode what they may not send raw
-        if _CONTROL.search(form):
-            raise ValidationFailed("file names may not contain control characters")
+    # clients percent-encode what they may not send raw; bytes that are not UTF-8 decode to surrogates
+    for form in (name, unquote(name, errors="surrogateescape")):
+        hidden = _hidden_character(form)
+        if hidden is not None:
+            raise ValidationFailed(
+                f"file names may not contain control characters or invisible formatting characters"
+                f" (U+{ord(hidden):04X}); rename the file"
+            )
         if "/" in form or "\\" in form or form.strip() in {".", ".."} or form.startswith(".."):
             raise ValidationFailed("file names may not contain path separators or '..'")
     return name.strip()

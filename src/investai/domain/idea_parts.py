@@ -164,6 +164,11 @@ class TradeLevels(DomainModel):
     stop: float = Field(gt=0.0)
 
 
+MODEL_REVIEW_RULE = "model_review"
+"""The rule name of compliance issues a model raised; the model read the research summary, so their text may
+come from the documents behind it."""
+
+
 class ComplianceIssue(DomainModel):
     rule: str = Field(min_length=1, max_length=100)
     severity: Severity
@@ -221,6 +226,27 @@ class IdeaAnalysis(DomainModel):
     data_start: date
     data_end: date
     conflict: str | None = Field(default=None, max_length=2000)
+
+
+class DocumentFreeRendering(DomainModel):
+    """An idea as it reads without any document, written when the idea is: the template narrative built from
+    the analysis alone (no research summary, no analyst rating) and the confidence and ranking computed
+    without the research stance and without counting cited passages.
+
+    A reader who may not read every document version behind an idea is shown this instead of the narrative and
+    scores the documents shaped (see :mod:`investai.domain.idea_views`)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    summary: str = Field(min_length=1, max_length=4000)
+    rationale: str = Field(min_length=1, max_length=20000)
+    counter_arguments: list[str] = Field(default_factory=list, max_length=20)
+    confidence: Probability
+    ranking_components: dict[str, float] = Field(default_factory=dict)
+    ranking_score: float | None = None
+
+
+DOCUMENT_READING_STEPS = frozenset({"research", "synthesis", "compliance"})
+"""Model steps whose prompts carry document text (passages, or the research summary made from them)."""
 
 
 class ModelUse(DomainModel):

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from pydantic import Field, model_validator
 
-from investai.domain.citations import Evidence
+from investai.domain.citations import DocumentSource, Evidence
 from investai.domain.common import DomainModel, Identifier, Probability, Tag, UtcDatetime, epoch_ms
 from investai.domain.errors import InvalidTransition
 from investai.domain.idea_parts import (
     ComplianceState,
     ComplianceStatus,
     Direction,
+    DocumentFreeRendering,
     ExpectedReturn,
     IdeaAnalysis,
     Instrument,
@@ -63,6 +64,16 @@ class InvestmentIdea(DomainModel):
     organisation_id: Identifier
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     analysis: IdeaAnalysis | None = Field(default=None, description="the figures behind the idea, for explanation")
+    document_sources: list[DocumentSource] | None = Field(
+        default=None,
+        max_length=200,
+        description="the document versions research read for this idea, cited or not (null: not recorded)",
+    )
+    document_free: DocumentFreeRendering | None = Field(
+        default=None,
+        description="the narrative and scores written without documents, for readers who may not read them all; "
+        "never served (null in every response)",
+    )
 
     @property
     def date(self) -> str:

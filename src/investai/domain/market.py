@@ -10,6 +10,11 @@ date (or at ingest, if that is earlier); without that, history loaded today coul
 a past date, and walk-forward evaluation would be impossible. Corrections are never backdated: a changed
 value is available from the moment it is ingested, and the value it replaces stays readable as of earlier
 moments.
+
+Quarantine. A row that is well-formed but implausible (a price or volume beyond its limit, a jump against the
+neighbouring closes, an oversized change of a stored bar) is neither stored nor rejected: it is held with its
+reason for review. An administrator releases it as submitted, corrects the bar, or discards it; a release or
+correction is a correction like any other (available from its own moment, never backdated).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from investai.domain.common import DomainModel, UtcDatetime
-from investai.domain.errors import DomainError, ValidationFailed
+from investai.domain.errors import Conflict, DomainError, ValidationFailed
 
 
 def _upper(value: object) -> object:
@@ -105,9 +110,18 @@ class RejectedRow(DomainModel):
     date: str | None = None
 
 
+class QuarantinedRow(RejectedRow):
+    """A well-formed row that broke a plausibility rule: not stored as a bar, but held in quarantine under
+    ``id`` for an administrator to release, correct or discard."""
+
+    id: str = Field(min_length=1, max_length=64)
+
+
 class IngestReport(DomainModel):
-    """What one ingest did with every submitted row: each is accepted (inserted, updated or unchanged) or
-    rejected with a reason. Nothing is dropped silently."""
+    """What one ingest did with every submitted row: each is accepted (inserted, updated or unchanged),
+    rejected (malformed: it cannot be a bar) or quarantined (a well-formed bar that is implausible: a price
+    or volume beyond its limit, a jump against the neighbouring closes, an oversized change of a stored bar),
+    each of the last two with its reason. Nothing is dropped silently."""
 
     received: int = Field(ge=0)
     accepted: int = Field(ge=0)
@@ -115,7 +129,61 @@ class IngestReport(DomainModel):
     updated: int = Field(ge=0)
     unchanged: int = Field(ge=0)
     rejected: list[RejectedRow] = Field(default_factory=list)
+    quarantined: list[QuarantinedRow] = Field(default_factory=list)
     symbols_created: list[str] = Field(default_factory=list)
+
+
+class QuarantineStatus(StrEnum):
+    """Where a quarantined row stands: waiting for review, stored as it was, stored with an administrator's
+    values instead, or thrown away."""
+
+    PENDING = "pending"
+    RELEASED = "released"
+    CORRECTED = "corrected"
+    DISCARDED = "discarded"
+
+
+class QuarantinedBar(DomainModel):
+    """A row held in quarantine: its values as submitted, why it was held, and its review. Quarantined rows are
+    never read as bars, so no read, analysis or idea sees them."""
+
+    id: str
+    symbol: str
+    date: date
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float
+    adj_close: float | None
+    volume: float | None
+    source: str
+    reason: str
+    quarantined_at: UtcDatetime
+    status: QuarantineStatus = QuarantineStatus.PENDING
+    resolved_at: UtcDatetime | None = None
+    resolved_by: str | None = None
+    note: str | None = None
+
+
+class BarChange(DomainModel):
+    """One bar an explicit correction wrote: the version it replaced (``None`` for a new date) and the new one."""
+
+    symbol: str
+    date: date
+    before: Bar | None
+    after: Bar
+
+
+class CorrectionReport(DomainModel):
+    """What an explicit correction (or the release of quarantined rows) wrote, from which moment it is
+    visible (earlier moments still read the versions it replaced), and which quarantined rows it resolved."""
+
+    corrected_at: UtcDatetime
+    inserted: int = Field(ge=0)
+    updated: int = Field(ge=0)
+    unchanged: int = Field(ge=0)
+    resolved: list[str] = Field(default_factory=list)
+    changes: list[BarChange] = Field(default_factory=list)
 
 
 class WriteCounts(DomainModel):
@@ -141,6 +209,12 @@ class NothingAccepted(ValidationFailed):
     def __init__(self, message: str, rejected: list[RejectedRow]) -> None:
         super().__init__(message)
         self.details = [row.model_dump(mode="json") for row in rejected[:1000]]
+
+
+class QuarantineResolved(Conflict):
+    """A quarantined row that was already released, corrected or discarded (by someone else, meanwhile)."""
+
+    code = "quarantine_resolved"
 
 
 class UnreadableMarketFile(ValidationFailed):

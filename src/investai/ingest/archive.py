@@ -5,10 +5,19 @@ to gigabytes, or millions of entries), XML entity tricks (billion laughs, extern
 The central directory is inspected first because it is cheap; then every part is inflated once, in
 bounded chunks, counting the bytes that actually come out (a directory can lie about sizes) and looking
 for DTD declarations, which a spreadsheet never needs.
+
+Every entry is scanned, whatever its name: entries named like directories included (openpyxl reads a part
+wherever ``[Content_Types].xml`` points, ``xl/sharedStrings.xml/`` too). The scan looks for the markup in
+UTF-8 and UTF-16, so an XML part must be in one of those: the Open Packaging Conventions allow nothing else
+(ECMA-376 Part 2, M1.17), while lxml, which openpyxl uses for some parts, would also read UTF-32, EBCDIC or
+UTF-7, where ``<!DOCTYPE`` is spelled with other bytes. A part that starts like XML in another encoding, or
+declares one, is refused.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 import struct
 import zipfile
 import zlib
@@ -37,6 +46,28 @@ _READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, R
 _FORBIDDEN_MARKUP = tuple(
     marker.encode(encoding) for marker in ("<!DOCTYPE", "<!ENTITY") for encoding in ("utf-8", "utf-16-le", "utf-16-be")
 )
+_UNSCANNABLE_STARTS = (
+    b"\x00\x00\xfe\xff",  # UTF-32 byte-order marks
+    b"\xff\xfe\x00\x00",
+    b"\x00\x00\x00<",  # '<' in the four UCS-4 byte orders
+    b"<\x00\x00\x00",
+    b"\x00\x00<\x00",
+    b"\x00<\x00\x00",
+    b"\x4c\x6f\xa7\x94",  # '<?xm' in EBCDIC
+    b"+/v",  # UTF-7 byte-order mark
+)
+"""How an XML part in an encoding the markup scan cannot read begins (XML 1.0, appendix F)."""
+_UTF16_STARTS = (
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
+    (b"\x00<", "utf-16-be"),
+)
+_DECLARED_ENCODING = re.compile(r"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
+_ALLOWED_ENCODINGS = frozenset({"utf-8", "utf-16", "utf-16-le", "utf-16-be", "ascii", "iso8859-1"})
+"""The Python names of the encodings an XML part may declare: UTF-8 and UTF-16, and the two others every XML
+parser reads natively, whose markup bytes are UTF-8's (US-ASCII, ISO-8859-1)."""
+_HEAD_BYTES = 512
 
 
 def open_archive(path: Path, *, max_entries: int) -> zipfile.ZipFile:
@@ -99,17 +130,44 @@ def scan_parts(archive: zipfile.ZipFile, limits: IngestLimits) -> None:
     within the limits, and no part may declare a DTD or entities."""
     total_inflated = 0
     for entry in archive.infolist():
-        if entry.is_dir():
-            continue
         inflated = 0
         for window, fresh_bytes in _windows(archive, entry):
+            if inflated == 0:
+                check_encoding(entry.filename, window)
             inflated += fresh_bytes
             if any(marker in window for marker in _FORBIDDEN_MARKUP):
-                raise UnsafeDocument("XML entity declarations are not allowed in a workbook (entity expansion?)")
+                raise UnsafeDocument(
+                    f"XML entity declarations are not allowed in a workbook (a DTD in {_shown(entry.filename)})"
+                )
         if inflated != entry.file_size:
             raise UnsafeDocument("the workbook's ZIP directory misstates the size of a part (zip bomb?)")
         total_inflated += inflated
         _check_inflated_total(total_inflated, limits)
+
+
+def check_encoding(name: str, head: bytes) -> None:
+    """UnsafeDocument if the part beginning with ``head`` is XML in an encoding other than UTF-8 or UTF-16
+    (by its first bytes or its declaration). Parts that are not XML (images, printer settings) pass."""
+    if head.startswith(_UNSCANNABLE_STARTS):
+        raise UnsafeDocument(f"the workbook part {_shown(name)} is XML in an encoding other than UTF-8 or UTF-16")
+    encoding = next((codec for start, codec in _UTF16_STARTS if head.startswith(start)), "utf-8")
+    declaration = _DECLARED_ENCODING.match(head[:_HEAD_BYTES].decode(encoding, "ignore").lstrip("\ufeff"))
+    if declaration is None:
+        return
+    try:
+        declared = codecs.lookup(declaration.group(1)).name
+    except LookupError:
+        declared = declaration.group(1)
+    if declared not in _ALLOWED_ENCODINGS:
+        raise UnsafeDocument(
+            f"the workbook part {_shown(name)} declares the encoding {_shown(declaration.group(1))};"
+            " only UTF-8 and UTF-16 are allowed in a workbook"
+        )
+
+
+def _shown(text: str) -> str:
+    """A part name or declared value from the upload, quoted and shortened for an error message."""
+    return repr(text[:80])
 
 
 def _windows(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> Iterator[tuple[bytes, int]]:

@@ -1,9 +1,10 @@
 """JSON documents: a list of records becomes a table, anything else searchable text.
 
 ``json.loads`` alone is not safe on untrusted input: deep nesting raises RecursionError (or worse, exhausts
-the C stack), a 100,000-digit integer takes quadratic time to convert, and ``NaN``/``Infinity`` are
-accepted although they are not JSON. Nesting is measured with a linear scan before parsing, and the
-decoder's hooks check numbers and constants as they are read.
+the C stack), a 100,000-digit integer takes quadratic time to convert, ``NaN``/``Infinity`` are
+accepted although they are not JSON, and a ``\\ud800`` escape makes a string no encoder accepts. Nesting is
+measured with a linear scan before parsing, the decoder's hooks check numbers and constants as they are
+read, and strings are checked for lone surrogates when the text has such an escape.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ DEFAULT_TABLE_NAME = "records"
 
 _STRUCTURE = re.compile(r'[\[\]{}]|"[^"\\]*(?:\\.[^"\\]*)*"')
 """Brackets, and whole strings so that brackets inside them are skipped (the unrolled-loop form: linear)."""
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+"""An escaped UTF-16 surrogate: valid JSON when it is half of a pair, text no encoder accepts when alone."""
 
 
 def parse_json(path: Path, limits: IngestLimits) -> ParsedDocument:
@@ -35,6 +38,8 @@ def parse_json(path: Path, limits: IngestLimits) -> ParsedDocument:
     text = _decode(path.read_bytes())
     check_depth(text, limits.max_json_depth)
     value = _load(text, limits)
+    if _SURROGATE_ESCAPE.search(text):
+        check_text(value)
     records, name = _records_of(value)
     if records is not None:
         table, warnings = _records_table(records, name, limits)
@@ -56,6 +61,32 @@ def check_depth(text: str, max_depth: int) -> None:
                 raise MalformedDocument(f"the JSON document nests deeper than {max_depth} levels")
         elif token in ("]", "}"):
             depth -= 1
+
+
+def check_text(value: Any) -> None:
+    """MalformedDocument naming the place (``$.a[0]``) of the first string, key or value, holding a lone
+    surrogate. Iterative: nesting was bounded before parsing, but this never recurses regardless."""
+    stack: list[tuple[str, Any]] = [("$", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if not _encodable(item):
+                raise MalformedDocument(f"the JSON document has text that is not valid Unicode at {where}")
+        elif isinstance(item, dict):
+            for key in item:
+                if not _encodable(key):
+                    raise MalformedDocument(f"the JSON document has a key that is not valid Unicode in {where}")
+            stack.extend((f"{where}.{key}", child) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{index}]", child) for index, child in reversed(list(enumerate(item))))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decode(data: bytes) -> str:

@@ -87,6 +87,11 @@ class TokenIssuer(Protocol):
         """The JSON Web Key Set: the current key and retired keys whose tokens may still be live."""
         ...
 
+    def ensure_signing_key(self) -> str:
+        """Make the first signing key if there is none (called at start-up, so the first JWKS has a key);
+        returns the active key's ``kid``."""
+        ...
+
     def rotate(self) -> str:
         """Sign with a new key from now on; returns its ``kid``."""
         ...

@@ -16,7 +16,16 @@ from typing import Protocol
 import pandas as pd
 import pyarrow as pa
 
-from investai.domain.market import AssetClass, Interval, Quote, RetentionResult, SymbolInfo, WriteCounts
+from investai.domain.market import (
+    AssetClass,
+    Interval,
+    QuarantinedBar,
+    QuarantineStatus,
+    Quote,
+    RetentionResult,
+    SymbolInfo,
+    WriteCounts,
+)
 
 BAR_SCHEMA = pa.schema(
     [
@@ -38,6 +47,26 @@ BAR_SCHEMA = pa.schema(
 
 BAR_COLUMNS = ["date", "open", "high", "low", "close", "adj_close", "volume"]
 """The columns of a bar read, in order (``date`` as ``datetime.date``, the rest float, missing as NaN)."""
+
+NEIGHBOUR_COLUMNS = ["symbol", *BAR_COLUMNS]
+"""The columns of :meth:`TimeSeriesStore.bar_neighbours` (as a bar read, with the symbol first)."""
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("date", pa.date32(), nullable=False),
+        pa.field("open", pa.float64()),
+        pa.field("high", pa.float64()),
+        pa.field("low", pa.float64()),
+        pa.field("close", pa.float64(), nullable=False),
+        pa.field("adj_close", pa.float64()),
+        pa.field("volume", pa.float64()),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+"""A batch of rows to hold in quarantine: a bar's values, the id to hold it under and why it is held."""
 
 QUOTE_SCHEMA = pa.schema(
     [
@@ -112,6 +141,57 @@ class TimeSeriesStore(Protocol):
 
     def bar_symbols(self) -> list[str]:
         """Symbols that have at least one bar."""
+        ...
+
+    def bar_neighbours(self, spans: Sequence[tuple[str, date, date]]) -> pd.DataFrame:
+        """For each (symbol, first, last): the current bars of the symbol dated within [first, last], the last
+        one before ``first`` and the first one after ``last``; columns :data:`NEIGHBOUR_COLUMNS` (dates as
+        ``datetime.date``), by symbol then date. What the plausibility rules measure an ingest against."""
+        ...
+
+    # --- quarantine and explicit corrections -----------------------------------------------------------------
+
+    def quarantine_bars(self, rows: pa.Table, *, at: datetime) -> list[str]:
+        """Hold ``rows`` (:data:`QUARANTINE_SCHEMA`) pending review, apart from the bars: no bar read returns
+        them. A row equal to one already pending (same symbol, date, values and source) is not held twice.
+        Returns the id each row is held under, in order (the pending row's for such a repeat)."""
+        ...
+
+    def quarantined_bars(
+        self,
+        *,
+        symbol: str | None = None,
+        status: QuarantineStatus | None = QuarantineStatus.PENDING,
+        limit: int = 100,
+    ) -> list[QuarantinedBar]:
+        """Held rows, newest first (then by symbol and date), optionally of one symbol and one status
+        (``None``: every status)."""
+        ...
+
+    def get_quarantined_bars(self, ids: Sequence[str]) -> list[QuarantinedBar]:
+        """The held rows with these ids, in the order given; unknown ids are left out."""
+        ...
+
+    def correct_bars(
+        self,
+        bars: pa.Table,
+        *,
+        at: datetime,
+        by: str,
+        note: str,
+        resolves: Sequence[str] = (),
+        resolution: QuarantineStatus = QuarantineStatus.CORRECTED,
+    ) -> WriteCounts:
+        """An explicit correction, in one transaction: upsert ``bars`` (:data:`BAR_SCHEMA`; their
+        ``available_at`` is ignored) as :meth:`write_bars` does, every new or changed row available from ``at``
+        (never earlier), the versions they replace kept for reads as of earlier moments; and mark the pending
+        held rows ``resolves`` as ``resolution`` at ``at`` by ``by`` with ``note``. Raises
+        :class:`~investai.domain.market.QuarantineResolved`, changing nothing, when one of them is not pending."""
+        ...
+
+    def discard_quarantined_bars(self, ids: Sequence[str], *, at: datetime, by: str, note: str) -> None:
+        """Mark the pending held rows ``ids`` discarded, in one transaction; raises
+        :class:`~investai.domain.market.QuarantineResolved`, changing nothing, when one of them is not pending."""
         ...
 
     # --- real-time quotes ------------------------------------------------------------------------------------

@@ -50,6 +50,18 @@ class IdeaRepository(Protocol):
         """Latest revisions, in any organisation, that are approved or rejected with ``expires_at <= now``."""
         ...
 
+    def as_of(self, idea_id: str, at_ms: int) -> InvestmentIdea:
+        """The revision current at ``at_ms`` (epoch milliseconds): the newest with ``timestamp <= at_ms``;
+        ``NotFound`` for an unknown idea or one whose first revision is later."""
+        ...
+
+    def list_as_of(
+        self, organisation_id: str, at_ms: int, *, limit: int = 50, before: int | None = None
+    ) -> list[InvestmentIdea]:
+        """For each idea of the organisation that existed at ``at_ms``, the revision current then; newest
+        first, with ``before`` bounding those revisions' timestamps (``timestamp < before``) for paging."""
+        ...
+
 
 class UserRepository(Protocol):
     def add(self, user: User) -> None:
@@ -68,11 +80,31 @@ class UserRepository(Protocol):
 
 
 class ProfileRepository(Protocol):
-    def get(self, user_id: str) -> UserProfile: ...
+    """The latest profile of each user, and its earlier revisions for point-in-time reads."""
 
-    def put(self, profile: UserProfile) -> None: ...
+    def get(self, user_id: str) -> UserProfile:
+        """The latest profile; ``NotFound`` when the user has none (or it was erased)."""
+        ...
 
-    def delete(self, user_id: str) -> None: ...
+    def put(self, profile: UserProfile) -> None:
+        """Store ``profile`` as the latest and keep it as a revision at ``profile.updated_at`` (epoch ms), or
+        1 ms after the user's newest revision when the clock has not moved past it: revision times increase."""
+        ...
+
+    def delete(self, user_id: str) -> None:
+        """Erase the profile together with every revision of it: none can be read or restored afterwards."""
+        ...
+
+    def as_of(self, user_id: str, at_ms: int) -> UserProfile:
+        """The revision current at ``at_ms`` (epoch milliseconds): the newest at or before it; ``NotFound``
+        when there was none then (never stored, stored later, erased, or pruned)."""
+        ...
+
+    def prune_revisions(self, before_ms: int) -> int:
+        """Remove revisions superseded before ``before_ms``. Every user keeps the revision current at
+        ``before_ms`` and everything later (so as-of reads from ``before_ms`` on are unchanged), and always the
+        latest. Returns the number removed."""
+        ...
 
 
 class DocumentRepository(Protocol):

@@ -1,5 +1,6 @@
 """Explanations, realised performance and exports of ideas (read paths: the caller must be able to read the
-idea, else 404)."""
+idea, else 404). What they show comes from the idea as the caller may see it (an
+:class:`~investai.domain.idea_views.IdeaView`) and from the request's messages as the caller may see them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pandas as pd
 from investai.analytics.returns import adjusted_closes
 from investai.domain.access import Principal
 from investai.domain.errors import NotFound, ValidationFailed
+from investai.domain.idea_views import IdeaView
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.scoring import CONFIDENCE_WEIGHTS, RANKING_WEIGHTS
 from investai.ports.repositories import IdeaRequestRepository
@@ -39,30 +41,12 @@ class IdeaInsights:
     # --- explanation ------------------------------------------------------------------------------------------
 
     def explain(self, principal: Principal, ctx: CallContext, idea_id: str) -> dict[str, Any]:
-        return self.explanation_of(self._queries.get(principal, idea_id, ctx))
+        return self.explanation_of(principal, self._queries.get(principal, idea_id, ctx))
 
-    def explanation_of(self, idea: InvestmentIdea) -> dict[str, Any]:
+    def explanation_of(self, principal: Principal, idea: IdeaView) -> dict[str, Any]:
         """Decision path, data sources with their age, factor contributions, confidence and ranking breakdown,
-        sensitivity. ``idea`` must come from a read the caller was allowed (:class:`IdeaQueries`)."""
-        symbol = idea.instruments[0].symbol
-        path = []
-        if idea.provenance.request_id:
-            try:
-                messages = self._requests.messages(idea.provenance.request_id)
-            except NotFound:
-                messages = []
-            for seq, message in messages:
-                about = message.content.get("symbol")
-                if about in (None, symbol):
-                    path.append(
-                        {
-                            "seq": seq,
-                            "sender": message.sender.value,
-                            "type": message.type.value,
-                            "at": message.created_at.isoformat(),
-                            "content": message.content,
-                        }
-                    )
+        sensitivity. ``idea`` must come from a read the caller was allowed (:class:`IdeaQueries`); the decision
+        path is the request's messages as the caller may see them."""
         analysis = idea.analysis
         sources = []
         for evidence in idea.supporting_evidence:
@@ -74,7 +58,8 @@ class IdeaInsights:
         explanation: dict[str, Any] = {
             "idea_id": idea.id,
             "version": idea.version,
-            "decision_path": path,
+            "restricted_sources": idea.restricted_sources,
+            "decision_path": self._decision_path(principal, idea),
             "data_sources": sources,
             "data_as_of": idea.provenance.data_as_of.isoformat(),
             "models": [use.model_dump(mode="json") for use in idea.provenance.models],
@@ -111,6 +96,27 @@ class IdeaInsights:
                 },
             }
         return explanation
+
+    def _decision_path(self, principal: Principal, idea: InvestmentIdea) -> list[dict[str, Any]]:
+        """The request's messages about the idea's symbol or about no symbol, as ``principal`` may see them."""
+        if not idea.provenance.request_id:
+            return []
+        try:
+            messages = self._requests.messages(idea.provenance.request_id)
+        except NotFound:
+            return []
+        symbol = idea.instruments[0].symbol
+        return [
+            {
+                "seq": seq,
+                "sender": message.sender.value,
+                "type": message.type.value,
+                "at": message.created_at.isoformat(),
+                "content": message.content,
+            }
+            for seq, message in self._queries.sources.messages(principal, messages)
+            if message.content.get("symbol") in (None, symbol)
+        ]
 
     # --- price history ----------------------------------------------------------------------------------------
 
@@ -229,21 +235,35 @@ def _fan_png(idea: InvestmentIdea) -> str | None:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+RESTRICTED_NOTE = (
+    "{count} document source(s) behind this idea are restricted for you: their passages are withheld, and the "
+    "narrative, confidence and ranking shown are those written without documents."
+)
+
+
+def _restricted_note(idea: IdeaView) -> str | None:
+    return RESTRICTED_NOTE.format(count=idea.restricted_sources) if idea.restricted_sources else None
+
+
 def _citation_text(evidence: Any) -> str:
     citation = evidence.citation
+    if citation.kind == "document" and citation.restricted:
+        return f"restricted document {citation.document_id} v{citation.version}"
     if citation.kind == "document":
         return f"document {citation.document_id} v{citation.version}, page {citation.page or '-'} ({citation.chunk_id})"
     return f"{citation.symbol} {citation.series} {citation.start}..{citation.end} = {citation.value}"
 
 
-def _markdown(idea: InvestmentIdea, chart: str | None) -> str:
+def _markdown(idea: IdeaView, chart: str | None) -> str:
     m = idea.metrics
+    note = _restricted_note(idea)
     lines = [
         f"# {idea.title}",
         "",
         f"*{idea.status.value}* · {idea.strategy.value} · {idea.time_horizon.value} horizon · confidence "
         f"{idea.confidence:.2f} · risk {idea.risk_level.value} · generated {idea.generated_at.date().isoformat()} "
         f"(data as of {idea.provenance.data_as_of.isoformat()})",
+        *(["", f"> {note}"] if note else []),
         "",
         idea.summary,
         "",
@@ -283,10 +303,12 @@ def _markdown(idea: InvestmentIdea, chart: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _html(idea: InvestmentIdea, chart: str | None) -> str:
+def _html(idea: IdeaView, chart: str | None) -> str:
     """A standalone page: every text escaped, the chart inline, no script."""
     e = html.escape
     m = idea.metrics
+    note = _restricted_note(idea)
+    restricted = f'<p class="restricted"><strong>{e(note)}</strong></p>' if note else ""
     rows = "".join(
         f"<tr><td>{e(o.scenario.value)}</td><td>{o.probability:.0%}</td><td>{e(_pct(o.expected_return))}</td></tr>"
         for o in idea.outcomes
@@ -303,7 +325,7 @@ def _html(idea: InvestmentIdea, chart: str | None) -> str:
         f"<title>{e(idea.title)}</title></head><body>"
         f"<h1>{e(idea.title)}</h1>"
         f"<p><em>{e(idea.status.value)}</em> · {e(idea.strategy.value)} · {e(idea.time_horizon.value)} horizon · "
-        f"confidence {idea.confidence:.2f} · risk {e(idea.risk_level.value)}</p>"
+        f"confidence {idea.confidence:.2f} · risk {e(idea.risk_level.value)}</p>{restricted}"
         f"<p>{e(idea.summary)}</p><h2>Rationale</h2><p>{e(idea.rationale)}</p>"
         f"<h2>Scenarios</h2><table><tr><th>scenario</th><th>probability</th><th>median return</th></tr>{rows}</table>"
         f"{image}<h2>Risk</h2><p>Volatility {e(_pct(m.volatility))}, maximum drawdown {e(_pct(m.max_drawdown))}, "

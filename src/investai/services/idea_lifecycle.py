@@ -20,6 +20,7 @@ from investai.domain.common import new_id
 from investai.domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from investai.domain.feedback import Feedback
 from investai.domain.idea_parts import ComplianceCheck, ComplianceState
+from investai.domain.idea_views import IdeaView
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus, can_transition
 from investai.ports.audit import AuditLog
@@ -62,8 +63,10 @@ class IdeaLifecycle:
 
     def transition(
         self, principal: Principal, ctx: CallContext, idea_id: str, target: IdeaStatus, *, reason: str | None = None
-    ) -> InvestmentIdea:
-        idea = self._queries.get(principal, idea_id, ctx)  # NotFound unless the caller may read it
+    ) -> IdeaView:
+        """Move the idea to ``target``; the new revision as the caller may see it (the stored revision keeps
+        every document passage: a change never starts from what one reader was shown)."""
+        idea = self._queries.stored(principal, idea_id, ctx)  # NotFound unless the caller may read it
         move = (idea.status, target)
         if not can_transition(idea.status, target):
             raise InvalidTransition(f"an idea cannot move from {idea.status.value} to {target.value}")
@@ -87,7 +90,8 @@ class IdeaLifecycle:
         now = self._clock.now()
         if target is IdeaStatus.APPROVED:
             idea = self._signed_off(idea, principal, reason)
-        return self._store(idea.transition(target, by=principal.user_id, at=now, reason=reason))
+        stored = self._store(idea.transition(target, by=principal.user_id, at=now, reason=reason))
+        return self._queries.view(principal, stored)
 
     @staticmethod
     def moves_for(principal: Principal, idea: InvestmentIdea) -> list[IdeaStatus]:
@@ -138,7 +142,7 @@ class IdeaLifecycle:
     def give_feedback(self, principal: Principal, ctx: CallContext, idea_id: str, fields: dict[str, Any]) -> Feedback:
         if not principal.can(Permission.IDEAS_FEEDBACK):
             raise PermissionDenied("giving feedback needs the ideas:feedback permission")
-        idea = self._queries.get(principal, idea_id, ctx)
+        idea = self._queries.stored(principal, idea_id, ctx)
         feedback = Feedback.model_validate(
             {
                 **fields,
@@ -156,7 +160,7 @@ class IdeaLifecycle:
 
     def feedback_for(self, principal: Principal, ctx: CallContext, idea_id: str) -> list[Feedback]:
         """Feedback on an idea: everyone's for organisation-wide readers, otherwise the caller's own."""
-        return self.feedback_on(principal, self._queries.get(principal, idea_id, ctx))
+        return self.feedback_on(principal, self._queries.stored(principal, idea_id, ctx))
 
     def feedback_on(self, principal: Principal, idea: InvestmentIdea) -> list[Feedback]:
         """:meth:`feedback_for` an ``idea`` the caller was already allowed to read."""

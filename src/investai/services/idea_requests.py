@@ -26,7 +26,7 @@ from investai.domain.errors import Conflict, NotFound, PermissionDenied, Validat
 from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus, Usage
 from investai.domain.idea_parts import AssetClass
 from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, Priority, request_from_template
-from investai.domain.ideas import InvestmentIdea
+from investai.domain.idea_views import IdeaView
 from investai.domain.knowledge import AccessScope
 from investai.domain.users import InvestmentPreferences, UserStatus
 from investai.ports.audit import AuditLog
@@ -36,6 +36,7 @@ from investai.ports.jobs import JobQueue
 from investai.ports.repositories import IdeaRepository, IdeaRequestRepository, UserRepository
 from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
+from investai.services.source_access import SourceAccess
 
 JOB_KIND = "ideas.generate"
 PRIORITY = {Priority.LOW: -1, Priority.NORMAL: 0, Priority.HIGH: 1}
@@ -80,6 +81,7 @@ class IdeaRequestService:
         generator: IdeaGenerator,
         audit: AuditLog,
         clock: Clock,
+        sources: SourceAccess,
         callback_hosts: list[str] | None = None,
         sync_max_ideas: int = 3,
         http: httpx.Client | None = None,
@@ -91,6 +93,7 @@ class IdeaRequestService:
         self._generator = generator
         self._audit = audit
         self._clock = clock
+        self._sources = sources
         self._callback_hosts = {host.lower() for host in callback_hosts or []}
         self._sync_max_ideas = sync_max_ideas
         self._http = http
@@ -178,7 +181,7 @@ class IdeaRequestService:
 
     def generate_now(
         self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]
-    ) -> tuple[IdeaRequestRecord, list[InvestmentIdea]]:
+    ) -> tuple[IdeaRequestRecord, list[IdeaView]]:
         """Run a small request in the caller's thread (``max_ideas`` up to the synchronous limit)."""
         request, template = parse_submission(body)
         if request.max_ideas > self._sync_max_ideas:
@@ -197,7 +200,7 @@ class IdeaRequestService:
             self._audit, principal, ctx, action="ideas.request", resource_type="idea_request", resource_id=record.id
         )
         finished = self.run(record.id)
-        return finished, [self._ideas.get(idea_id) for idea_id in finished.idea_ids]
+        return finished, self._sources.ideas(principal, [self._ideas.get(idea_id) for idea_id in finished.idea_ids])
 
     # --- run (the job) ---------------------------------------------------------------------------------------
 
@@ -343,14 +346,20 @@ class IdeaRequestService:
             raise NotFound(f"idea request {request_id} not found")
         return record
 
-    def messages(self, request_id: str, *, after: int) -> list[tuple[int, AgentMessage]]:
-        return self._requests.messages(request_id, after=after)
+    def messages(self, principal: Principal, request_id: str, *, after: int) -> list[tuple[int, AgentMessage]]:
+        """The request's messages after sequence number ``after``, as ``principal`` may see them, for a request
+        already authorised by :meth:`status`."""
+        found = self._requests.messages(request_id, after=after)
+        older = after > 0 and any(message.document_sources is None for _, message in found)
+        earlier = self._requests.messages(request_id, limit=after) if older else []
+        trail = [message for seq, message in earlier if seq <= after]
+        return self._sources.messages(principal, found, trail=trail)
 
-    def results(self, principal: Principal, ctx: CallContext, request_id: str) -> list[InvestmentIdea]:
+    def results(self, principal: Principal, ctx: CallContext, request_id: str) -> list[IdeaView]:
         record = self._visible(principal, request_id, ctx, "ideas.request.results")
         if record.status is not RequestStatus.SUCCEEDED:
             raise Conflict(f"idea request {request_id} is {record.status.value}; results come when it succeeds")
-        return [self._ideas.get(idea_id) for idea_id in record.idea_ids]
+        return self._sources.ideas(principal, [self._ideas.get(idea_id) for idea_id in record.idea_ids])
 
     def cancel(self, principal: Principal, ctx: CallContext, request_id: str) -> IdeaRequestRecord:
         record = self._visible(principal, request_id, ctx, "ideas.request.cancel")

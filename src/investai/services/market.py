@@ -2,16 +2,18 @@
 from providers, and read bars, returns and quotes point in time.
 
 Every ingest path ends in :meth:`MarketDataService._ingest_frame`: rows are validated as a whole (duplicates
-and order are properties of the batch), the rejected ones reported with their row numbers and reasons, the
-accepted ones written; nothing is dropped silently. A batch in which no row survives is refused with 422 and
-the reasons.
+and order are properties of the batch), the rejected ones reported with their row numbers and reasons; the
+well-formed ones are screened for plausibility against the stored bars around them, the implausible ones held
+in quarantine (:mod:`investai.services.market_quarantine`) and reported like the rejected ones, the rest
+written; nothing is dropped silently. A batch in which no row is well-formed is refused with 422 and the
+reasons.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -28,6 +30,7 @@ from investai.domain.market import (
     IngestReport,
     Interval,
     NothingAccepted,
+    QuarantinedRow,
     Quote,
     RejectedRow,
     RetentionResult,
@@ -35,6 +38,7 @@ from investai.domain.market import (
     WriteCounts,
 )
 from investai.ingest.market_files import read_bars_file
+from investai.ingest.market_plausibility import PlausibilityRules
 from investai.ingest.market_validation import bars_table, quotes_table, validate_bars, validate_quotes
 from investai.observability.logging import get_logger
 from investai.ports.audit import AuditLog
@@ -42,6 +46,7 @@ from investai.ports.clock import Clock
 from investai.ports.market import MarketDataProvider, TimeSeriesStore
 from investai.sample.market import SAMPLE_SOURCE, sample_bars, sample_symbols
 from investai.services.auth_common import CallContext
+from investai.services.market_quarantine import hold_rows, screen_ingest
 
 log = get_logger(__name__)
 
@@ -61,6 +66,7 @@ class MarketLimits:
     max_import_rows: int
     quote_max_age: timedelta
     quote_max_skew: timedelta
+    plausibility: PlausibilityRules = field(default_factory=PlausibilityRules)
 
 
 @dataclass(frozen=True)
@@ -165,9 +171,11 @@ class MarketDataService:
             auto_create=create,
         )
         _refuse_if_nothing_accepted(len(frame), len(checked.accepted), checked.rejected)
+        screened = screen_ingest(self._store, checked.accepted, self._limits.plausibility)
         self._create_symbols(checked.new_symbols)
-        counts = self._write_in_batches(checked.accepted, source=source, history=history, now=now, progress=progress)
-        report = _report(len(frame), len(checked.accepted), counts, checked.rejected, checked.new_symbols)
+        held = hold_rows(self._store, screened.held, source=source, now=now)
+        counts = self._write_in_batches(screened.plausible, source=source, history=history, now=now, progress=progress)
+        report = _report(len(frame), len(screened.plausible), counts, checked.rejected, checked.new_symbols, held)
         log.info(
             "market.bars_ingested",
             source=source,
@@ -176,6 +184,7 @@ class MarketDataService:
             inserted=report.inserted,
             updated=report.updated,
             rejected=len(report.rejected),
+            quarantined=len(report.quarantined),
         )
         return report
 
@@ -340,7 +349,12 @@ class MarketDataService:
             resource_type="market_data",
             ip=ctx.ip,
             request_id=ctx.request_id,
-            details={"received": report.received, "accepted": report.accepted, "rejected": len(report.rejected)},
+            details={
+                "received": report.received,
+                "accepted": report.accepted,
+                "rejected": len(report.rejected),
+                "quarantined": len(report.quarantined),
+            },
         )
 
 
@@ -358,7 +372,12 @@ def _refuse_if_nothing_accepted(received: int, accepted: int, rejected: list[Rej
 
 
 def _report(
-    received: int, accepted: int, counts: WriteCounts, rejected: list[RejectedRow], created: Sequence[str]
+    received: int,
+    accepted: int,
+    counts: WriteCounts,
+    rejected: list[RejectedRow],
+    created: Sequence[str],
+    quarantined: Sequence[QuarantinedRow] = (),
 ) -> IngestReport:
     return IngestReport(
         received=received,
@@ -367,6 +386,7 @@ def _report(
         updated=counts.updated,
         unchanged=counts.unchanged,
         rejected=rejected,
+        quarantined=list(quarantined),
         symbols_created=list(created),
     )
 

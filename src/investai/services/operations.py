@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
+from investai.domain.common import epoch_ms
 from investai.domain.jobs import JobStatus
 from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
 from investai.ports.identity import TokenStore
 from investai.ports.jobs import JobQueue
+from investai.ports.repositories import ProfileRepository
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,22 @@ class Readiness:
 
 
 class OperationsService:
-    def __init__(self, *, checks: Sequence[HealthCheck], queue: JobQueue, sessions: TokenStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        checks: Sequence[HealthCheck],
+        queue: JobQueue,
+        sessions: TokenStore,
+        clock: Clock,
+        profiles: ProfileRepository,
+        pitr_retention: timedelta,
+    ) -> None:
         self._checks = list(checks)
         self._queue = queue
         self._sessions = sessions
         self._clock = clock
+        self._profiles = profiles
+        self._pitr_retention = pitr_retention
 
     def readiness(self) -> Readiness:
         """Run every component's check; a failing one is reported by name with its reason."""
@@ -57,10 +71,14 @@ class OperationsService:
         return Readiness(results)
 
     def purge_expired(self) -> dict[str, int]:
-        """Housekeeping: finished jobs past their time to live, expired sessions and single-use keys."""
+        """Housekeeping: finished jobs past their time to live, expired sessions and single-use keys, and
+        profile revisions superseded before the point-in-time retention window (idea revisions are the
+        ideas' history of versions and are never pruned)."""
+        now = self._clock.now()
         return {
             "jobs": self._queue.purge_expired(),
-            "sessions": self._sessions.purge_expired(at=self._clock.now()),
+            "sessions": self._sessions.purge_expired(at=now),
+            "profile_revisions": self._profiles.prune_revisions(epoch_ms(now - self._pitr_retention)),
         }
 
     def job_counts(self) -> dict[JobStatus, int]:

@@ -20,6 +20,7 @@ from investai.ports.repositories import (
 )
 from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
+from investai.services.source_access import SourceAccess
 from investai.services.users import ERASED_DOMAIN
 
 PRIVATE_USER_FIELDS = {"password_hash", "password_history"}
@@ -38,6 +39,7 @@ class ProfileService:
         feedback: FeedbackRepository,
         audit: AuditLog,
         clock: Clock,
+        sources: SourceAccess,
     ) -> None:
         self._users = users
         self._profiles = profiles
@@ -48,6 +50,7 @@ class ProfileService:
         self._feedback = feedback
         self._audit = audit
         self._clock = clock
+        self._sources = sources
 
     def get(self, principal: Principal) -> UserProfile:
         try:
@@ -83,13 +86,15 @@ class ProfileService:
         return profile
 
     def export(self, principal: Principal, ctx: CallContext) -> dict[str, Any]:
-        """Everything held about the user, as JSON-ready data."""
+        """Everything held about the user, as JSON-ready data; their ideas as they may read them now (an idea
+        drawn from a document no longer shared with them comes without its text)."""
         user = self._users.get(principal.user_id)
+        ideas = self._sources.ideas(principal, self._ideas.list_by_user(user.id, limit=500))
         data = {
             "user": user.model_dump(mode="json", exclude=PRIVATE_USER_FIELDS),
             "profile": self.get(principal).model_dump(mode="json"),
             "mfa_enabled": user.mfa_enabled,
-            "ideas": [idea.model_dump(mode="json") for idea in self._ideas.list_by_user(user.id, limit=500)],
+            "ideas": [idea.model_dump(mode="json") for idea in ideas],
             "documents": [doc.model_dump(mode="json") for doc in self._documents.list_by_owner(user.id, limit=500)],
             "feedback": [item.model_dump(mode="json") for item in self._feedback.list_by_user(user.id)],
             "audit_events": [
@@ -101,8 +106,9 @@ class ProfileService:
         return data
 
     def erase(self, principal: Principal, ctx: CallContext) -> None:
-        """Remove the profile and MFA secrets, end every session, and anonymise the account in place (its id
-        stays so that ideas and audit records keep pointing at a pseudonym, not at a person)."""
+        """Remove the profile with every revision of it (no point-in-time read or restore can bring it back)
+        and the MFA secrets, end every session, and anonymise the account in place (its id stays so that ideas
+        and audit records keep pointing at a pseudonym, not at a person)."""
         user = self._users.get(principal.user_id)
         now = self._clock.now()
         self._profiles.delete(user.id)

@@ -1,10 +1,13 @@
 """Read paths for ideas and jobs. Every read filters by owner and organisation: an object the principal
-may not see answers NotFound, exactly as an object that does not exist."""
+may not see answers NotFound, exactly as an object that does not exist. Every idea read returns views
+(:class:`~investai.domain.idea_views.IdeaView`): document text only from the documents the reader may read now
+(:class:`~investai.services.source_access.SourceAccess`)."""
 
 from __future__ import annotations
 
 from investai.domain.access import Permission, Principal
 from investai.domain.errors import Conflict, NotFound
+from investai.domain.idea_views import IdeaView
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
@@ -13,16 +16,31 @@ from investai.ports.jobs import JobQueue
 from investai.ports.repositories import IdeaRepository
 from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
+from investai.services.source_access import SourceAccess
 
 
 class IdeaQueries:
-    def __init__(self, *, ideas: IdeaRepository, audit: AuditLog) -> None:
+    def __init__(self, *, ideas: IdeaRepository, audit: AuditLog, sources: SourceAccess) -> None:
         self._ideas = ideas
         self._audit = audit
+        self._sources = sources
 
-    def get(
+    @property
+    def sources(self) -> SourceAccess:
+        return self._sources
+
+    def get(self, principal: Principal, idea_id: str, ctx: CallContext, *, version: int | None = None) -> IdeaView:
+        return self._sources.idea(principal, self.stored(principal, idea_id, ctx, version=version))
+
+    def view(self, principal: Principal, idea: InvestmentIdea) -> IdeaView:
+        """A stored revision (one the caller was allowed to read) as the caller may see it."""
+        return self._sources.idea(principal, idea)
+
+    def stored(
         self, principal: Principal, idea_id: str, ctx: CallContext, *, version: int | None = None
     ) -> InvestmentIdea:
+        """The stored revision, for a caller allowed to read the idea: what a change (a status move, feedback)
+        starts from. Never shown as it is: :meth:`view` it first."""
         try:
             idea = self._ideas.get(idea_id, version=version)
         except NotFound:
@@ -35,9 +53,9 @@ class IdeaQueries:
             raise NotFound(f"idea {idea_id} not found")
         return idea
 
-    def history(self, principal: Principal, idea_id: str, ctx: CallContext) -> list[InvestmentIdea]:
-        self.get(principal, idea_id, ctx)
-        return self._ideas.history(idea_id)
+    def history(self, principal: Principal, idea_id: str, ctx: CallContext) -> list[IdeaView]:
+        self.stored(principal, idea_id, ctx)
+        return self._sources.ideas(principal, self._ideas.history(idea_id))
 
     def list(
         self,
@@ -53,7 +71,7 @@ class IdeaQueries:
         before: int | None = None,
         since: str | None = None,
         until: str | None = None,
-    ) -> list[InvestmentIdea]:
+    ) -> list[IdeaView]:
         """Latest revisions, newest first: the caller's own, or (for organisation-wide readers) the
         organisation's; filtered by status, instrument symbol, strategy, generation day, generation days from
         ``since`` to ``until`` (YYYY-MM-DD, both included) and owner."""
@@ -97,7 +115,7 @@ class IdeaQueries:
             if len(batch) < limit:
                 break
             cursor = batch[-1].timestamp
-        return found[:limit]
+        return self._sources.ideas(principal, found[:limit])
 
     @staticmethod
     def _visible(principal: Principal, idea: InvestmentIdea) -> bool:

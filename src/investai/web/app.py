@@ -29,6 +29,15 @@ from investai.web.session import CookiePolicy, CsrfTokens, WebSessionMiddleware
 
 STATIC_MAX_AGE_S = 3600
 PAGES = (auth, dashboard, documents, knowledge, market, ideas, idea_detail, compliance, admin, profile)
+API_COLLECTIONS_CHANGED_BY_FORMS: dict[str, tuple[str, ...]] = {
+    "/profile": ("/api/v1/profile", "/api/v1/auth"),  # preferences; password and MFA
+    "/documents": ("/api/v1/documents",),  # restore, delete, sharing
+    "/ideas": ("/api/v1/ideas",),  # new requests, status changes, feedback
+    "/compliance": ("/api/v1/ideas",),  # approve, reject
+    "/admin": ("/api/v1/admin",),  # users, roles, audit verification
+}
+"""The web forms' paths (by prefix) and the API collections a form under each one writes: a successful form
+post drops the response cache's entries of those collections, as the API's own write would."""
 
 
 def plotly_bundle() -> Path:

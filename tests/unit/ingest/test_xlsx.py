@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path
 
@@ -203,4 +204,79 @@ def test_a_corrupt_compressed_part_is_malformed(tmp_path: Path) -> None:
         content[position] ^= 0x55
     path.write_bytes(bytes(content))
     with pytest.raises(MalformedDocument, match="could not be decompressed"):
+        parse_xlsx(path, IngestLimits())
+
+
+SST = '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>{text}</t></si></sst>'
+EXTERNAL_ENTITY = '<!DOCTYPE sst [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>'
+EXTERNAL_SUBSET = '<!DOCTYPE sst SYSTEM "http://example.invalid/strings.dtd">'
+
+
+def with_shared_strings(tmp_path: Path, part: str, content: bytes) -> Path:
+    """The plain workbook plus a shared-strings part at ``part``, declared in the content types and used by
+    the first sheet's first data cell, as Excel writes it."""
+    plain = builders.simple_workbook(tmp_path / "plain.xlsx")
+    with zipfile.ZipFile(plain) as archive:
+        types = archive.read("[Content_Types].xml")
+        sheet = archive.read(builders.FIRST_SHEET)
+    override = (
+        f'<Override PartName="/{part}" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'
+    )
+    cell = b'<c r="A2" t="inlineStr"><is><t>AAPL</t></is></c>'
+    assert cell in sheet
+    return builders.rewrite_zip(
+        plain,
+        tmp_path / "strings.xlsx",
+        replace={
+            "[Content_Types].xml": types.replace(b"</Types>", override.encode()),
+            builders.FIRST_SHEET: sheet.replace(cell, b'<c r="A2" t="s"><v>0</v></c>'),
+        },
+        add={part: content},
+    )
+
+
+def test_a_dtd_in_shared_strings_named_like_a_directory_is_refused(tmp_path: Path) -> None:
+    """openpyxl reads the part the content types name, ``xl/sharedStrings.xml/`` too; a DOCTYPE naming an
+    external DTD (an external entity) declares no entity of its own, so only the scan can refuse it."""
+    path = with_shared_strings(tmp_path, "xl/sharedStrings.xml/", (EXTERNAL_SUBSET + SST.format(text="x")).encode())
+    with pytest.raises(UnsafeDocument, match=r"XML entity declarations are not allowed.*xl/sharedStrings\.xml/"):
+        parse_xlsx(path, IngestLimits())
+
+
+def _declared(encoding: str, body: str) -> bytes:
+    return f'<?xml version="1.0" encoding="{encoding}"?>{body}'.encode(encoding)
+
+
+WORKBOOK_DTD = '<!DOCTYPE workbook [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>'
+
+
+@pytest.mark.parametrize(
+    ("part", "content"),
+    [
+        ("xl/workbook.xml", "utf-32"),
+        ("xl/workbook.xml", "utf-32-be"),
+        ("xl/workbook.xml", "cp037"),
+        ("xl/workbook.xml", "utf-7"),
+        ("xl/sharedStrings.xml", "utf-32"),  # not even declared in the content types: still refused
+    ],
+)
+def test_xml_parts_in_encodings_the_scan_cannot_read_are_refused(tmp_path: Path, part: str, content: str) -> None:
+    plain = builders.simple_workbook(tmp_path / "plain.xlsx")
+    with zipfile.ZipFile(plain) as archive:
+        workbook = archive.read("xl/workbook.xml").decode()
+    if content == "utf-7":  # '<!' spelled in base64, so no byte of it reads '<!DOCTYPE'
+        data = b'<?xml version="1.0" encoding="UTF-7"?>+ADwAIQ-DOCTYPE workbook' + workbook.encode()
+    elif part == "xl/workbook.xml":
+        data = _declared(content, WORKBOOK_DTD + workbook)
+    else:
+        data = _declared(content, EXTERNAL_ENTITY + SST.format(text="&xxe;"))
+    replace = {part: data} if part == "xl/workbook.xml" else None
+    add = None if replace else {part: data}
+    path = builders.rewrite_zip(plain, tmp_path / "encoded.xlsx", replace=replace, add=add)
+    control = with_shared_strings(tmp_path, "xl/sharedStrings.xml", _declared("UTF-16", SST.format(text="ZZZ")))
+    assert parse_xlsx(control, IngestLimits()).tables[0].rows[0][0] == "ZZZ"  # UTF-16 is read
+    with pytest.raises(
+        UnsafeDocument, match=re.escape(part) + r".*(encoding other than UTF-8 or UTF-16|only UTF-8 and UTF-16)"
+    ):
         parse_xlsx(path, IngestLimits())

@@ -1,7 +1,9 @@
 """Schema of the embedded database, as numbered migrations. Never edit an applied migration: add one.
 
 Tables mirror the DynamoDB design: ideas keyed ``(id, timestamp)`` with one row per revision and
-indexes (by user, status, date) over the latest revision only, like sparse GSIs.
+indexes (by user, status, date) over the latest revision only, like sparse GSIs. Profiles keep their latest
+in ``user_profiles`` and every revision in ``profile_revisions`` keyed ``(user_id, timestamp)``; the profiles
+present when that table arrived start their history at the migration's time.
 """
 
 from __future__ import annotations
@@ -173,6 +175,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             body TEXT NOT NULL,
             PRIMARY KEY (request_id, seq)
         );
+        """,
+    ),
+    Migration(
+        5,
+        "point-in-time reads: profile revisions; idea revisions by organisation and time",
+        """
+        CREATE TABLE profile_revisions (
+            user_id TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            PRIMARY KEY (user_id, timestamp)
+        );
+        CREATE INDEX profile_revisions_by_time ON profile_revisions (timestamp);
+        INSERT INTO profile_revisions (user_id, timestamp, body)
+            SELECT user_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000, body FROM user_profiles;
+
+        CREATE INDEX ideas_by_organisation_all_revisions ON idea_revisions (organisation_id, timestamp);
         """,
     ),
 )

@@ -98,6 +98,35 @@ class SqliteIdeaRepository:
                     break
         return due
 
+    def as_of(self, idea_id: str, at_ms: int) -> InvestmentIdea:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT body FROM idea_revisions WHERE id = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1",
+                (idea_id, at_ms),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise NotFound(f"idea {idea_id} had no revision then")
+        return InvestmentIdea.model_validate_json(row["body"])
+
+    def list_as_of(
+        self, organisation_id: str, at_ms: int, *, limit: int = 50, before: int | None = None
+    ) -> list[InvestmentIdea]:
+        # every revision of the organisation up to at_ms, ranked per idea; the newest of each is the one
+        # current then (the paging bound applies after ranking, to those current revisions)
+        sql = """
+            SELECT body FROM (
+                SELECT body, timestamp, ROW_NUMBER() OVER (PARTITION BY id ORDER BY timestamp DESC) AS rank
+                FROM idea_revisions WHERE organisation_id = ? AND timestamp <= ?
+            )
+            WHERE rank = 1 AND timestamp < ? ORDER BY timestamp DESC LIMIT ?
+        """
+        bound = _NO_BOUND if before is None else before
+        rows = self._db.connection().execute(sql, (organisation_id, at_ms, bound, max(1, min(limit, 500)))).fetchall()
+        return [InvestmentIdea.model_validate_json(row["body"]) for row in rows]
+
     def _query(self, where: str, args: tuple[str, ...], limit: int, before: int | None) -> list[InvestmentIdea]:
         sql = (
             f"SELECT body FROM idea_revisions WHERE {where} AND is_latest = 1 AND timestamp < ? "  # noqa: S608

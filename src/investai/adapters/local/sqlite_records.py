@@ -67,7 +67,8 @@ class SqliteUserRepository:
 
 
 class SqliteProfileRepository:
-    """Profiles are envelope-encrypted before they reach the database (they hold personal data)."""
+    """Profiles are envelope-encrypted before they reach the database (they hold personal data). The latest
+    lives in ``user_profiles``; every revision, the latest included, in ``profile_revisions``."""
 
     def __init__(self, *, db: SqliteDatabase, cipher: EnvelopeCipher) -> None:
         self._db = db
@@ -77,20 +78,58 @@ class SqliteProfileRepository:
         row = self._db.connection().execute("SELECT body FROM user_profiles WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             raise NotFound(f"no profile for user {user_id}")
-        plaintext = self._cipher.open(bytes(row["body"]), aad=_profile_aad(user_id))
-        return UserProfile.model_validate_json(plaintext)
+        return self._open(user_id, row["body"])
 
     def put(self, profile: UserProfile) -> None:
         sealed = self._cipher.seal(profile.model_dump_json().encode(), aad=_profile_aad(profile.user_id))
         with self._db.transaction() as conn:
+            newest = conn.execute(
+                "SELECT MAX(timestamp) AS at FROM profile_revisions WHERE user_id = ?", (profile.user_id,)
+            ).fetchone()["at"]
+            stamp = epoch_ms(profile.updated_at) if newest is None else max(epoch_ms(profile.updated_at), newest + 1)
             conn.execute(
                 "INSERT INTO user_profiles VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET body = excluded.body",
                 (profile.user_id, sealed),
             )
+            conn.execute("INSERT INTO profile_revisions VALUES (?, ?, ?)", (profile.user_id, stamp, sealed))
 
     def delete(self, user_id: str) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM user_profiles WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM profile_revisions WHERE user_id = ?", (user_id,))
+
+    def as_of(self, user_id: str, at_ms: int) -> UserProfile:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT body FROM profile_revisions WHERE user_id = ? AND timestamp <= ?"
+                " ORDER BY timestamp DESC LIMIT 1",
+                (user_id, at_ms),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise NotFound(f"no profile for user {user_id} then")
+        return self._open(user_id, row["body"])
+
+    def prune_revisions(self, before_ms: int) -> int:
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                """
+                DELETE FROM profile_revisions
+                WHERE timestamp < :cutoff AND EXISTS (
+                    SELECT 1 FROM profile_revisions AS newer
+                    WHERE newer.user_id = profile_revisions.user_id
+                      AND newer.timestamp > profile_revisions.timestamp AND newer.timestamp <= :cutoff
+                )
+                """,
+                {"cutoff": before_ms},
+            )
+        return cursor.rowcount
+
+    def _open(self, user_id: str, body: bytes) -> UserProfile:
+        plaintext = self._cipher.open(bytes(body), aad=_profile_aad(user_id))
+        return UserProfile.model_validate_json(plaintext)
 
 
 def _profile_aad(user_id: str) -> bytes:

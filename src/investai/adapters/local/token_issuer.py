@@ -1,5 +1,12 @@
 """The local token issuer: RS256 signing keys kept envelope-encrypted in the object store, rotated on
-demand, published as a JWKS. Retired keys stay published until every token they signed has expired."""
+demand, published as a JWKS. Retired keys stay published until every token they signed has expired.
+
+The first key is made when the app starts (:meth:`LocalTokenIssuer.ensure_signing_key`), so the JWKS is never
+empty once the service answers. Several processes may share the data directory (the server, ``investai
+worker``, ``investai tokens rotate-keys``): every change to the stored key list — the first key, a rotation —
+happens under ``lock``, a lock those processes share (a file lock in the data directory), and re-reads the
+stored list inside it, so no process can overwrite a key another one just added.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import json
 import secrets
 import threading
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,12 +31,23 @@ RELOAD_EVERY = timedelta(seconds=30)
 
 
 class LocalTokenIssuer:
-    def __init__(self, *, objects: ObjectStore, clock: Clock, issuer: str, max_token_ttl_s: int) -> None:
+    def __init__(
+        self,
+        *,
+        objects: ObjectStore,
+        clock: Clock,
+        issuer: str,
+        max_token_ttl_s: int,
+        lock: AbstractContextManager[object] | None = None,
+    ) -> None:
+        """``lock`` guards changes to the stored keys across processes (reentrant, reusable; e.g. a
+        ``filelock.FileLock``); without one only this process's threads are coordinated."""
         self._objects = objects
         self._clock = clock
         self._issuer = issuer
         self._max_ttl = timedelta(seconds=max_token_ttl_s + 60)
         self._lock = threading.Lock()
+        self._shared: AbstractContextManager[object] = lock if lock is not None else nullcontext()
         self._entries: list[dict[str, Any]] = []
         self._keys: dict[str, SigningKey] = {}
         self._loaded_at: datetime | None = None
@@ -57,9 +76,19 @@ class LocalTokenIssuer:
                 self._published = (frozenset(live), document)
             return self._published[1]
 
+    def ensure_signing_key(self) -> str:
+        """The active key's ``kid``, making the first key if there is none yet (at start-up)."""
+        with self._lock, self._shared:
+            self._load()  # under the shared lock: another process may have made the key meanwhile
+            kid = self._active_kid()
+            if kid is None:
+                kid = self._add_key(self._clock.now())
+                self._save()
+            return kid
+
     def rotate(self) -> str:
-        with self._lock:
-            self._load()
+        with self._lock, self._shared:
+            self._load()  # under the shared lock: keys another process added are kept
             now = self._clock.now()
             for entry in self._entries:
                 entry.setdefault("retired_at", now.isoformat())
@@ -71,12 +100,16 @@ class LocalTokenIssuer:
     def _active(self) -> SigningKey:
         self._ensure_loaded()
         with self._lock:
-            active = [entry for entry in self._entries if "retired_at" not in entry]
-            if not active:
-                self._add_key(self._clock.now())
-                self._save()
-                active = [self._entries[-1]]
-            return self._keys[active[-1]["kid"]]
+            kid = self._active_kid()
+            if kid is not None:
+                return self._keys[kid]
+        kid = self.ensure_signing_key()
+        with self._lock:
+            return self._keys[kid]
+
+    def _active_kid(self) -> str | None:
+        active = [entry for entry in self._entries if "retired_at" not in entry]
+        return str(active[-1]["kid"]) if active else None
 
     def _ensure_loaded(self) -> None:
         with self._lock:

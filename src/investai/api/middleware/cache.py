@@ -8,7 +8,9 @@ identity in the cache key (DESIGN.md: TTL 300 s, keyed by principal).
 * Only complete ``200`` responses are stored, and never one that says ``Cache-Control: no-store`` or
   ``private``, sets a cookie or carries ``Vary`` (the key does not vary by request headers).
 * A successful (status < 400) write — any other method — drops every entry of every principal under the
-  write's resource collection (``/api/v1/<resource>``, the first three path segments).
+  write's resource collection (``/api/v1/<resource>``, the first three path segments), and under the
+  collections ``related`` names for the write's path: the web UI's forms change the same resources as the
+  API (``POST /profile`` what ``PUT /api/v1/profile`` changes), so their writes drop those collections too.
 * A client can skip the lookup (not the store) with ``Cache-Control: no-cache`` or ``max-age=0``.
 * Responses carry ``X-Cache: HIT`` when served from the cache and ``X-Cache: MISS`` when looked up but
   produced by the application; a hit is the stored response byte for byte otherwise.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -61,6 +63,19 @@ def collection_of(path: str) -> str:
 
 def in_collection(path: str, collection: str) -> bool:
     return path == collection or path.startswith(collection.rstrip("/") + "/")
+
+
+def collections_changed_by(path: str, related: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The collections a successful write to ``path`` may have changed: its own under ``/api/``, and those
+    ``related`` maps the path's prefix to (a web form's path to the API collections it writes)."""
+    own = (collection_of(path),) if path.startswith(CACHED_PREFIX) else ()
+    others = (
+        collection
+        for prefix, collections in related.items()
+        if in_collection(path, prefix)
+        for collection in collections
+    )
+    return tuple(dict.fromkeys((*own, *others)))
 
 
 def directives(headers: Headers, name: bytes) -> set[str]:
@@ -183,8 +198,10 @@ class ResponseCacheMiddleware:
         now: Callable[[], float],
         max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
         max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+        related: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.app = app
+        self.related = dict(related or {})
         self.cache = ResponseCache(
             ttl_s=ttl_s,
             max_entries=max_entries,
@@ -241,9 +258,15 @@ class ResponseCacheMiddleware:
         await self.app(scope, receive, capture)
 
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
+        collections = collections_changed_by(str(scope["path"]), self.related)
+        if not collections:
+            await self.app(scope, receive, send)
+            return
+
         async def invalidate_on_success(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] < 400:
-                self.cache.invalidate(collection_of(str(scope["path"])))
+                for collection in collections:
+                    self.cache.invalidate(collection)
             await send(message)
 
         await self.app(scope, receive, invalidate_on_success)

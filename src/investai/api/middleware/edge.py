@@ -8,7 +8,7 @@ answer, including the WAF's 403s and the 429s, and requests the WAF refuses coun
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -27,13 +27,24 @@ CORS_EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "X-Cache"]
 CORS_MAX_AGE_S = 600
 
 
-def add_response_cache(app: FastAPI, settings: Settings, *, now: Callable[[], float]) -> None:
+def add_response_cache(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    now: Callable[[], float],
+    related: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """The per-principal response cache; add it before (inside) the authentication middleware that sets
-    ``scope["state"]["principal"]``. ``cache_ttl_s=0`` (or ``cache_max_entries=0``) leaves it out."""
+    ``scope["state"]["principal"]``. ``cache_ttl_s=0`` (or ``cache_max_entries=0``) leaves it out. ``related``
+    maps write paths outside the API (the web UI's forms) to the API collections they change."""
     if settings.cache_ttl_s <= 0 or settings.cache_max_entries <= 0:
         return
     app.add_middleware(
-        ResponseCacheMiddleware, ttl_s=settings.cache_ttl_s, max_entries=settings.cache_max_entries, now=now
+        ResponseCacheMiddleware,
+        ttl_s=settings.cache_ttl_s,
+        max_entries=settings.cache_max_entries,
+        now=now,
+        related=related,
     )
 
 

@@ -9,6 +9,9 @@ Memory is bounded: clients idle for a whole window are evicted, and at most ``ma
 (least recently seen evicted first). IPv6 clients are counted per /64, the block one subscriber holds, so a
 client cannot escape the limit by rotating addresses inside its own prefix.
 
+The liveness and readiness probes (:data:`PROBE_PATHS`) are never limited or counted: a load balancer
+checking them from one address must not take the service out of rotation because that address is busy.
+
 This module also holds :func:`send_json_error`, the JSON error writer the edge middlewares share.
 """
 
@@ -19,7 +22,7 @@ import json
 import math
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,6 +33,8 @@ from investai.api.errors import error_body
 from investai.api.middleware.client_ip import IPNetwork, client_ip, parse_ip
 
 SLOTS = 10
+PROBE_PATHS = frozenset({"/health", "/ready"})
+"""Health checks: exempt from the rate limit and the throttle, and never cached."""
 DEFAULT_MAX_CLIENTS = 100_000
 IPV6_PREFIX = 64
 
@@ -167,13 +172,15 @@ class RateLimitMiddleware:
         trusted_proxies: Sequence[IPNetwork],
         now: Callable[[], float],
         max_clients: int = DEFAULT_MAX_CLIENTS,
+        exempt_paths: Collection[str] = PROBE_PATHS,
     ) -> None:
         self.app = app
         self.trusted_proxies = list(trusted_proxies)
+        self.exempt_paths = frozenset(exempt_paths)
         self.limiter = SlidingWindowLimiter(limit=limit, window_s=window_s, now=now, max_clients=max_clients)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         decision = self.limiter.hit(client_key(client_ip(scope, self.trusted_proxies)))

@@ -1,16 +1,17 @@
 """Account-level throttling, modelled on API Gateway's token bucket (DESIGN.md: 10,000 requests per second,
 burst 5,000): one bucket for the whole service, holding at most ``burst`` tokens and refilled at ``rate_rps``
 tokens per second; each request takes one token, and a request that finds none is refused with 429
-``throttled`` and a ``Retry-After`` for when the next token arrives."""
+``throttled`` and a ``Retry-After`` for when the next token arrives. The health checks take no token and are
+never refused (see :data:`~investai.api.middleware.rate_limit.PROBE_PATHS`)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from investai.api.middleware.rate_limit import Decision, retry_after_header, send_json_error
+from investai.api.middleware.rate_limit import PROBE_PATHS, Decision, retry_after_header, send_json_error
 
 
 class TokenBucket:
@@ -47,12 +48,21 @@ class TokenBucket:
 
 
 class ThrottleMiddleware:
-    def __init__(self, app: ASGIApp, *, rate_rps: float, burst: int, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rate_rps: float,
+        burst: int,
+        now: Callable[[], float],
+        exempt_paths: Collection[str] = PROBE_PATHS,
+    ) -> None:
         self.app = app
         self.bucket = TokenBucket(rate_rps=rate_rps, burst=burst, now=now)
+        self.exempt_paths = frozenset(exempt_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         decision = self.bucket.take()

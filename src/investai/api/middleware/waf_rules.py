@@ -121,7 +121,9 @@ def _decode_once(text: str, *, plus: bool) -> str:
     text = _BACKSLASH_U.sub(lambda match: chr(int(match.group(1), 16)), text)
     if plus:
         text = text.replace("+", " ")
-    raw = unquote_to_bytes(text)
+    # surrogates (from a \ud800 escape, or text a client sent that was never UTF-8) are kept as bytes here and
+    # read back as U+FFFD: inspection must never fail on text the application will refuse anyway
+    raw = unquote_to_bytes(text.encode("utf-8", "surrogatepass"))
     for overlong, plain in _OVERLONG_UTF8.items():
         raw = raw.replace(overlong, plain)
     return raw.decode("utf-8", errors="replace")

@@ -19,7 +19,7 @@ from investai.api.schemas import IdeaRequestValidation
 from investai.domain.agents import AgentMessage, AgentProgress
 from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus, Usage
 from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, RequestTemplate
-from investai.domain.ideas import InvestmentIdea
+from investai.domain.idea_views import IdeaView
 from investai.services.idea_requests import parse_submission
 
 router = APIRouter(prefix="/api/v1/ideas", tags=["ideas"])
@@ -59,7 +59,7 @@ class RequestStatusView(BaseModel):
 
 class IdeaResults(BaseModel):
     request_id: str
-    ideas: list[InvestmentIdea]
+    ideas: list[IdeaView]
 
 
 def view(record: IdeaRequestRecord, now: datetime) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def messages(
     after: int = Query(default=0, ge=0, le=2**31),
 ) -> Any:
     container.idea_requests.status(principal, ctx, request_id)
-    found = container.idea_requests.messages(request_id, after=after)
+    found = container.idea_requests.messages(principal, request_id, after=after)
     return JSONResponse([message.model_dump(mode="json") for _, message in found], headers=NO_STORE)
 
 
@@ -223,7 +223,7 @@ async def events(
         if fingerprint != last_seen:
             last_seen = fingerprint
             yield ServerSentEvent(event="progress", data=payload)
-        for seq, message in await run_in_threadpool(service.messages, request_id, after=after):
+        for seq, message in await run_in_threadpool(service.messages, principal, request_id, after=after):
             after = seq
             yield ServerSentEvent(event="message", id=str(seq), data=message.model_dump(mode="json"))
         if record.finished:

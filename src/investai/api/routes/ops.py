@@ -13,10 +13,13 @@ from investai.api.errors import error_response
 from investai.api.schemas import HealthPublic, ReadinessPublic
 
 router = APIRouter(tags=["ops"])
+NO_STORE = {"Cache-Control": "no-store"}
+"""Probes answer for this moment: no cache may keep an answer (and the edge never limits them)."""
 
 
 @router.get("/health", response_model=HealthPublic, summary="Liveness: the process answers")
-def health() -> HealthPublic:
+def health(response: Response) -> HealthPublic:
+    response.headers.update(NO_STORE)
     return HealthPublic(status="ok", version=__version__)
 
 
@@ -30,9 +33,9 @@ def ready(request: Request, container: ContainerDep) -> JSONResponse:
     readiness = container.operations.readiness()
     checks = [asdict(check) for check in readiness.checks]
     if readiness.ready:
-        return JSONResponse({"status": "ready", "checks": checks})
+        return JSONResponse({"status": "ready", "checks": checks}, headers=NO_STORE)
     message = f"not ready: {', '.join(readiness.failed)} failed"
-    return error_response(request, 503, message, code="not_ready", extra={"checks": checks})
+    return error_response(request, 503, message, code="not_ready", headers=NO_STORE, extra={"checks": checks})
 
 
 @router.get("/metrics", summary="Prometheus metrics (needs ops:read)", response_class=Response)

@@ -13,7 +13,7 @@ from investai.api.deps import ContainerDep, Context, CurrentPrincipal, IdeaReade
 from investai.api.schemas import FeedbackIn
 from investai.domain.feedback import Feedback
 from investai.domain.idea_parts import Strategy
-from investai.domain.ideas import InvestmentIdea
+from investai.domain.idea_views import IdeaView
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
 
@@ -22,7 +22,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (o
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-@router.get("/ideas", response_model=list[InvestmentIdea], summary="Your ideas (or your organisation's), filtered")
+@router.get("/ideas", response_model=list[IdeaView], summary="Your ideas (or your organisation's), filtered")
 def list_ideas(
     principal: IdeaReader,
     container: ContainerDep,
@@ -49,20 +49,23 @@ def list_ideas(
     return JSONResponse([idea.model_dump(mode="json") for idea in found], headers=NO_STORE)
 
 
-@router.get("/ideas/{idea_id}", response_model=InvestmentIdea, responses=NOT_FOUND, summary="One idea")
+@router.get("/ideas/{idea_id}", response_model=IdeaView, responses=NOT_FOUND, summary="One idea")
 def get_idea(
     idea_id: str,
     principal: IdeaReader,
     container: ContainerDep,
     ctx: Context,
     version: int | None = Query(default=None, ge=1, le=2**31),
-) -> InvestmentIdea:
-    return container.identity.ideas.get(principal, idea_id, ctx, version=version)
+) -> Any:
+    # not cached: what an idea shows depends on the documents the caller may read, which can change any time
+    idea = container.identity.ideas.get(principal, idea_id, ctx, version=version)
+    return JSONResponse(idea.model_dump(mode="json"), headers=NO_STORE)
 
 
-@router.get("/ideas/{idea_id}/versions", response_model=list[InvestmentIdea], responses=NOT_FOUND)
-def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> list[InvestmentIdea]:
-    return container.identity.ideas.history(principal, idea_id, ctx)
+@router.get("/ideas/{idea_id}/versions", response_model=list[IdeaView], responses=NOT_FOUND)
+def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
+    versions = container.identity.ideas.history(principal, idea_id, ctx)
+    return JSONResponse([idea.model_dump(mode="json") for idea in versions], headers=NO_STORE)
 
 
 class StatusChangeIn(BaseModel):
@@ -74,13 +77,13 @@ class StatusChangeIn(BaseModel):
 
 @router.post(
     "/ideas/{idea_id}/status",
-    response_model=InvestmentIdea,
+    response_model=IdeaView,
     responses={**NOT_FOUND, 403: {"description": "Not your move"}, 409: {"description": "Not allowed from here"}},
     summary="Change an idea's status: owners submit, withdraw and archive; compliance officers approve or reject",
 )
 def change_status(
     idea_id: str, body: StatusChangeIn, principal: CurrentPrincipal, container: ContainerDep, ctx: Context
-) -> InvestmentIdea:
+) -> IdeaView:
     return container.idea_lifecycle.transition(principal, ctx, idea_id, body.status, reason=body.reason)
 
 

@@ -27,6 +27,7 @@ from investai.domain.errors import (
 )
 from investai.domain.feedback import ActionTaken
 from investai.domain.idea_parts import Severity
+from investai.domain.idea_views import IdeaView
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.services.auth_common import CallContext
@@ -93,12 +94,14 @@ class People:
 def document_titles(
     container: Container, principal: Principal, ctx: CallContext, idea: InvestmentIdea
 ) -> dict[str, str]:
-    """Titles of the documents the idea cites that the viewer may read (others show by id)."""
+    """Titles of the documents the idea cites that the viewer may read (others show by id; restricted citations,
+    of documents the viewer may not read, are not looked up)."""
     cited = [item.citation for item in idea.supporting_evidence] + list(idea.metrics.sources)
     if idea.expected_return.citation is not None:
         cited.append(idea.expected_return.citation)
     titles: dict[str, str] = {}
-    for document_id in dict.fromkeys(c.document_id for c in cited if isinstance(c, DocumentCitation)):
+    readable = (c.document_id for c in cited if isinstance(c, DocumentCitation) and not c.restricted)
+    for document_id in dict.fromkeys(readable):
         try:
             titles[document_id] = container.knowledge.documents.get(principal, document_id, ctx).title
         except DomainError:
@@ -144,14 +147,14 @@ def _performance(container: Container, idea: InvestmentIdea) -> dict[str, Any] |
         return None
 
 
-def _history(versions: list[InvestmentIdea], people: People) -> dict[str, Any]:
+def _history(versions: list[IdeaView], people: People) -> dict[str, Any]:
     latest = versions[-1]
     rows = [{"version": v.version, "at": from_epoch_ms(v.timestamp), "status": v.status} for v in versions]
     changes = [(change, people.label(change.by)) for change in latest.status_history]
     return {"latest": latest, "versions": list(reversed(rows)), "status_changes": list(reversed(changes))}
 
 
-def _version(versions: list[InvestmentIdea], idea_id: str, version: int | None) -> InvestmentIdea:
+def _version(versions: list[IdeaView], idea_id: str, version: int | None) -> IdeaView:
     if version is None:
         return versions[-1]
     for revision in versions:
@@ -168,8 +171,8 @@ def page_context(
     idea = _version(versions, idea_id, version)
     people = People(container, principal)
     history = _history(versions, people)
-    latest: InvestmentIdea = history["latest"]
-    explanation = container.idea_insights.explanation_of(idea)
+    latest: IdeaView = history["latest"]
+    explanation = container.idea_insights.explanation_of(principal, idea)
     price = container.idea_insights.price_window(idea)
     feedback = container.idea_lifecycle.feedback_on(principal, idea)
     is_latest = idea.version == latest.version
