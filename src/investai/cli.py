@@ -81,6 +81,11 @@ def serve(
     settings = container.settings.model_copy(update={"serve_with_worker": worker, "serve_with_scheduler": scheduler})
     container.settings = settings
     application = create_app(container, background=True)
+    # uvicorn shuts down gracefully on SIGTERM or SIGINT, then raises the signal again against the handler found
+    # before it started; this one ends the process normally, so the stores below are closed (and DuckDB
+    # checkpointed) and the exit code is 0
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_normally)
     try:
         uvicorn.run(
             application,
@@ -92,6 +97,10 @@ def serve(
         )
     finally:
         container.close()
+
+
+def _exit_normally(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 @app.command("worker")
