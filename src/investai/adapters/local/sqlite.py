@@ -27,7 +27,6 @@ from pathlib import Path
 
 from investai.domain.errors import IntegrityError
 
-
 _CREATE_LOCK = threading.Lock()
 
 
