@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from investai import __version__
+from investai.cli_backup import backup_app, keys_app
 from investai.cli_ideas import evaluate, ideas_app
 from investai.cli_knowledge import documents_app, knowledge_app
 from investai.cli_market import market_app
 
 if TYPE_CHECKING:
     from investai.bootstrap import Container
+    from investai.config import Settings
 
 app = typer.Typer(help="Investment AI Agent", no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="User administration", no_args_is_help=True)
@@ -28,6 +30,8 @@ app.add_typer(documents_app, name="documents")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(market_app, name="market")
 app.add_typer(ideas_app, name="ideas")
+app.add_typer(backup_app, name="backup")
+app.add_typer(keys_app, name="keys")
 app.command("evaluate")(evaluate)
 
 
@@ -37,23 +41,40 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
+_LOGGING = {"json": False}
+
+
 @app.callback()
 def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
     ] = False,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Commands: write log lines as JSON to stderr (serve and worker always)")
+    ] = False,
 ) -> None:
     """Investment AI Agent."""
+    _LOGGING["json"] = log_json
 
 
-def _container() -> Container:
-    from investai.bootstrap import build_container
+def _settings(*, service: bool = False) -> Settings:
+    """The settings, with logging set up: a service (serve, worker) logs JSON lines as configured; a command
+    prints what it has to say for people and logs only warnings, readable, unless ``--log-json`` asks for JSON."""
     from investai.config import load_settings
     from investai.observability.logging import configure_logging
 
     settings = load_settings()
-    configure_logging(level=settings.effective_log_level, json=settings.log_json)
-    return build_container(settings)
+    if service or _LOGGING["json"]:
+        configure_logging(level=settings.effective_log_level, json=settings.log_json or _LOGGING["json"])
+    else:
+        configure_logging(level="WARNING", json=False)
+    return settings
+
+
+def _container(*, service: bool = False) -> Container:
+    from investai.bootstrap import build_container
+
+    return build_container(_settings(service=service))
 
 
 @app.command()
@@ -68,7 +89,7 @@ def serve(
 
     from investai.api.app import create_app
 
-    container = _container()
+    container = _container(service=True)
     _ensure_first_administrator(container)
     if container.settings.load_sample_market_data:
         report = container.market.ensure_sample_loaded()
@@ -106,7 +127,7 @@ def _exit_normally(signum: int, _frame: FrameType | None) -> None:
 @app.command("worker")
 def run_worker() -> None:
     """Run the job worker alone until SIGTERM or Ctrl-C; the job in hand is finished first."""
-    container = _container()
+    container = _container(service=True)
     pool = container.worker_pool()
     stopped = threading.Event()
 
