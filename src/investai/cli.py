@@ -11,6 +11,7 @@ import typer
 
 from investai import __version__
 from investai.cli_backup import backup_app, keys_app
+from investai.cli_dr import dr_app
 from investai.cli_ideas import evaluate, ideas_app
 from investai.cli_knowledge import documents_app, knowledge_app
 from investai.cli_market import market_app
@@ -32,6 +33,7 @@ app.add_typer(market_app, name="market")
 app.add_typer(ideas_app, name="ideas")
 app.add_typer(backup_app, name="backup")
 app.add_typer(keys_app, name="keys")
+app.add_typer(dr_app, name="dr")
 app.command("evaluate")(evaluate)
 
 

@@ -115,7 +115,7 @@ class State:
             chunks=container.knowledge.index.count(),
             bars=[(bar.date, bar.close) for bar in container.market.bars("BKP")],
             ideas=sorted(item.model_dump_json() for item in container.ideas.list_by_user(principal.user_id, limit=100)),
-            audit_head=container.identity.audit.head(),  # type: ignore[attr-defined]
+            audit_head=container.identity.audit.head(),
         )
 
 

@@ -18,6 +18,10 @@ class Backups(Protocol):
         """Every backup held, newest first."""
         ...
 
+    def latest(self) -> BackupSummary | None:
+        """The newest backup, if any."""
+        ...
+
     def verify(self, backup_id: str) -> BackupVerification:
         """Re-read one backup whole: decrypt every blob and compare every hash."""
         ...

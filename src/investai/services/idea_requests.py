@@ -176,11 +176,22 @@ class IdeaRequestService:
         )
         return record
 
+    def submit_unqueued(self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]) -> IdeaRequestRecord:
+        """Record a request that the caller runs itself with :meth:`run` (the command line): never queued, so no
+        worker of a server running beside the caller runs it as well."""
+        request, template = parse_submission(body)
+        record = self._new_record(principal, request, template, sync=True)
+        self._requests.add(record)
+        record_access(
+            self._audit, principal, ctx, action="ideas.request", resource_type="idea_request", resource_id=record.id
+        )
+        return record
+
     def generate_now(
         self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]
     ) -> tuple[IdeaRequestRecord, list[InvestmentIdea]]:
         """Run a small request in the caller's thread (``max_ideas`` up to the synchronous limit)."""
-        request, template = parse_submission(body)
+        request, _ = parse_submission(body)
         if request.max_ideas > self._sync_max_ideas:
             raise RequestValidationFailed(
                 "too large for synchronous mode",
@@ -191,12 +202,7 @@ class IdeaRequestService:
                     }
                 ],
             )
-        record = self._new_record(principal, request, template, sync=True)
-        self._requests.add(record)
-        record_access(
-            self._audit, principal, ctx, action="ideas.request", resource_type="idea_request", resource_id=record.id
-        )
-        finished = self.run(record.id)
+        finished = self.run(self.submit_unqueued(principal, ctx, body).id)
         return finished, [self._ideas.get(idea_id) for idea_id in finished.idea_ids]
 
     # --- run (the job) ---------------------------------------------------------------------------------------
