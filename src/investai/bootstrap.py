@@ -303,8 +303,9 @@ def build_container(
         otlp_endpoint=settings.otlp_endpoint,
         version=__version__,
     )
+    idea_records = SqliteIdeaRepository(db=database)
     records = Records(
-        ideas=SqliteIdeaRepository(db=database),
+        ideas=idea_records,
         users=SqliteUserRepository(db=database),
         profiles=SqliteProfileRepository(db=database, cipher=cipher),
         documents=SqliteDocumentRepository(db=database),
@@ -360,7 +361,7 @@ def build_container(
         restricted=tuple(settings.compliance_restricted_symbols),
         max_liquidity_days=settings.compliance_max_liquidity_days,
     )
-    idea_request_records = SqliteIdeaRequestRepository(db=database)
+    idea_request_records = SqliteIdeaRequestRepository(db=database, ideas=idea_records)
     idea_requests = IdeaRequestService(
         requests=idea_request_records,
         ideas=records.ideas,
@@ -504,6 +505,7 @@ def build_knowledge(
             users=records.users,
             user_admin=user_admin,
             documents=documents,
+            records=records.documents,
             clock=clock,
             scratch_dir=settings.scratch_dir,
         ),

@@ -38,6 +38,9 @@ from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
 
 JOB_KIND = "ideas.generate"
+RUN_ATTEMPTS = 3
+"""A generation whose worker stopped mid-run (its lease ran out) is run again up to this many times in all;
+failures inside a run are recorded on the request and never retried."""
 PRIORITY = {Priority.LOW: -1, Priority.NORMAL: 0, Priority.HIGH: 1}
 log = structlog.get_logger(__name__)
 
@@ -167,7 +170,7 @@ class IdeaRequestService:
             owner_id=principal.user_id,
             organisation_id=principal.organisation_id,
             priority=PRIORITY[request.priority],
-            max_attempts=1,
+            max_attempts=RUN_ATTEMPTS,
         )
         record = record.model_copy(update={"job_id": job.id})
         self._requests.update(record)
@@ -208,6 +211,9 @@ class IdeaRequestService:
     # --- run (the job) ---------------------------------------------------------------------------------------
 
     def run(self, request_id: str) -> IdeaRequestRecord:
+        """Generate the request's ideas and store them with its outcome in one step. A request found running
+        was being run by a worker that stopped (a crash, a kill): nothing of that run was stored, so it starts
+        over."""
         record = self._requests.get(request_id)
         if record.finished:
             return record
@@ -254,8 +260,6 @@ class IdeaRequestService:
             if not cancelled:
                 log.error("ideas.generation_failed", request_id=request_id, error=str(exc), exc_info=True)
             return self._finish(state["record"], status, error=f"{type(exc).__name__}: {exc}"[:2000])
-        for idea in result.ideas:
-            self._ideas.add(idea)
         return self._finish(state["record"], RequestStatus.SUCCEEDED, result=result)
 
     def _finish(
@@ -294,7 +298,7 @@ class IdeaRequestService:
                 for agent, item in record.progress.items()
             }
         finished = record.model_copy(update=update)
-        self._requests.update(finished)
+        self._requests.complete(finished, list(result.ideas) if result is not None else [])
         self._notify(finished)
         return self._requests.get(finished.id)
 
