@@ -493,3 +493,19 @@ def test_a_request_whose_worker_stopped_mid_run_runs_again_and_stores_its_ideas_
         idea.id for idea in container.ideas.list_by_user(principal.user_id) if idea.provenance.request_id == record.id
     ]
     assert sorted(stored) == sorted(finished.idea_ids)
+
+
+def test_a_request_whose_worker_stopped_on_every_attempt_reads_as_failed(
+    client: TestClient, container: Container, analyst: Account
+) -> None:
+    principal = container.identity.verifier.verify(analyst.tokens.access_token)
+    record = container.idea_requests.submit(
+        principal, CallContext(), {"risk_tolerance": "moderate", "investment_horizon": "medium", "max_ideas": 1}
+    )
+    for _ in range(RUN_ATTEMPTS):  # each worker that takes it dies: its lease runs out
+        assert container.jobs.lease(visibility_timeout=timedelta(0)) is not None
+    assert container.jobs.lease(visibility_timeout=timedelta(0)) is None  # dead-lettered now
+    answer = client.get(f"/api/v1/ideas/requests/{record.id}", headers=analyst.headers)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "failed"
+    assert "submit it again" in container.idea_requests.peek(principal, record.id).error

@@ -27,6 +27,7 @@ from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus, Usage
 from investai.domain.idea_parts import AssetClass
 from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, Priority, request_from_template
 from investai.domain.ideas import InvestmentIdea
+from investai.domain.jobs import JobStatus
 from investai.domain.knowledge import AccessScope
 from investai.domain.users import InvestmentPreferences, UserStatus
 from investai.ports.audit import AuditLog
@@ -341,7 +342,21 @@ class IdeaRequestService:
         )
         if record is None or not allowed:
             raise NotFound(f"idea request {request_id} not found")
-        return record
+        return self._settled(record)
+
+    def _settled(self, record: IdeaRequestRecord) -> IdeaRequestRecord:
+        """The record, failed (and recorded so) when its job was dead-lettered: its worker stopped on every
+        attempt, so nothing will ever finish it."""
+        if record.finished or record.job_id is None:
+            return record
+        try:
+            job = self._jobs.get(record.job_id)
+        except NotFound:
+            return record
+        if job.status is not JobStatus.DEAD:
+            return record
+        error = f"stopped with its worker on each of {job.attempts} attempts; submit it again"
+        return self._finish(record, RequestStatus.FAILED, error=error)
 
     def status(self, principal: Principal, ctx: CallContext, request_id: str) -> IdeaRequestRecord:
         return self._visible(principal, request_id, ctx, "ideas.request.read")
@@ -351,7 +366,7 @@ class IdeaRequestService:
         record = self._requests.get(request_id)
         if record.organisation_id != principal.organisation_id:
             raise NotFound(f"idea request {request_id} not found")
-        return record
+        return self._settled(record)
 
     def messages(self, request_id: str, *, after: int) -> list[tuple[int, AgentMessage]]:
         return self._requests.messages(request_id, after=after)
@@ -393,7 +408,7 @@ class IdeaRequestService:
             self._audit, principal, ctx, action="ideas.request.list", resource_type="idea_request", resource_id=None
         )
         owner = None if everyone and principal.can(Permission.IDEAS_READ_ORGANISATION) else principal.user_id
-        return self._requests.list_requests(
+        found = self._requests.list_requests(
             organisation_id=principal.organisation_id,
             owner_id=owner,
             status=status,
@@ -401,3 +416,4 @@ class IdeaRequestService:
             until=until,
             limit=limit,
         )
+        return [self._settled(record) for record in found]
