@@ -25,7 +25,7 @@ from investai.domain.access import Principal
 from investai.services.auth_common import CallContext
 from tests.processes import Api, Deployment, stop
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 WRITE_FOR_S = 32.0
 FIRST_DAY = date(2023, 1, 2)

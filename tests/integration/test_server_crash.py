@@ -38,7 +38,7 @@ from investai.domain.access import Principal
 from investai.domain.errors import NotFound
 from tests.processes import Api, Deployment, free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 CYCLES = int(os.environ.get("INVESTAI_CRASH_CYCLES", "100"))
 SEED = 20261206
