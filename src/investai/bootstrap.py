@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from filelock import FileLock
 from opentelemetry.sdk.trace import TracerProvider
 
 from investai import __version__
+from investai.adapters.local.backup.embedded import BackupSources, EmbeddedBackups
 from investai.adapters.local.clock import SystemClock
+from investai.adapters.local.data_directory import DataDirectoryUse
 from investai.adapters.local.duckdb_market import DuckDbTimeSeriesStore
 from investai.adapters.local.embedder import SentenceTransformerEmbedder
 from investai.adapters.local.keyring import LocalKeyring
@@ -41,6 +44,7 @@ from investai.agents.router import ModelLink, ModelRouter, Price
 from investai.agents.router import RetryPolicy as ModelRetryPolicy
 from investai.agents.supervisor import Supervisor
 from investai.config import Backend, ConfigurationError, ModelProviderName, Settings
+from investai.domain.backups import RestoreReport
 from investai.domain.jobs import RetryPolicy
 from investai.domain.llm import TaskKind
 from investai.ingest import IngestLimits
@@ -52,6 +56,7 @@ from investai.jobs.worker import JobHandler, Worker, WorkerPool
 from investai.observability.metrics import Metrics
 from investai.observability.tracing import build_tracer_provider
 from investai.ports.audit import AuditLog
+from investai.ports.backups import Backups
 from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
 from investai.ports.identity import IdentityVerifier, MfaSecretRepository, TokenIssuer, TokenStore
@@ -168,7 +173,9 @@ class Container:
     market_store: TimeSeriesStore
     market_provider: MarketDataProvider
     market_review: MarketReview
+    backups: Backups
     database: SqliteDatabase | None = None
+    data_directory: DataDirectoryUse | None = None
     _handlers: dict[str, JobHandler] = field(default_factory=dict)
 
     @property
@@ -199,6 +206,7 @@ class Container:
             market_retention_cron=self.settings.market_retention_cron,
             market_refresh_cron=self.settings.market_refresh_cron,
             ideas_expiry_cron=self.settings.ideas_expiry_cron,
+            backup_cron=self.settings.backup_cron,
         )
         self.scheduler.start()
 
@@ -209,6 +217,8 @@ class Container:
         self.tracer_provider.shutdown()
         if self.database is not None:
             self.database.close()
+        if self.data_directory is not None:
+            self.data_directory.close()
 
 
 def build_model_router(
@@ -276,6 +286,7 @@ def build_container(
     if settings.backend is not Backend.EMBEDDED:
         raise ConfigurationError(f"backend {settings.backend.value!r} is not available in this build")
     clock = clock or SystemClock()
+    data_directory = DataDirectoryUse(settings.data_dir)  # refuses a directory that a restore is filling
     secrets = secrets or EnvFileSecretStore(directory=settings.secrets_dir)
     keys = keys or LocalKeyring(
         path=settings.keyring_path, master_secret=settings.secret_value("master_secret"), clock=clock
@@ -299,8 +310,9 @@ def build_container(
         otlp_endpoint=settings.otlp_endpoint,
         version=__version__,
     )
+    idea_records = SqliteIdeaRepository(db=database)
     records = Records(
-        ideas=SqliteIdeaRepository(db=database),
+        ideas=idea_records,
         users=SqliteUserRepository(db=database),
         profiles=SqliteProfileRepository(db=database, cipher=cipher),
         documents=SqliteDocumentRepository(db=database),
@@ -374,7 +386,7 @@ def build_container(
         restricted=tuple(settings.compliance_restricted_symbols),
         max_liquidity_days=settings.compliance_max_liquidity_days,
     )
-    idea_request_records = SqliteIdeaRequestRepository(db=database)
+    idea_request_records = SqliteIdeaRequestRepository(db=database, ideas=idea_records)
     idea_requests = IdeaRequestService(
         requests=idea_request_records,
         ideas=records.ideas,
@@ -389,6 +401,24 @@ def build_container(
     )
     idea_lifecycle = IdeaLifecycle(
         ideas=records.ideas, feedback=records.feedback, queries=identity.ideas, audit=audit, clock=clock
+    )
+    if not isinstance(knowledge.index, LanceDbSearchIndex):
+        raise ConfigurationError("the embedded shape keeps its knowledge base in LanceDB")
+    backups = EmbeddedBackups(
+        root=settings.backup_path,
+        sources=BackupSources(
+            database=database,
+            index=knowledge.index,
+            market=market_store,
+            objects_dir=settings.objects_dir,
+            keyring_path=settings.keyring_path,
+            scratch_dir=settings.scratch_dir,
+        ),
+        keys=keys,
+        clock=clock,
+        retention=timedelta(days=settings.backup_retention_days),
+        product_version=__version__,
+        master_secret=settings.secret_value("master_secret"),
     )
     return Container(
         settings=settings,
@@ -428,7 +458,9 @@ def build_container(
         market_store=market_store,
         market_provider=provider,
         market_review=market_review,
+        backups=backups,
         database=database,
+        data_directory=data_directory,
         _handlers=build_handlers(
             operations=operations,
             processor=knowledge.processor,
@@ -437,7 +469,25 @@ def build_container(
             provider=provider,
             idea_requests=idea_requests,
             idea_lifecycle=idea_lifecycle,
+            backups=backups,
+            clock=clock,
         ),
+    )
+
+
+def restore_backup(
+    settings: Settings, *, backup_id: str | None, target: Path, clock: Clock | None = None
+) -> RestoreReport:
+    """Restore a backup of the configured repository into ``target`` (empty, unused), with the master secret of
+    ``settings``; the newest backup when ``backup_id`` is ``None``."""
+    from investai.adapters.local.backup.restore import restore_backup as restore
+
+    return restore(
+        repository_root=settings.backup_path,
+        backup_id=backup_id,
+        target=target,
+        master_secret=settings.secret_value("master_secret"),
+        clock=clock or SystemClock(),
     )
 
 
@@ -491,6 +541,7 @@ def build_knowledge(
             users=records.users,
             user_admin=user_admin,
             documents=documents,
+            records=records.documents,
             clock=clock,
             scratch_dir=settings.scratch_dir,
         ),

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from investai import __version__
+from investai.cli_backup import backup_app, keys_app
+from investai.cli_dr import dr_app
 from investai.cli_ideas import evaluate, ideas_app
 from investai.cli_knowledge import documents_app, knowledge_app
 from investai.cli_market import market_app
@@ -17,6 +19,7 @@ from investai.cli_pitr import pitr_app
 
 if TYPE_CHECKING:
     from investai.bootstrap import Container
+    from investai.config import Settings
 
 app = typer.Typer(help="Investment AI Agent", no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="User administration", no_args_is_help=True)
@@ -30,6 +33,9 @@ app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(market_app, name="market")
 app.add_typer(ideas_app, name="ideas")
 app.add_typer(pitr_app, name="pitr")
+app.add_typer(backup_app, name="backup")
+app.add_typer(keys_app, name="keys")
+app.add_typer(dr_app, name="dr")
 app.command("evaluate")(evaluate)
 
 
@@ -39,23 +45,40 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
+_LOGGING = {"json": False}
+
+
 @app.callback()
 def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
     ] = False,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Commands: write log lines as JSON to stderr (serve and worker always)")
+    ] = False,
 ) -> None:
     """Investment AI Agent."""
+    _LOGGING["json"] = log_json
 
 
-def _container() -> Container:
-    from investai.bootstrap import build_container
+def _settings(*, service: bool = False) -> Settings:
+    """The settings, with logging set up: a service (serve, worker) logs JSON lines as configured; a command
+    prints what it has to say for people and logs only warnings, readable, unless ``--log-json`` asks for JSON."""
     from investai.config import load_settings
     from investai.observability.logging import configure_logging
 
     settings = load_settings()
-    configure_logging(level=settings.effective_log_level, json=settings.log_json)
-    return build_container(settings)
+    if service or _LOGGING["json"]:
+        configure_logging(level=settings.effective_log_level, json=settings.log_json or _LOGGING["json"])
+    else:
+        configure_logging(level="WARNING", json=False)
+    return settings
+
+
+def _container(*, service: bool = False) -> Container:
+    from investai.bootstrap import build_container
+
+    return build_container(_settings(service=service))
 
 
 @app.command()
@@ -70,7 +93,7 @@ def serve(
 
     from investai.api.app import create_app
 
-    container = _container()
+    container = _container(service=True)
     _ensure_first_administrator(container)
     if container.settings.load_sample_market_data:
         report = container.market.ensure_sample_loaded()
@@ -83,6 +106,11 @@ def serve(
     settings = container.settings.model_copy(update={"serve_with_worker": worker, "serve_with_scheduler": scheduler})
     container.settings = settings
     application = create_app(container, background=True)
+    # uvicorn shuts down gracefully on SIGTERM or SIGINT, then raises the signal again against the handler found
+    # before it started; this one ends the process normally, so the stores below are closed (and DuckDB
+    # checkpointed) and the exit code is 0
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_normally)
     try:
         uvicorn.run(
             application,
@@ -96,10 +124,14 @@ def serve(
         container.close()
 
 
+def _exit_normally(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 @app.command("worker")
 def run_worker() -> None:
     """Run the job worker alone until SIGTERM or Ctrl-C; the job in hand is finished first."""
-    container = _container()
+    container = _container(service=True)
     pool = container.worker_pool()
     stopped = threading.Event()
 

@@ -106,7 +106,7 @@ def generate(
         body |= {"as_of": date.fromisoformat(as_of).isoformat()} if as_of else {}
         service = container.idea_requests
         try:
-            record = service.submit(principal, CallContext(), body)
+            record = service.submit_unqueued(principal, CallContext(), body)  # run here, by this command alone
         except RequestValidationFailed as exc:
             for detail in exc.details:
                 console.print(f"[red]invalid[/red] {'.'.join(map(str, detail['loc']))}: {detail['msg']}")

@@ -265,6 +265,13 @@ class Settings(BaseSettings):
         default=None, description="mark session cookies Secure (HTTPS only); default: on outside dev"
     )
 
+    # backups (embedded shape)
+    backup_dir: Path | None = Field(
+        default=None, description="the backup repository (default: a 'backups' folder beside DATA_DIR)"
+    )
+    backup_cron: str = Field(default="11 * * * *", description="when a backup is taken (UTC); empty: never")
+    backup_retention_days: int = Field(default=35, ge=1, le=3650, description="backups kept, the newest always")
+
     tracing_exporter: TracingExporter = TracingExporter.NONE
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     service_name: str = "investai"
@@ -316,6 +323,10 @@ class Settings(BaseSettings):
     @property
     def scratch_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+    @property
+    def backup_path(self) -> Path:
+        return self.backup_dir or self.data_dir.resolve().parent / "backups"
 
     @property
     def keyring_path(self) -> Path:

@@ -11,28 +11,40 @@ import pytest
 from investai.adapters.local.migrations import MIGRATIONS
 from investai.adapters.local.sqlite import SqliteDatabase
 from investai.adapters.local.sqlite_idea_requests import SqliteIdeaRequestRepository
+from investai.adapters.local.sqlite_ideas import SqliteIdeaRepository
 from investai.domain.agents import AgentMessage, AgentName, AgentState, MessageType
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus
 from investai.domain.idea_request import IdeaRequest
-from investai.ports.repositories import IdeaRequestRepository
+from investai.domain.ideas import InvestmentIdea
+from investai.ports.repositories import IdeaRepository, IdeaRequestRepository
+from tests.factories import idea_data
 
 T0 = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
 
 
-def sqlite_repository(tmp_path: Path) -> Iterator[IdeaRequestRepository]:
+def sqlite_stores(tmp_path: Path) -> Iterator[tuple[IdeaRequestRepository, IdeaRepository]]:
     db = SqliteDatabase(path=tmp_path / "db.sqlite", migrations=MIGRATIONS)
     db.migrate()
-    yield SqliteIdeaRequestRepository(db=db)
+    ideas = SqliteIdeaRepository(db=db)
+    yield SqliteIdeaRequestRepository(db=db, ideas=ideas), ideas
     db.close()
 
 
-ADAPTERS: dict[str, Callable[[Path], Iterator[IdeaRequestRepository]]] = {"sqlite": sqlite_repository}
+ADAPTERS: dict[str, Callable[[Path], Iterator[tuple[IdeaRequestRepository, IdeaRepository]]]] = {
+    "sqlite": sqlite_stores
+}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
-def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IdeaRequestRepository]:
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[IdeaRequestRepository, IdeaRepository]]:
+    """The repository and the idea repository its completions write to."""
     yield from ADAPTERS[request.param](tmp_path)
+
+
+@pytest.fixture
+def repository(stores: tuple[IdeaRequestRepository, IdeaRepository]) -> IdeaRequestRepository:
+    return stores[0]
 
 
 def record(request_id: str, *, owner: str = "u1", organisation: str = "org1", at: datetime = T0) -> IdeaRequestRecord:
@@ -125,3 +137,33 @@ def test_messages_are_numbered_in_order_per_request(repository: IdeaRequestRepos
     assert [seq for seq, _ in repository.messages("req_1", limit=1)] == [1]
     with pytest.raises(NotFound):
         repository.append_message(message("req_missing", "x"))
+
+
+def test_a_completed_request_and_its_ideas_are_stored_together(
+    stores: tuple[IdeaRequestRepository, IdeaRepository],
+) -> None:
+    requests, ideas = stores
+    requests.add(record("r1"))
+    produced = [InvestmentIdea(**idea_data(owner_id="u1", organisation_id="org1")) for _ in range(3)]
+    finished = record("r1").model_copy(
+        update={"status": RequestStatus.SUCCEEDED, "idea_ids": [idea.id for idea in produced]}
+    )
+    requests.complete(finished, produced)
+    assert requests.get("r1").status is RequestStatus.SUCCEEDED
+    assert [ideas.get(idea.id) for idea in produced] == produced
+
+
+def test_a_completion_that_cannot_store_every_idea_stores_nothing(
+    stores: tuple[IdeaRequestRepository, IdeaRepository],
+) -> None:
+    requests, ideas = stores
+    requests.add(record("r1"))
+    clash = InvestmentIdea(**idea_data(owner_id="u1", organisation_id="org1"))
+    ideas.add(clash)
+    fresh = InvestmentIdea(**idea_data(owner_id="u1", organisation_id="org1"))
+    finished = record("r1").model_copy(update={"status": RequestStatus.SUCCEEDED})
+    with pytest.raises(Conflict):
+        requests.complete(finished, [fresh, clash])  # the second is already stored at version 1
+    assert requests.get("r1").status is RequestStatus.QUEUED
+    with pytest.raises(NotFound):
+        ideas.get(fresh.id)

@@ -1095,7 +1095,8 @@ def test_duckdb_store_opens_on_first_use_and_is_shared_by_processes(tmp_path: Pa
             assert len(store.read_bars("HERE")) == day + 1
         for child in children:
             out, _ = child.communicate(timeout=120)
-            assert child.returncode == 0 and out.strip() == "done"
+            assert child.returncode == 0
+            assert out.strip() == "done"
         assert {symbol: len(store.read_bars(symbol)) for symbol in ("HERE", "ONE", "TWO")} == {
             "HERE": 40,
             "ONE": 40,

@@ -20,6 +20,8 @@ from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.users import Role
 from investai.ports.knowledge import Embedder
+from investai.services.auth_common import CallContext
+from investai.services.idea_requests import RUN_ATTEMPTS
 from tests.conftest import Account, drain, sign_up
 
 NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
@@ -453,3 +455,57 @@ def test_listing_ideas_with_filters(client: TestClient, container: Container, an
     assert {i["id"] for i in made} <= {i["id"] for i in listed(manager, owner=analyst.user.id)}
     assert listed(sign_up(container, role=Role.ANALYST, organisation=ORG), owner=analyst.user.id) == []
     assert client.get("/api/v1/ideas", headers=analyst.headers, params={"strategy": "yolo"}).status_code == 422
+
+
+def test_a_request_whose_worker_stopped_mid_run_runs_again_and_stores_its_ideas_once(
+    container: Container, analyst: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    principal = container.identity.verifier.verify(analyst.tokens.access_token)
+    service = container.idea_requests
+    record = service.submit(
+        principal, CallContext(), {"risk_tolerance": "moderate", "investment_horizon": "medium", "max_ideas": 2}
+    )
+    assert record.job_id is not None
+    assert container.jobs.get(record.job_id).max_attempts == RUN_ATTEMPTS
+    leased = container.jobs.lease(visibility_timeout=timedelta(0))  # a worker takes the job ...
+    assert leased is not None
+    assert leased.id == record.job_id
+    generate = service.generator.generate
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        generate(*args, **kwargs)  # ... computes every idea, and its process dies before storing them
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(service.generator, "generate", killed)
+    with pytest.raises(SystemExit):
+        service.run(record.id)
+    monkeypatch.undo()
+    assert service.peek(principal, record.id).status.value == "running"
+    assert [
+        idea for idea in container.ideas.list_by_user(principal.user_id) if idea.provenance.request_id == record.id
+    ] == []
+
+    drain(container)  # the lease has run out: another worker runs the request again
+    finished = service.peek(principal, record.id)
+    assert finished.status.value == "succeeded"
+    assert len(finished.idea_ids) == 2
+    stored = [
+        idea.id for idea in container.ideas.list_by_user(principal.user_id) if idea.provenance.request_id == record.id
+    ]
+    assert sorted(stored) == sorted(finished.idea_ids)
+
+
+def test_a_request_whose_worker_stopped_on_every_attempt_reads_as_failed(
+    client: TestClient, container: Container, analyst: Account
+) -> None:
+    principal = container.identity.verifier.verify(analyst.tokens.access_token)
+    record = container.idea_requests.submit(
+        principal, CallContext(), {"risk_tolerance": "moderate", "investment_horizon": "medium", "max_ideas": 1}
+    )
+    for _ in range(RUN_ATTEMPTS):  # each worker that takes it dies: its lease runs out
+        assert container.jobs.lease(visibility_timeout=timedelta(0)) is not None
+    assert container.jobs.lease(visibility_timeout=timedelta(0)) is None  # dead-lettered now
+    answer = client.get(f"/api/v1/ideas/requests/{record.id}", headers=analyst.headers)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "failed"
+    assert "submit it again" in container.idea_requests.peek(principal, record.id).error

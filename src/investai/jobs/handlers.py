@@ -7,6 +7,8 @@ from typing import Any
 
 from investai.domain.jobs import Job
 from investai.jobs.worker import JobHandler, PermanentJobError
+from investai.ports.backups import Backups
+from investai.ports.clock import Clock
 from investai.ports.market import MarketDataProvider
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
@@ -22,6 +24,7 @@ DOCUMENT_LIFECYCLE = "documents.lifecycle"
 MARKET_RETENTION = "market.retention"
 MARKET_REFRESH = "market.refresh"
 EXPIRE_IDEAS = "ideas.expire"
+BACKUP = "backup.create"
 
 
 def build_handlers(
@@ -33,6 +36,8 @@ def build_handlers(
     provider: MarketDataProvider,
     idea_requests: IdeaRequestService,
     idea_lifecycle: IdeaLifecycle,
+    backups: Backups | None = None,
+    clock: Clock | None = None,
 ) -> dict[str, JobHandler]:
     def purge_expired(_job: Job) -> Mapping[str, Any]:
         return {"purged": operations.purge_expired()}
@@ -67,7 +72,15 @@ def build_handlers(
     def expire_ideas(_job: Job) -> Mapping[str, Any]:
         return {"expired": idea_lifecycle.expire_due()}
 
+    def backup(_job: Job) -> Mapping[str, Any]:
+        if backups is None or clock is None:
+            raise PermanentJobError("this deployment takes no backups of its own")
+        summary = backups.create()
+        pruned = backups.prune(clock.now())
+        return {"backup": summary.id, "files": summary.files, "new_bytes": summary.new_bytes, "pruned": pruned}
+
     return {
+        BACKUP: backup,
         GENERATE_IDEAS: generate_ideas,
         EXPIRE_IDEAS: expire_ideas,
         PURGE_EXPIRED: purge_expired,

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from investai.jobs.handlers import DOCUMENT_LIFECYCLE, EXPIRE_IDEAS, MARKET_REFRESH, MARKET_RETENTION, PURGE_EXPIRED
+from investai.jobs.handlers import (
+    BACKUP,
+    DOCUMENT_LIFECYCLE,
+    EXPIRE_IDEAS,
+    MARKET_REFRESH,
+    MARKET_RETENTION,
+    PURGE_EXPIRED,
+)
 from investai.ports.clock import Clock
 from investai.ports.jobs import JobQueue
 from investai.ports.scheduler import Scheduler
@@ -18,6 +25,7 @@ def register_schedules(
     market_retention_cron: str | None = None,
     market_refresh_cron: str | None = None,
     ideas_expiry_cron: str | None = None,
+    backup_cron: str | None = None,
 ) -> None:
     # one job per day each, however many processes run a scheduler
     def enqueue_purge() -> None:
@@ -36,7 +44,12 @@ def register_schedules(
     def enqueue_expiry() -> None:
         queue.enqueue(EXPIRE_IDEAS, idempotency_key=f"ideas-expiry:{_minute(clock)}")
 
+    def enqueue_backup() -> None:
+        queue.enqueue(BACKUP, idempotency_key=f"backup:{_minute(clock)}")
+
     scheduler.add_cron("maintenance", maintenance_cron, enqueue_purge)
+    if backup_cron:
+        scheduler.add_cron("backup", backup_cron, enqueue_backup)
     if ideas_expiry_cron:
         scheduler.add_cron("ideas-expiry", ideas_expiry_cron, enqueue_expiry)
     scheduler.add_cron("document-lifecycle", lifecycle_cron, enqueue_lifecycle)

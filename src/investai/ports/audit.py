@@ -24,6 +24,10 @@ class AuditLog(Protocol):
         """Add a record chained to the previous one; records are never changed or removed."""
         ...
 
+    def head(self) -> tuple[int, str]:
+        """The newest record's ``seq`` and hash, to anchor the chain somewhere its writers cannot reach."""
+        ...
+
     def verify(self) -> AuditVerification:
         """Walk the whole chain and report the first broken link after any edit or deletion."""
         ...

@@ -6,6 +6,7 @@ idea, newest first, and are always scoped to an organisation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -145,6 +146,11 @@ class IdeaRequestRepository(Protocol):
 
     def update(self, record: IdeaRequestRecord) -> None:
         """Replace the stored record; never clears a cancel request made meanwhile."""
+        ...
+
+    def complete(self, record: IdeaRequestRecord, ideas: Sequence[InvestmentIdea]) -> None:
+        """Store a finished request and the ideas it produced together: both or neither, so a crash never
+        leaves ideas that no request names, and running the request again cannot store them twice."""
         ...
 
     def request_cancel(self, request_id: str) -> None: ...

@@ -27,6 +27,7 @@ from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus, Usage
 from investai.domain.idea_parts import AssetClass
 from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, Priority, request_from_template
 from investai.domain.idea_views import IdeaView
+from investai.domain.jobs import JobStatus
 from investai.domain.knowledge import AccessScope
 from investai.domain.users import InvestmentPreferences, UserStatus
 from investai.ports.audit import AuditLog
@@ -39,6 +40,9 @@ from investai.services.auth_common import CallContext
 from investai.services.source_access import SourceAccess
 
 JOB_KIND = "ideas.generate"
+RUN_ATTEMPTS = 3
+"""A generation whose worker stopped mid-run (its lease ran out) is run again up to this many times in all;
+failures inside a run are recorded on the request and never retried."""
 PRIORITY = {Priority.LOW: -1, Priority.NORMAL: 0, Priority.HIGH: 1}
 log = structlog.get_logger(__name__)
 
@@ -170,10 +174,21 @@ class IdeaRequestService:
             owner_id=principal.user_id,
             organisation_id=principal.organisation_id,
             priority=PRIORITY[request.priority],
-            max_attempts=1,
+            max_attempts=RUN_ATTEMPTS,
         )
         record = record.model_copy(update={"job_id": job.id})
         self._requests.update(record)
+        record_access(
+            self._audit, principal, ctx, action="ideas.request", resource_type="idea_request", resource_id=record.id
+        )
+        return record
+
+    def submit_unqueued(self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]) -> IdeaRequestRecord:
+        """Record a request that the caller runs itself with :meth:`run` (the command line): never queued, so no
+        worker of a server running beside the caller runs it as well."""
+        request, template = parse_submission(body)
+        record = self._new_record(principal, request, template, sync=True)
+        self._requests.add(record)
         record_access(
             self._audit, principal, ctx, action="ideas.request", resource_type="idea_request", resource_id=record.id
         )
@@ -183,7 +198,7 @@ class IdeaRequestService:
         self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]
     ) -> tuple[IdeaRequestRecord, list[IdeaView]]:
         """Run a small request in the caller's thread (``max_ideas`` up to the synchronous limit)."""
-        request, template = parse_submission(body)
+        request, _ = parse_submission(body)
         if request.max_ideas > self._sync_max_ideas:
             raise RequestValidationFailed(
                 "too large for synchronous mode",
@@ -194,17 +209,15 @@ class IdeaRequestService:
                     }
                 ],
             )
-        record = self._new_record(principal, request, template, sync=True)
-        self._requests.add(record)
-        record_access(
-            self._audit, principal, ctx, action="ideas.request", resource_type="idea_request", resource_id=record.id
-        )
-        finished = self.run(record.id)
+        finished = self.run(self.submit_unqueued(principal, ctx, body).id)
         return finished, self._sources.ideas(principal, [self._ideas.get(idea_id) for idea_id in finished.idea_ids])
 
     # --- run (the job) ---------------------------------------------------------------------------------------
 
     def run(self, request_id: str) -> IdeaRequestRecord:
+        """Generate the request's ideas and store them with its outcome in one step. A request found running
+        was being run by a worker that stopped (a crash, a kill): nothing of that run was stored, so it starts
+        over."""
         record = self._requests.get(request_id)
         if record.finished:
             return record
@@ -251,8 +264,6 @@ class IdeaRequestService:
             if not cancelled:
                 log.error("ideas.generation_failed", request_id=request_id, error=str(exc), exc_info=True)
             return self._finish(state["record"], status, error=f"{type(exc).__name__}: {exc}"[:2000])
-        for idea in result.ideas:
-            self._ideas.add(idea)
         return self._finish(state["record"], RequestStatus.SUCCEEDED, result=result)
 
     def _finish(
@@ -291,7 +302,7 @@ class IdeaRequestService:
                 for agent, item in record.progress.items()
             }
         finished = record.model_copy(update=update)
-        self._requests.update(finished)
+        self._requests.complete(finished, list(result.ideas) if result is not None else [])
         self._notify(finished)
         return self._requests.get(finished.id)
 
@@ -334,7 +345,21 @@ class IdeaRequestService:
         )
         if record is None or not allowed:
             raise NotFound(f"idea request {request_id} not found")
-        return record
+        return self._settled(record)
+
+    def _settled(self, record: IdeaRequestRecord) -> IdeaRequestRecord:
+        """The record, failed (and recorded so) when its job was dead-lettered: its worker stopped on every
+        attempt, so nothing will ever finish it."""
+        if record.finished or record.job_id is None:
+            return record
+        try:
+            job = self._jobs.get(record.job_id)
+        except NotFound:
+            return record
+        if job.status is not JobStatus.DEAD:
+            return record
+        error = f"stopped with its worker on each of {job.attempts} attempts; submit it again"
+        return self._finish(record, RequestStatus.FAILED, error=error)
 
     def status(self, principal: Principal, ctx: CallContext, request_id: str) -> IdeaRequestRecord:
         return self._visible(principal, request_id, ctx, "ideas.request.read")
@@ -344,7 +369,7 @@ class IdeaRequestService:
         record = self._requests.get(request_id)
         if record.organisation_id != principal.organisation_id:
             raise NotFound(f"idea request {request_id} not found")
-        return record
+        return self._settled(record)
 
     def messages(self, principal: Principal, request_id: str, *, after: int) -> list[tuple[int, AgentMessage]]:
         """The request's messages after sequence number ``after``, as ``principal`` may see them, for a request
@@ -392,7 +417,7 @@ class IdeaRequestService:
             self._audit, principal, ctx, action="ideas.request.list", resource_type="idea_request", resource_id=None
         )
         owner = None if everyone and principal.can(Permission.IDEAS_READ_ORGANISATION) else principal.user_id
-        return self._requests.list_requests(
+        found = self._requests.list_requests(
             organisation_id=principal.organisation_id,
             owner_id=owner,
             status=status,
@@ -400,3 +425,4 @@ class IdeaRequestService:
             until=until,
             limit=limit,
         )
+        return [self._settled(record) for record in found]

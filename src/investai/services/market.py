@@ -43,12 +43,14 @@ from investai.ingest.market_validation import bars_table, quotes_table, validate
 from investai.observability.logging import get_logger
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
-from investai.ports.market import MarketDataProvider, TimeSeriesStore
+from investai.ports.market import MarketDataProvider, ProviderFile, TimeSeriesStore
 from investai.sample.market import SAMPLE_SOURCE, sample_bars, sample_symbols
 from investai.services.auth_common import CallContext
 from investai.services.market_quarantine import hold_rows, screen_ingest
 
 log = get_logger(__name__)
+SAMPLE_PROVIDER = "sample"
+_SAMPLE_STARTED, _SAMPLE_COMPLETE = "sample-load-started", "sample-load-complete"
 
 WRITE_BATCH_ROWS = 500_000
 """Accepted rows are written in batches of this many, so a long import reports progress as it goes (each batch
@@ -222,10 +224,23 @@ class MarketDataService:
         return self.ingest_bars(sample_bars(), source=SAMPLE_SOURCE, history=True, auto_create=False, progress=progress)
 
     def ensure_sample_loaded(self) -> IngestReport | None:
-        """Load the sample into a store that holds no bars at all; ``None`` when there was data already."""
-        if self._store.bar_symbols():
+        """Load the sample into a store that holds no bars at all, or finish a load that a crash interrupted
+        (loading is idempotent); ``None`` when there was nothing to do. The store's provider bookkeeping records
+        when a load starts and when it is complete, so a partial sample is never mistaken for a loaded one."""
+        marks = self._store.ingested_files(SAMPLE_PROVIDER)
+        if _SAMPLE_COMPLETE in marks:
             return None
-        return self.load_sample()
+        if _SAMPLE_STARTED not in marks:
+            if self._store.bar_symbols():
+                return None  # a store holding other data (or loaded before the marks existed) stays as it is
+            self._mark_sample(_SAMPLE_STARTED, accepted=0)
+        report = self.load_sample()
+        self._mark_sample(_SAMPLE_COMPLETE, accepted=report.accepted)
+        return report
+
+    def _mark_sample(self, mark: str, *, accepted: int) -> None:
+        file = ProviderFile(name=mark, path=Path(mark), fingerprint=mark)
+        self._store.record_ingested_file(SAMPLE_PROVIDER, file, accepted=accepted, rejected=0, at=self._clock.now())
 
     def refresh(self, provider: MarketDataProvider) -> list[tuple[str, IngestReport | str]]:
         """Ingest every file the provider offers that was not ingested before. A file that cannot be read is

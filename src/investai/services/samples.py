@@ -1,7 +1,8 @@
 """The demo corpus: on a first start, the sample research notes, fundamentals and estimates are uploaded
 (and so processed into the knowledge base like any upload) by a library account of the organisation, shared
-with the whole organisation. Loaded once: the library account existing means the corpus was loaded, so
-documents its users later delete stay deleted."""
+with the whole organisation. Loaded once: a sample document the library account holds in any state counts as
+loaded, so documents its users later delete stay deleted, and a load that a crash interrupted is completed on the
+next start."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from investai.domain.access import Principal
 from investai.domain.documents import Confidentiality, DocumentMetadata, Visibility
 from investai.domain.users import Role
 from investai.ports.clock import Clock
-from investai.ports.repositories import UserRepository
+from investai.ports.repositories import DocumentRepository, UserRepository
 from investai.sample.documents import SampleDocument, sample_documents
 from investai.services.auth_common import CallContext
 from investai.services.documents import DocumentService
@@ -29,6 +30,7 @@ class SampleLibrary:
         users: UserRepository,
         user_admin: UserAdminService,
         documents: DocumentService,
+        records: DocumentRepository,
         clock: Clock,
         scratch_dir: Path,
         corpus: Callable[[], list[SampleDocument]] = sample_documents,
@@ -36,34 +38,40 @@ class SampleLibrary:
         self._users = users
         self._user_admin = user_admin
         self._documents = documents
+        self._records = records
         self._clock = clock
         self._scratch_dir = scratch_dir
         self._corpus = corpus
 
     def ensure_loaded(self, organisation_id: str) -> int:
-        """Upload the corpus unless it was loaded before; the number of documents uploaded."""
-        if self._users.get_by_email(LIBRARY_EMAIL) is not None:
-            return 0
-        created = self._user_admin.create_user(
-            actor=None,
-            email=LIBRARY_EMAIL,
-            role=Role.ANALYST,
-            organisation_id=organisation_id,
-            display_name="Research library (sample documents)",
-        )  # its temporary password is never shown: the account holds documents and never signs in
+        """Upload the corpus, or the part of it a crash kept from being uploaded, unless it was loaded before;
+        the number of documents uploaded. A sample document the library holds in any state (deleted included)
+        is not uploaded again."""
+        existing = self._users.get_by_email(LIBRARY_EMAIL)
+        if existing is None:
+            created = self._user_admin.create_user(
+                actor=None,
+                email=LIBRARY_EMAIL,
+                role=Role.ANALYST,
+                organisation_id=organisation_id,
+                display_name="Research library (sample documents)",
+            )  # its temporary password is never shown: the account holds documents and never signs in
+            existing = created.user
         library = Principal(
-            user_id=created.user.id,
-            organisation_id=organisation_id,
+            user_id=existing.id,
+            organisation_id=existing.organisation_id,
             role=Role.ANALYST,
             session_id="sample-loader",
             token_id="sample-loader",
             authenticated_at=self._clock.now(),
         )
-        self._scratch_dir.mkdir(parents=True, exist_ok=True)
-        documents = self._corpus()
-        for sample in documents:
+        held = {document.title for document in self._records.list_by_owner(existing.id, limit=1000)}
+        missing = [sample for sample in self._corpus() if sample.title not in held]
+        if missing:
+            self._scratch_dir.mkdir(parents=True, exist_ok=True)
+        for sample in missing:
             self._upload(library, sample)
-        return len(documents)
+        return len(missing)
 
     def _upload(self, library: Principal, sample: SampleDocument) -> None:
         metadata = DocumentMetadata(

@@ -423,6 +423,27 @@ class DuckDbTimeSeriesStore:
                 self._closed = True
                 self._close_locked()
 
+    def snapshot_to(self, destination: Path) -> dict[str, int]:
+        """Copy every table and view into a new database file ``destination`` in one transaction (a
+        consistent snapshot; writes wait for it, reads go on). Returns the row counts of the bar tables."""
+        if destination.exists():
+            raise FileExistsError(destination)
+        with self._write_lock, self._cursor() as cursor:
+            found = _first(cursor, "SELECT current_database()")
+            name = str(found[0]) if found else "memory"
+            target = str(destination).replace("'", "''")  # a path the caller chose, as a SQL string literal
+            cursor.execute(f"ATTACH '{target}' AS snapshot")
+            try:
+                cursor.execute(f'COPY FROM DATABASE "{name}" TO snapshot')
+                counts = {
+                    table: _count(cursor, f"SELECT count(*) FROM snapshot.{table}")
+                    for table in ("bars_daily", "bars_history", "symbols")
+                }
+            finally:
+                cursor.execute("DETACH snapshot")
+        destination.chmod(0o600)
+        return counts
+
     # --- symbol master -------------------------------------------------------------------------------------
 
     def upsert_symbols(self, symbols: Sequence[SymbolInfo]) -> int:

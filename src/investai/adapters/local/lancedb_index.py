@@ -23,7 +23,8 @@ import asyncio
 import math
 import re
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -432,6 +433,14 @@ class LanceDbSearchIndex:
             table = self._table()
             table.optimize()
             self._writes_since_optimize = 0
+
+    @contextmanager
+    def frozen(self) -> Iterator[tuple[Path, int]]:
+        """Hold off every write, compaction and index build, in every process, while the caller copies the table's
+        files; yields the table's directory and version. Searches go on meanwhile."""
+        with self._write_lock:
+            table = self._table()
+            yield self._path, int(table.version)
 
     # --- reads -------------------------------------------------------------------------------------------------
 

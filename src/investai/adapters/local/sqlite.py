@@ -27,7 +27,6 @@ from pathlib import Path
 
 from investai.domain.errors import IntegrityError
 
-
 _CREATE_LOCK = threading.Lock()
 
 
@@ -136,6 +135,16 @@ class SqliteDatabase:
         expected = self._migrations[-1].version if self._migrations else 0
         if self.schema_version() != expected:
             raise MigrationError(f"schema at version {self.schema_version()}, expected {expected}")
+
+    def backup_to(self, destination: Path) -> None:
+        """Copy the database to a new file ``destination`` with SQLite's online backup API: one consistent
+        snapshot, taken while other connections and processes go on reading and writing."""
+        create_private_file(destination)
+        target = sqlite3.connect(destination)
+        try:
+            self.connection().backup(target)
+        finally:
+            target.close()
 
     def integrity_check(self) -> str:
         return str(self.connection().execute("PRAGMA integrity_check").fetchone()[0])

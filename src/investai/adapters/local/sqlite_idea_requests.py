@@ -4,20 +4,30 @@ on AWS)."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
 from investai.adapters.local.sqlite import SqliteDatabase
+from investai.adapters.local.sqlite_ideas import SqliteIdeaRepository
 from investai.domain.agents import AgentMessage
 from investai.domain.common import epoch_ms
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus
+from investai.domain.ideas import InvestmentIdea
 
 _FAR = 2**62
 
 
 class SqliteIdeaRequestRepository:
-    def __init__(self, *, db: SqliteDatabase) -> None:
+    def __init__(self, *, db: SqliteDatabase, ideas: SqliteIdeaRepository) -> None:
         self._db = db
+        self._ideas = ideas  # on the same database, so a request and its ideas commit in one transaction
+
+    def complete(self, record: IdeaRequestRecord, ideas: Sequence[InvestmentIdea]) -> None:
+        with self._db.transaction():
+            for idea in ideas:
+                self._ideas.add(idea)  # joins this transaction
+            self.update(record)
 
     def add(self, record: IdeaRequestRecord) -> None:
         try:

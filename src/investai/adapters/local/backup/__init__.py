@@ -1,0 +1,1 @@
+"""Encrypted, consistent backups of the embedded deployment and their restore."""
