@@ -209,7 +209,10 @@ def test_the_price_chart_is_point_in_time(owner: WebUser, generated: Generated, 
     try:
         row = {"symbol": symbol, "date": day, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "adj_close": 1.0}
         frame, problems = bar_frame_from_rows([{**row, "volume": 1.0}])
-        sample_container.market.ingest_bars(frame, problems=problems, source="correction")
+        admin = sign_up(sample_container, role=Role.ADMINISTRATOR, organisation=ORG)
+        principal = sample_container.identity.verifier.verify(admin.tokens.access_token)
+        note = "vendor restated the close"  # a change this large is an administrator's explicit correction
+        sample_container.market_review.correct(principal, CallContext(), frame, problems=problems, note=note)
     finally:
         clock.set(before)
     corrected = sample_container.market.bars(symbol, start=idea.analysis.data_end, end=idea.analysis.data_end)
