@@ -28,6 +28,7 @@ from investai.domain.audit import AuditOutcome
 from investai.domain.citations import Evidence, MarketCitation
 from investai.domain.common import epoch_ms
 from investai.domain.errors import NotFound
+from investai.domain.idea_parts import ComplianceState, ComplianceStatus
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.domain.users import InvestmentPreferences, Role, UserProfile
@@ -208,13 +209,19 @@ def test_a_point_in_time_read_withholds_documents_the_administrator_may_not_read
 # -- restore ------------------------------------------------------------------------------------------
 
 
-def test_restoring_an_idea_writes_a_new_revision_equal_to_the_old_content(
+def test_restoring_an_idea_writes_a_new_revision_of_the_old_content_under_its_current_lifecycle(
     client: TestClient, container: Container, clock: FakeClock, admin: Account, analyst: Account
 ) -> None:
     v1, v2, v3 = three_revisions(container, analyst)
     clock.set(at("10:10:00"))
-
     url = f"{PITR}/ideas/{v1.id}/restore"
+    in_review = client.post(url, json={"as_of": z(at("10:00:04"))}, headers=admin.headers)
+    assert_error(in_review, 409, "conflict")  # what a compliance officer is reviewing never changes under them
+    assert len(container.ideas.history(v1.id)) == 3
+
+    v4 = v3.transition(IdeaStatus.DRAFT, by=analyst.user.id, at=at("10:10:01"), reason="withdrawn")
+    container.ideas.add(v4)
+    clock.set(at("10:10:02"))
     response = client.post(url, json={"as_of": z(at("10:00:04"))}, headers=admin.headers)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -222,24 +229,39 @@ def test_restoring_an_idea_writes_a_new_revision_equal_to_the_old_content(
     assert body["restored_version"] == 1
     restored = container.ideas.get(v1.id)
     assert shown(body["idea"]) == restored
-    assert restored.version == 4
-    assert restored.timestamp == epoch_ms(at("10:10:00"))
-    revision_keys = {"version", "timestamp"}
-    assert restored.model_dump(exclude=revision_keys) == v1.model_dump(exclude=revision_keys)
-    assert restored.status is IdeaStatus.DRAFT
-    assert container.ideas.history(v1.id) == [v1, v2, v3, restored]  # history is kept
+    assert restored.version == 5
+    assert restored.timestamp == epoch_ms(at("10:10:02"))
+    lifecycle = {"version", "timestamp", "status", "status_history"}
+    assert restored.model_dump(exclude=lifecycle) == v1.model_dump(exclude=lifecycle)
+    assert (restored.status, restored.status_history) == (v4.status, v4.status_history)
+    assert container.ideas.history(v1.id) == [v1, v2, v3, v4, restored]  # history is kept
 
     clock.advance(timedelta(seconds=5))
     again = client.post(url, json={"as_of": z(at("10:00:04"))}, headers=admin.headers)
     assert again.status_code == 200, again.text
     assert again.json()["created"] is False  # already as it was then: nothing written
-    assert len(container.ideas.history(v1.id)) == 4
+    assert len(container.ideas.history(v1.id)) == 5
 
     undo = client.post(url, json={"as_of": z(at("10:00:07"))}, headers=admin.headers)  # back to v3's content
     assert undo.json()["created"] is True
     latest = container.ideas.get(v1.id)
-    assert latest.version == 5
-    assert latest.model_dump(exclude=revision_keys) == v3.model_dump(exclude=revision_keys)
+    assert latest.version == 6
+    assert latest.title == v3.title
+    assert latest.status is IdeaStatus.DRAFT  # never back in review, nor approved, by a restore
+
+
+def test_an_approved_idea_is_never_restored(
+    client: TestClient, container: Container, clock: FakeClock, admin: Account, analyst: Account
+) -> None:
+    v1, _, v3 = three_revisions(container, analyst)
+    checked = v3.revise(at=at("10:01:00"), compliance=ComplianceStatus(state=ComplianceState.COMPLIANT))
+    approved = checked.transition(IdeaStatus.APPROVED, by="officer", at=at("10:02:00"), reason="fine")
+    container.ideas.add(checked)
+    container.ideas.add(approved)
+    clock.set(at("10:10:00"))
+    refused = client.post(f"{PITR}/ideas/{v1.id}/restore", json={"as_of": z(at("10:00:04"))}, headers=admin.headers)
+    assert_error(refused, 409, "conflict")
+    assert container.ideas.get(v1.id) == approved
 
 
 def test_restoring_a_profile_brings_back_its_settings_under_the_current_account(
@@ -393,7 +415,8 @@ def test_the_retention_window_is_a_setting(tmp_path: Path, monkeypatch: pytest.M
 def test_every_point_in_time_read_and_restore_is_audited(
     client: TestClient, container: Container, clock: FakeClock, admin: Account, analyst: Account
 ) -> None:
-    v1, _, _ = three_revisions(container, analyst)
+    v1, _, v3 = three_revisions(container, analyst)
+    container.ideas.add(v3.transition(IdeaStatus.DRAFT, by=analyst.user.id, at=at("10:00:07"), reason="withdrawn"))
     clock.set(at("10:00:00"))
     put_profile(client, analyst, {"sectors": ["Energy"]})
     clock.set(at("10:00:30"))
@@ -426,9 +449,9 @@ def test_every_point_in_time_read_and_restore_is_audited(
     assert restore.details == {
         "as_of": "2024-01-02T10:00:04+00:00",
         "restored_version": 1,
-        "replaced_version": 3,
+        "replaced_version": 4,
         "created": True,
-        "version": 4,
+        "version": 5,
     }
     (listed,) = events("pitr.idea.list")
     assert listed.outcome is AuditOutcome.SUCCESS

@@ -6,10 +6,11 @@ recovery, per item, for administrators of the item's organisation.
   else :class:`~investai.domain.pitr.OutsideRetention` (422). An item with no revision then is ``NotFound``,
   exactly like an item of another organisation.
 * **Restore** never rewrites history: it writes a new latest revision equal to the content as of that
-  second (an idea: every field, its lifecycle status included, with the next version and a new timestamp; a
-  profile: preferences and notification settings, while role and organisation follow the account as it is
-  now). When the latest revision already has that content nothing is written, so a retried restore is
-  harmless.
+  second. An idea: every field but its lifecycle (status and status history stay as they are now), with the
+  next version and a new timestamp, and never while the idea is in review or approved, so no restore brings
+  back an approval or changes what a compliance officer reviews. A profile: preferences and notification
+  settings, while role and organisation follow the account as it is now. When the latest revision already
+  has that content nothing is written, so a retried restore is harmless.
 * **Erasure** deletes a profile with all its revisions: an erased user's profile is absent as of every
   second, and no restore can bring it back.
 * Ideas are shown as every idea read shows them (:class:`~investai.services.source_access.SourceAccess`):
@@ -29,9 +30,10 @@ from typing import Any
 from investai.domain.access import Permission, Principal
 from investai.domain.audit import AuditOutcome
 from investai.domain.common import epoch_ms
-from investai.domain.errors import DomainError, NotFound, PermissionDenied
+from investai.domain.errors import Conflict, DomainError, NotFound, PermissionDenied
 from investai.domain.idea_views import IdeaView
 from investai.domain.ideas import InvestmentIdea
+from investai.domain.lifecycle import IdeaStatus
 from investai.domain.pitr import AsOf, resolve_as_of
 from investai.domain.users import User, UserProfile
 from investai.ports.audit import AuditLog
@@ -42,6 +44,9 @@ from investai.services.source_access import SourceAccess
 from investai.services.users import ERASED_DOMAIN
 
 REVISION_KEYS = {"version", "timestamp"}
+KEPT_ON_RESTORE = REVISION_KEYS | {"status", "status_history"}
+"""What a restore takes from the latest revision rather than from the one restored."""
+UNDER_REVIEW = frozenset({IdeaStatus.IN_REVIEW, IdeaStatus.APPROVED})
 
 
 @dataclass(frozen=True)
@@ -104,19 +109,32 @@ class PointInTimeService:
             return self._sources.ideas(principal, found)
 
     def restore_idea(self, principal: Principal, ctx: CallContext, idea_id: str, as_of: datetime) -> IdeaRestore:
-        """Write a new latest revision equal to the idea as of ``as_of``."""
+        """Write a new latest revision whose content is the idea's as of ``as_of``, under its lifecycle as it
+        is now (status and status history): a restore changes what an idea says, never where it stands in
+        review. An idea in review or approved is refused (``Conflict``): its content is what a compliance
+        officer is reviewing or approved; withdraw it to draft first (an approved idea stays as approved)."""
         with self._audited(principal, ctx, "pitr.idea.restore", "idea", idea_id, as_of) as details:
             old = self._idea_at(principal, idea_id, self._resolve(as_of))
             latest = self._ideas.get(idea_id)
             details.update(restored_version=old.version, replaced_version=latest.version)
-            if old.model_dump(exclude=REVISION_KEYS) == latest.model_dump(exclude=REVISION_KEYS):
+            if old.model_dump(exclude=KEPT_ON_RESTORE) == latest.model_dump(exclude=KEPT_ON_RESTORE):
                 details["created"] = False
                 return IdeaRestore(
                     idea=self._sources.idea(principal, latest), restored_version=old.version, created=False
                 )
+            if latest.status in UNDER_REVIEW:
+                raise Conflict(
+                    f"idea {idea_id} is {latest.status.value}: its content is under or past compliance review;"
+                    " restore the content of a draft (withdraw the idea from review first)"
+                )
             stamp = max(epoch_ms(self._clock.now()), latest.timestamp + 1)
             data = old.model_dump()
-            data.update(version=latest.version + 1, timestamp=stamp)
+            data.update(
+                version=latest.version + 1,
+                timestamp=stamp,
+                status=latest.status,
+                status_history=[change.model_dump() for change in latest.status_history],
+            )
             restored = InvestmentIdea.model_validate(data)
             self._ideas.add(restored)  # Conflict if another writer stored a revision meanwhile
             details.update(created=True, version=restored.version)
