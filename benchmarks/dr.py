@@ -161,10 +161,83 @@ def measure(runs: int) -> dict[str, Any]:
     return results
 
 
+SECTION = "Recovery and robustness"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def _artifact(name: str) -> dict[str, Any] | None:
+    path = ARTIFACTS / name / "report.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def section(results: dict[str, Any]) -> list[str]:
+    """RESULTS.md lines: the drill's figures, then the last crash and multi-process test runs of ``make test``
+    (``artifacts/crash``, ``artifacts/processes``) when this checkout has them."""
+
+    def spread(key: str) -> str:
+        return "{min:.2f} / {median:.2f} / {max:.2f} s".format(**results[key])
+
+    lines = [
+        f"## {SECTION}",
+        "",
+        "Disaster recovery on the sample deployment (`benchmarks/dr.py`, `investai dr drill --json` against a "
+        "running server, min / median / max over the runs; method in its docstring). Sample data directory: "
+        f"{results['data_dir_mb']} MB, backup {results['backup_mb']} MB.",
+        "",
+        "| measure | value | baseline | ratio | target |",
+        "|---|---:|---|---:|---:|",
+        f"| backup (consistent, encrypted) | {spread('backup_s')} | plain copy of the files, "
+        f"{results['copy_s']['median']:.3f} s | {results['backup_vs_copy']:.1f}x | ≤ 30 s |",
+        f"| restore into an empty directory | {spread('restore_s')} | | | |",
+        f"| restored server: start until `/ready` | {spread('ready_s')} | | | |",
+        f"| RTO: restore plus start until ready | {spread('rto_s')} | a start on a plain copy, "
+        f"{results['plain_start_ready_s']['median']:.2f} s | {results['rto_vs_plain_start']:.2f}x | ≤ 5 min |",
+        "| RPO: age of the newest backup | at most 1 hour with the default hourly schedule | | | ≤ 1 hour |",
+        f"| first start on an empty directory until `/ready` | {results['first_start_ready_s']} s | | | |",
+        f"| first start until the sample corpus is indexed | {results['sample_indexed_after_start_s']} s | | | |",
+        "",
+        "Drill checks: " + "; ".join(f"{name} {outcome}" for name, outcome in results["checks"].items()) + ".",
+    ]
+    crash = _artifact("crash")
+    if crash is not None:
+        acknowledged = sum(crash["acknowledged"].values())
+        lines += [
+            "",
+            f"Crash test (`tests/integration/test_server_crash.py`, from `make test`): {crash['cycles']} SIGKILLs of "
+            f"`investai serve` ({crash['kills_during_start']} during start-up, {crash['kills_under_load']} under "
+            f"load), {acknowledged:,} acknowledged writes ({crash['acknowledged']}); lost: "
+            f"{sum(crash['lost'].values())}; damaged stores: {len(crash['corrupt_stores'])}; idea requests failed "
+            f"after three interrupted runs: {crash['requests_failed_after_retries']}; {crash['seconds']:.0f} s.",
+        ]
+    processes = _artifact("processes")
+    if processes is not None:
+        lines += [
+            "",
+            f"Multi-process test (`tests/integration/test_processes.py`, from `make test`): server, separate worker "
+            f"and CLI writing one data directory for {processes['write_seconds']:.0f} s: {processes['users']} users, "
+            f"{processes['documents']} documents, {processes['bars']} bars, {processes['idea_requests']} idea "
+            f"requests, {processes['cli_commands']} CLI commands, {processes['audit_reads']} audit reads; "
+            f"integrity_check {processes['integrity_check']}, every acknowledged write present.",
+        ]
+    return lines
+
+
+def write_section(results: dict[str, Any], path: Path) -> None:
+    """Replace (or add) the section in RESULTS.md, leaving the rest as the last ``make bench`` wrote it."""
+    text = path.read_text() if path.is_file() else "# Benchmark results\n"
+    head = text.split(f"\n## {SECTION}\n", 1)[0].rstrip("\n")
+    path.write_text(head + "\n\n" + "\n".join(section(results)) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    print(json.dumps(measure(parser.parse_args().runs), indent=2))
+    parser.add_argument("--write", action="store_true", help="update this section of benchmarks/RESULTS.md")
+    arguments = parser.parse_args()
+    results = measure(arguments.runs)
+    print(json.dumps(results, indent=2))
+    if arguments.write:
+        write_section(results, Path(__file__).with_name("RESULTS.md"))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks import analytics, api_overhead, http_throughput, ideas, knowledge, market
+from benchmarks import analytics, api_overhead, dr, http_throughput, ideas, knowledge, market
 from investai.adapters.local.clock import SystemClock
 from investai.bootstrap import build_container
 from investai.config import Settings
@@ -157,6 +157,7 @@ def main() -> None:
         )
     )
     report(rows, figures, prices, quant, generation)
+    dr.write_section(dr.measure(3), RESULTS)
 
 
 def report(

@@ -10,6 +10,8 @@ write that was acknowledged (a 2xx answer, or a CLI exit code of 0) is there, by
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from tests.processes import Api, Deployment, stop
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 WRITE_FOR_S = 32.0
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "processes"
 FIRST_DAY = date(2023, 1, 2)
 
 
@@ -41,6 +44,7 @@ class Acknowledged:
     bars: dict[tuple[str, date], float] = field(default_factory=dict)
     audit_reads: int = 0
     cli_runs: int = 0
+    backups: int = 0
     failures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -65,8 +69,8 @@ def _csv_document(tag: str, index: int) -> bytes:
     return f"label,value,comment\n{rows}\n".encode()
 
 
-def _bars_csv(days: list[date], base: float) -> str:
-    lines = [f"{day.isoformat()},{base + offset * 0.01:.2f}" for offset, day in enumerate(days)]
+def _bars_csv(days: list[date], closes: list[float]) -> str:
+    lines = [f"{day.isoformat()},{close:.2f}" for day, close in zip(days, closes, strict=True)]
     return "date,close\n" + "\n".join(lines) + "\n"
 
 
@@ -89,7 +93,10 @@ def test_server_worker_and_cli_write_one_data_directory_at_once(tmp_path: Path) 
         worker = deployment.start_worker()
         stop_at = time.monotonic() + WRITE_FOR_S
         writers = _api_writers(admin, analyst, manager, acked, stop_at)
-        writers.append(threading.Thread(target=_cli_writer, args=(deployment, acked, stop_at), name="cli"))
+        writers += [
+            threading.Thread(target=_cli_writer, args=(deployment, acked, stop_at, lane), name=f"cli-{lane}")
+            for lane in (0, 1)
+        ]
         for thread in writers:
             thread.start()
         for thread in writers:
@@ -100,14 +107,45 @@ def test_server_worker_and_cli_write_one_data_directory_at_once(tmp_path: Path) 
         exits.extend([stop(worker) if worker is not None else 0, server.stop()])
 
     assert exits == [0, 0], server.log()  # both ended gracefully on SIGTERM
-    assert acked.cli_runs >= 5
+    assert acked.cli_runs >= 10
+    assert acked.backups >= 1
     assert len(acked.requests) >= 5
     assert acked.audit_reads >= 10
-    assert deployment.integrity() == {"embeddings.db": "ok", "investai.db": "ok"}
+    integrity = deployment.integrity()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "write_seconds": WRITE_FOR_S,
+        "users": len(acked.users),
+        "documents": len(acked.documents),
+        "bars": len(acked.bars),
+        "idea_requests": len(acked.requests),
+        "cli_commands": acked.cli_runs,
+        "backups": acked.backups,
+        "audit_reads": acked.audit_reads,
+        "integrity_check": integrity,
+    }
+    (ARTIFACTS / "report.json").write_text(json.dumps(figures, indent=2))
+    assert integrity == {"embeddings.db": "ok", "investai.db": "ok"}
     verified = deployment.cli("audit", "verify")
     assert verified.returncode == 0, verified.stderr
     assert "audit chain intact" in verified.stdout
     _check_acknowledged_writes(deployment, acked)
+    _check_backups_taken_meanwhile(deployment, tmp_path / "restored")
+
+
+def _check_backups_taken_meanwhile(deployment: Deployment, target: Path) -> None:
+    """Backups taken while everything was writing verify, and the newest restores into a working directory."""
+    verified = deployment.cli("backup", "verify", "--all")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    restored = deployment.cli("backup", "restore", "--to", str(target))
+    assert restored.returncode == 0, restored.stderr
+    copy = Deployment(target.parent, extra_env={"INVESTAI_DATA_DIR": str(target)})
+    assert copy.cli("audit", "verify").returncode == 0
+    connection = sqlite3.connect(target / "investai.db")
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        connection.close()
 
 
 def _api_writers(admin: Api, analyst: Api, manager: Api, acked: Acknowledged, stop_at: float) -> list[threading.Thread]:
@@ -164,21 +202,26 @@ def _api_writers(admin: Api, analyst: Api, manager: Api, acked: Acknowledged, st
     ]
 
 
-def _cli_writer(deployment: Deployment, acked: Acknowledged, stop_at: float) -> None:
-    """One CLI command after another, each a process of its own, as an operator would type them."""
+def _cli_writer(deployment: Deployment, acked: Acknowledged, stop_at: float, lane: int) -> None:
+    """One CLI command after another, each a process of its own, as an operator would type them; ``lane``
+    keeps two such operators' users, files and dates apart."""
     index = 0
     while time.monotonic() < stop_at:
-        email = f"cli.user{index}@example.com"
-        days = [FIRST_DAY + timedelta(days=index * 5 + offset) for offset in range(5)]
-        bars_file = deployment.root / f"cli-bars-{index}.csv"
-        bars_file.write_text(_bars_csv(days, 50 + index * 0.05))
-        document = deployment.root / f"cli-{index}.csv"
-        document.write_bytes(_csv_document("cli", index))
+        tag = f"{lane}-{index}"
+        email = f"cli.user{tag}@example.com"
+        first = FIRST_DAY + timedelta(days=1000 * lane + index * 5)
+        days = [first + timedelta(days=offset) for offset in range(5)]
+        closes = [round(50 + index * 0.05 + offset * 0.01, 2) for offset in range(5)]
+        bars_file = deployment.root / f"cli-bars-{tag}.csv"
+        bars_file.write_text(_bars_csv(days, closes))
+        document = deployment.root / f"cli-{tag}.csv"
+        document.write_bytes(_csv_document("cli", 1000 * lane + index))
         commands = [
             ("users", "create", "--email", email, "--role", "analyst"),
             ("market", "import", str(bars_file), "--symbol", "MPCLI"),
             ("documents", "upload", "--as", "mp.analyst@example.com", str(document)),
             ("audit", "verify"),
+            ("backup", "create"),
             ("market", "bars", "MPCLI"),
         ]
         for command in commands:
@@ -191,11 +234,12 @@ def _cli_writer(deployment: Deployment, acked: Acknowledged, stop_at: float) -> 
                 if command[0] == "users":
                     acked.users.add(email)
                 elif command[:2] == ("market", "import"):
-                    for offset, day in enumerate(days):
-                        acked.bars[("MPCLI", day)] = round(50 + index * 0.05 + offset * 0.01, 2)
+                    acked.bars.update({("MPCLI", day): close for day, close in zip(days, closes, strict=True)})
                 elif command[0] == "documents":
                     document_id = run.stdout.split(": ", 1)[1].split(" ", 1)[0]
                     acked.documents[document_id] = hashlib.sha256(document.read_bytes()).hexdigest()
+                elif command[0] == "backup":
+                    acked.backups += 1
         index += 1
 
 
