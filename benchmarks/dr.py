@@ -205,7 +205,7 @@ def section(results: dict[str, Any]) -> list[str]:
             "",
             f"Crash test (`tests/integration/test_server_crash.py`, from `make test`): {crash['cycles']} SIGKILLs of "
             f"`investai serve` ({crash['kills_during_start']} during start-up, {crash['kills_under_load']} under "
-            f"load), {acknowledged:,} acknowledged writes ({crash['acknowledged']}); lost: "
+            f"load), {acknowledged:,} acknowledged writes ({_counts(crash['acknowledged'])}); lost: "
             f"{sum(crash['lost'].values())}; damaged stores: {len(crash['corrupt_stores'])}; idea requests failed "
             f"after three interrupted runs: {crash['requests_failed_after_retries']}; {crash['seconds']:.0f} s.",
         ]
@@ -216,10 +216,16 @@ def section(results: dict[str, Any]) -> list[str]:
             f"Multi-process test (`tests/integration/test_processes.py`, from `make test`): server, separate worker "
             f"and CLI writing one data directory for {processes['write_seconds']:.0f} s: {processes['users']} users, "
             f"{processes['documents']} documents, {processes['bars']} bars, {processes['idea_requests']} idea "
-            f"requests, {processes['cli_commands']} CLI commands, {processes['audit_reads']} audit reads; "
-            f"integrity_check {processes['integrity_check']}, every acknowledged write present.",
+            f"requests, {processes['cli_commands']} CLI commands ({processes['backups']} backups), "
+            f"{processes['audit_reads']} audit reads; "
+            f"`PRAGMA integrity_check` ok on {', '.join(sorted(processes['integrity_check']))}, `investai audit "
+            "verify` passes, every acknowledged write present.",
         ]
     return lines
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{value:,} {name}" for name, value in counts.items())
 
 
 def write_section(results: dict[str, Any], path: Path) -> None:
