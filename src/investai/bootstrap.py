@@ -51,7 +51,7 @@ from investai.ingest import IngestLimits
 from investai.ingest.chunking import ChunkingOptions
 from investai.ingest.market_plausibility import PlausibilityRules
 from investai.jobs.handlers import build_handlers
-from investai.jobs.schedule import register_schedules
+from investai.jobs.schedule import Schedule, register_schedules, schedules
 from investai.jobs.worker import JobHandler, Worker, WorkerPool
 from investai.observability.metrics import Metrics
 from investai.observability.tracing import build_tracer_provider
@@ -196,18 +196,20 @@ class Container:
         ]
         return WorkerPool(workers)
 
-    def start_scheduler(self) -> None:
-        register_schedules(
-            scheduler=self.scheduler,
-            queue=self.jobs,
-            clock=self.clock,
-            maintenance_cron=self.settings.maintenance_cron,
-            lifecycle_cron=self.settings.document_lifecycle_cron,
-            market_retention_cron=self.settings.market_retention_cron,
-            market_refresh_cron=self.settings.market_refresh_cron,
-            ideas_expiry_cron=self.settings.ideas_expiry_cron,
-            backup_cron=self.settings.backup_cron,
+    def schedules(self) -> list[Schedule]:
+        """The recurring jobs this deployment's settings ask for."""
+        settings = self.settings
+        return schedules(
+            maintenance_cron=settings.maintenance_cron,
+            lifecycle_cron=settings.document_lifecycle_cron,
+            market_retention_cron=settings.market_retention_cron,
+            market_refresh_cron=settings.market_refresh_cron,
+            ideas_expiry_cron=settings.ideas_expiry_cron,
+            backup_cron=settings.backup_cron,
         )
+
+    def start_scheduler(self) -> None:
+        register_schedules(scheduler=self.scheduler, queue=self.jobs, clock=self.clock, listed=self.schedules())
         self.scheduler.start()
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from investai.adapters.local.clock import FakeClock
 from investai.bootstrap import Container
 from investai.domain.errors import NotFound
 from investai.jobs.handlers import PURGE_EXPIRED
-from investai.jobs.schedule import register_schedules
+from investai.jobs.schedule import register_schedules, schedules
 from investai.ports.identity import RefreshOutcome
 from investai.services.auth_common import hash_token
 from tests.conftest import Account
@@ -31,13 +31,8 @@ class RecordingScheduler:
 
 def test_the_daily_trigger_enqueues_one_purge_job_per_day(container: Container, clock: FakeClock) -> None:
     scheduler = RecordingScheduler()
-    register_schedules(
-        scheduler=scheduler,
-        queue=container.jobs,
-        clock=clock,
-        maintenance_cron="17 3 * * *",
-        lifecycle_cron="41 2 * * *",
-    )
+    listed = schedules(maintenance_cron="17 3 * * *", lifecycle_cron="41 2 * * *")
+    register_schedules(scheduler=scheduler, queue=container.jobs, clock=clock, listed=listed)
     cron, action = scheduler.actions["maintenance"]
     assert cron == "17 3 * * *"
     action()

@@ -342,3 +342,20 @@ def test_the_system_page_shows_stores_jobs_tiers_and_metrics(web: WebFactory, sa
     assert "test-model-7" in text
     assert '<td class="num">120</td><td class="num">30</td>' in text
     assert "GET /admin/system" in admin.page("/admin/system").text  # among the busiest routes
+
+
+def test_the_system_page_lists_the_schedules_and_the_newest_backup(
+    web: WebFactory, sample_container: Container
+) -> None:
+    admin = web(role=Role.ADMINISTRATOR)
+    before = admin.page("/admin/system").text
+    schedules = before.split('<table id="schedules">', 1)[1].split("</table>", 1)[0]
+    for schedule in sample_container.schedules():
+        assert f"<code>{schedule.cron}</code></td><td><code>{schedule.job_kind}</code>" in schedules
+    assert "<code>backup.create</code>" in schedules  # hourly by default, with the other recurring jobs
+    if sample_container.backups.latest() is None:
+        assert "No backup yet" in before
+    taken = sample_container.backups.create()
+    after = admin.page("/admin/system").text
+    assert f"<code>{taken.id}</code>" in after
+    assert "35 days" in after

@@ -1,6 +1,16 @@
-"""Recurring work: each trigger only enqueues a job, so the work itself is retried and observable."""
+"""Recurring work as data: each schedule names a job kind and a cron expression (UTC), and its trigger only
+enqueues that job, so the work itself is retried and observable. The same list drives the in-process scheduler
+and what operators see on the system page.
+
+Each trigger's idempotency key holds its period (the day for daily work, the minute otherwise), so however many
+processes run a scheduler, a period enqueues its job once.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from investai.jobs.handlers import (
     BACKUP,
@@ -15,49 +25,45 @@ from investai.ports.jobs import JobQueue
 from investai.ports.scheduler import Scheduler
 
 
-def register_schedules(
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    cron: str
+    job_kind: str
+    once_per: Literal["day", "minute"]
+
+    def idempotency_key(self, clock: Clock) -> str:
+        now = clock.now()
+        period = now.date().isoformat() if self.once_per == "day" else now.strftime("%Y-%m-%dT%H:%M")
+        return f"{self.name}:{period}"
+
+
+def schedules(
     *,
-    scheduler: Scheduler,
-    queue: JobQueue,
-    clock: Clock,
     maintenance_cron: str,
     lifecycle_cron: str,
     market_retention_cron: str | None = None,
     market_refresh_cron: str | None = None,
     ideas_expiry_cron: str | None = None,
     backup_cron: str | None = None,
-) -> None:
-    # one job per day each, however many processes run a scheduler
-    def enqueue_purge() -> None:
-        queue.enqueue(PURGE_EXPIRED, idempotency_key=f"purge:{clock.now().date().isoformat()}")
-
-    def enqueue_lifecycle() -> None:
-        queue.enqueue(DOCUMENT_LIFECYCLE, idempotency_key=f"lifecycle:{clock.now().date().isoformat()}")
-
-    # at most one of each per minute, however many processes run a scheduler
-    def enqueue_retention() -> None:
-        queue.enqueue(MARKET_RETENTION, idempotency_key=f"market-retention:{_minute(clock)}")
-
-    def enqueue_refresh() -> None:
-        queue.enqueue(MARKET_REFRESH, idempotency_key=f"market-refresh:{_minute(clock)}")
-
-    def enqueue_expiry() -> None:
-        queue.enqueue(EXPIRE_IDEAS, idempotency_key=f"ideas-expiry:{_minute(clock)}")
-
-    def enqueue_backup() -> None:
-        queue.enqueue(BACKUP, idempotency_key=f"backup:{_minute(clock)}")
-
-    scheduler.add_cron("maintenance", maintenance_cron, enqueue_purge)
-    if backup_cron:
-        scheduler.add_cron("backup", backup_cron, enqueue_backup)
-    if ideas_expiry_cron:
-        scheduler.add_cron("ideas-expiry", ideas_expiry_cron, enqueue_expiry)
-    scheduler.add_cron("document-lifecycle", lifecycle_cron, enqueue_lifecycle)
-    if market_retention_cron:
-        scheduler.add_cron("market-retention", market_retention_cron, enqueue_retention)
-    if market_refresh_cron:
-        scheduler.add_cron("market-refresh", market_refresh_cron, enqueue_refresh)
+) -> list[Schedule]:
+    """Every schedule configured; an empty or missing cron expression leaves its schedule out."""
+    listed = [
+        Schedule("maintenance", maintenance_cron, PURGE_EXPIRED, "day"),
+        Schedule("document-lifecycle", lifecycle_cron, DOCUMENT_LIFECYCLE, "day"),
+        Schedule("backup", backup_cron or "", BACKUP, "minute"),
+        Schedule("ideas-expiry", ideas_expiry_cron or "", EXPIRE_IDEAS, "minute"),
+        Schedule("market-retention", market_retention_cron or "", MARKET_RETENTION, "minute"),
+        Schedule("market-refresh", market_refresh_cron or "", MARKET_REFRESH, "minute"),
+    ]
+    return [schedule for schedule in listed if schedule.cron.strip()]
 
 
-def _minute(clock: Clock) -> str:
-    return clock.now().strftime("%Y-%m-%dT%H:%M")
+def register_schedules(*, scheduler: Scheduler, queue: JobQueue, clock: Clock, listed: Sequence[Schedule]) -> None:
+    """Add a trigger to ``scheduler`` for each schedule: it enqueues the schedule's job once per period."""
+    for schedule in listed:
+
+        def enqueue(schedule: Schedule = schedule) -> None:
+            queue.enqueue(schedule.job_kind, idempotency_key=schedule.idempotency_key(clock))
+
+        scheduler.add_cron(schedule.name, schedule.cron, enqueue)

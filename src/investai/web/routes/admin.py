@@ -289,5 +289,17 @@ def system_page(request: Request, operator: OpsPage, container: ContainerDep) ->
         "model_tokens": sum(row["input_tokens"] + row["output_tokens"] for row in models),
         "model_cost": sum(row["cost"] for row in models),
         "sections": admin_sections(operator),
+        "schedules": container.schedules(),
     }
+    context |= _backups(container)
     return render(request, "admin/system.html", context)
+
+
+def _backups(container: Container) -> dict[str, Any]:
+    latest = container.backups.latest()
+    age = (container.clock.now() - latest.created_at).total_seconds() / 60 if latest is not None else None
+    return {
+        "latest_backup": latest,
+        "backup_age_minutes": age,
+        "backup_retention_days": container.settings.backup_retention_days,
+    }
