@@ -26,14 +26,7 @@ def _principal(container: Container, email: str, permission: Permission) -> Prin
     if user is None or user.status is UserStatus.DISABLED:  # the CLI runs with the operator's trust
         typer.echo(f"error: no active user {email}", err=True)
         raise typer.Exit(1)
-    principal = Principal(
-        user_id=user.id,
-        organisation_id=user.organisation_id,
-        role=user.role,
-        session_id="cli",
-        token_id="cli",
-        authenticated_at=container.clock.now(),
-    )
+    principal = Principal.acting_as(user, actor="cli", at=container.clock.now())
     if not principal.can(permission):
         typer.echo(f"error: a {user.role.value} may not {permission.value}", err=True)
         raise typer.Exit(1)

@@ -69,14 +69,7 @@ def test_a_sample_corpus_upload_cut_short_is_finished_and_deletions_stay(contain
     created = container.identity.users.create_user(
         actor=None, email=LIBRARY_EMAIL, role=Role.ANALYST, organisation_id="org_1"
     )
-    library = Principal(
-        user_id=created.user.id,
-        organisation_id="org_1",
-        role=Role.ANALYST,
-        session_id="t",
-        token_id="t",
-        authenticated_at=container.clock.now(),
-    )
+    library = Principal.acting_as(created.user, actor="test", at=container.clock.now())
     first_two = container.knowledge.samples._corpus()[:2]
     container.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
     for sample in first_two:

@@ -51,14 +51,7 @@ def z(moment: datetime) -> str:
 
 
 def principal_of(account: Account, clock: FakeClock) -> Principal:
-    return Principal(
-        user_id=account.user.id,
-        organisation_id=account.user.organisation_id,
-        role=account.user.role,
-        session_id="test",
-        token_id="test",
-        authenticated_at=clock.now(),
-    )
+    return Principal.acting_as(account.user, actor="test", at=clock.now())
 
 
 def plain_idea(**overrides: Any) -> InvestmentIdea:

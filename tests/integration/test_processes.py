@@ -270,14 +270,7 @@ def _check_acknowledged_writes(deployment: Deployment, acked: Acknowledged) -> N
         assert missing_users == []
         owner = container.users.get_by_email("mp.analyst@example.com")
         assert owner is not None
-        reader = Principal(
-            user_id=owner.id,
-            organisation_id=owner.organisation_id,
-            role=owner.role,
-            session_id="test",
-            token_id="test",
-            authenticated_at=container.clock.now(),
-        )
+        reader = Principal.acting_as(owner, actor="test", at=container.clock.now())
         for document_id, digest in acked.documents.items():
             content = container.knowledge.documents.download(reader, document_id, CallContext())
             assert hashlib.sha256(content.data).hexdigest() == digest, document_id

@@ -247,14 +247,7 @@ def _count_lost(deployment: Deployment, tally: Tally, report: Report) -> None:
         lost["bars"] = sum(stored_bars.get(day) != close for day, close in tally.bars.items())
         owner = container.users.get_by_email("crash.analyst@example.com")
         assert owner is not None
-        reader = Principal(
-            user_id=owner.id,
-            organisation_id=owner.organisation_id,
-            role=owner.role,
-            session_id="check",
-            token_id="check",
-            authenticated_at=container.clock.now(),
-        )
+        reader = Principal.acting_as(owner, actor="check", at=container.clock.now())
         missing = 0
         for request_id in tally.requests:
             try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
 
 from investai.domain.common import DomainModel, Identifier, UtcDatetime
-from investai.domain.users import Role
+from investai.domain.users import Role, User
 
 
 class Permission(StrEnum):
@@ -88,6 +89,19 @@ class Principal(DomainModel):
     token_id: str = Field(min_length=1, max_length=64)
     authenticated_at: UtcDatetime
     mfa: bool = False
+
+    @classmethod
+    def acting_as(cls, user: User, *, actor: str, at: datetime) -> Principal:
+        """``user`` acting without a session of their own: a command run with the operator's trust, a loader,
+        a check. ``actor`` names what acts (it stands where a session and token id would)."""
+        return cls(
+            user_id=user.id,
+            organisation_id=user.organisation_id,
+            role=user.role,
+            session_id=actor,
+            token_id=actor,
+            authenticated_at=at,
+        )
 
     @property
     def permissions(self) -> frozenset[Permission]:

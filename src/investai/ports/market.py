@@ -27,20 +27,19 @@ from investai.domain.market import (
     WriteCounts,
 )
 
-BAR_SCHEMA = pa.schema(
-    [
-        pa.field("symbol", pa.string(), nullable=False),
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("open", pa.float64()),
-        pa.field("high", pa.float64()),
-        pa.field("low", pa.float64()),
-        pa.field("close", pa.float64(), nullable=False),
-        pa.field("adj_close", pa.float64()),
-        pa.field("volume", pa.float64()),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("available_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-)
+_BAR_VALUES = [
+    pa.field("symbol", pa.string(), nullable=False),
+    pa.field("date", pa.date32(), nullable=False),
+    pa.field("open", pa.float64()),
+    pa.field("high", pa.float64()),
+    pa.field("low", pa.float64()),
+    pa.field("close", pa.float64(), nullable=False),
+    pa.field("adj_close", pa.float64()),
+    pa.field("volume", pa.float64()),
+    pa.field("source", pa.string(), nullable=False),
+]
+
+BAR_SCHEMA = pa.schema([*_BAR_VALUES, pa.field("available_at", pa.timestamp("us", tz="UTC"), nullable=False)])
 """A batch of bars to write. ``available_at`` is when the row's values became knowable (see
 :mod:`investai.domain.market`); for a row that replaces a different stored value, the store uses the write's
 ``ingested_at`` instead, so corrections are never backdated."""
@@ -52,19 +51,7 @@ NEIGHBOUR_COLUMNS = ["symbol", *BAR_COLUMNS]
 """The columns of :meth:`TimeSeriesStore.bar_neighbours` (as a bar read, with the symbol first)."""
 
 QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("symbol", pa.string(), nullable=False),
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("open", pa.float64()),
-        pa.field("high", pa.float64()),
-        pa.field("low", pa.float64()),
-        pa.field("close", pa.float64(), nullable=False),
-        pa.field("adj_close", pa.float64()),
-        pa.field("volume", pa.float64()),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-    ]
+    [pa.field("id", pa.string(), nullable=False), *_BAR_VALUES, pa.field("reason", pa.string(), nullable=False)]
 )
 """A batch of rows to hold in quarantine: a bar's values, the id to hold it under and why it is held."""
 

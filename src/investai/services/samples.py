@@ -57,14 +57,7 @@ class SampleLibrary:
                 display_name="Research library (sample documents)",
             )  # its temporary password is never shown: the account holds documents and never signs in
             existing = created.user
-        library = Principal(
-            user_id=existing.id,
-            organisation_id=existing.organisation_id,
-            role=Role.ANALYST,
-            session_id="sample-loader",
-            token_id="sample-loader",
-            authenticated_at=self._clock.now(),
-        )
+        library = Principal.acting_as(existing, actor="sample-loader", at=self._clock.now())
         held = {document.title for document in self._records.list_by_owner(existing.id, limit=1000)}
         missing = [sample for sample in self._corpus() if sample.title not in held]
         if missing:
