@@ -6,6 +6,8 @@ manager, ...) passed as keyword overrides.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from investai.adapters.local.clock import SystemClock
 from investai.adapters.local.data_directory import DataDirectoryUse
 from investai.adapters.local.duckdb_market import DuckDbTimeSeriesStore
 from investai.adapters.local.embedder import SentenceTransformerEmbedder
+from investai.adapters.local.fsutil import ensure_private_dir
 from investai.adapters.local.keyring import LocalKeyring
 from investai.adapters.local.lancedb_index import LanceDbSearchIndex
 from investai.adapters.local.market_directory import DirectoryProvider
@@ -207,6 +210,14 @@ class Container:
             ideas_expiry_cron=settings.ideas_expiry_cron,
             backup_cron=settings.backup_cron,
         )
+
+    @contextmanager
+    def first_start(self) -> Iterator[None]:
+        """Hold while preparing a new data directory (the first administrator, the sample history and corpus):
+        processes starting together take turns, so the second finds the work done instead of racing it."""
+        ensure_private_dir(self.settings.data_dir)
+        with FileLock(self.settings.data_dir / ".first-start.lock", mode=0o600):
+            yield
 
     def start_scheduler(self) -> None:
         register_schedules(scheduler=self.scheduler, queue=self.jobs, clock=self.clock, listed=self.schedules())

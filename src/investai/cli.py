@@ -94,15 +94,16 @@ def serve(
     from investai.api.app import create_app
 
     container = _container(service=True)
-    _ensure_first_administrator(container)
-    if container.settings.load_sample_market_data:
-        report = container.market.ensure_sample_loaded()
-        if report is not None:
-            typer.echo(f"loaded the sample market history: {report.inserted} bars", err=True)
-    if container.settings.load_sample_documents:
-        loaded = container.knowledge.samples.ensure_loaded(container.settings.default_organisation)
-        if loaded:
-            typer.echo(f"loaded {loaded} sample documents; the worker indexes them now", err=True)
+    with container.first_start():
+        _ensure_first_administrator(container)
+        if container.settings.load_sample_market_data:
+            report = container.market.ensure_sample_loaded()
+            if report is not None:
+                typer.echo(f"loaded the sample market history: {report.inserted} bars", err=True)
+        if container.settings.load_sample_documents:
+            loaded = container.knowledge.samples.ensure_loaded(container.settings.default_organisation)
+            if loaded:
+                typer.echo(f"loaded {loaded} sample documents; the worker indexes them now", err=True)
     settings = container.settings.model_copy(update={"serve_with_worker": worker, "serve_with_scheduler": scheduler})
     container.settings = settings
     application = create_app(container, background=True)

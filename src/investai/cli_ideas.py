@@ -46,9 +46,13 @@ def _prepare_samples(container: Container) -> None:
     from investai.services.documents import PROCESS_DOCUMENT
 
     settings = container.settings
-    if settings.load_sample_market_data:
-        container.market.ensure_sample_loaded()
-    if settings.load_sample_documents and container.knowledge.samples.ensure_loaded(settings.default_organisation):
+    with container.first_start():  # a server starting meanwhile loads them at most once with this command
+        if settings.load_sample_market_data:
+            container.market.ensure_sample_loaded()
+        loaded = settings.load_sample_documents and container.knowledge.samples.ensure_loaded(
+            settings.default_organisation
+        )
+    if loaded:
         typer.echo("indexing the sample documents...", err=True)
         worker = Worker(  # document jobs only: nobody else's queued work runs in this command
             queue=container.jobs,

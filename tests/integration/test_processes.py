@@ -24,7 +24,9 @@ import pytest
 from investai.bootstrap import build_container
 from investai.config import Settings
 from investai.domain.access import Principal
+from investai.sample.documents import sample_documents
 from investai.services.auth_common import CallContext
+from investai.services.samples import LIBRARY_EMAIL
 from tests.processes import Api, Deployment, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -281,5 +283,34 @@ def _check_acknowledged_writes(deployment: Deployment, acked: Acknowledged) -> N
         }
         assert {key: stored.get(key) for key in acked.bars} == acked.bars
         assert container.knowledge.index.count() > 0
+    finally:
+        container.close()
+
+
+def test_two_servers_started_together_on_a_new_data_directory_prepare_it_once(tmp_path: Path) -> None:
+    """The first administrator, the sample history and the sample corpus are made once however many processes
+    start on an empty data directory at the same moment; both servers come up and serve the same data."""
+    deployment = Deployment(tmp_path)
+    servers = [deployment.start_server(), deployment.start_server()]
+    try:
+        for server in servers:
+            server.wait_ready()
+        admins = [Api.admin(server.base_url) for server in servers]
+        created = admins[0].request(
+            "POST", "/api/v1/admin/users", json={"email": "both@example.com", "role": "analyst"}
+        )
+        assert created.status_code == 201, created.text
+        listed = admins[1].request("GET", "/api/v1/admin/users")
+        assert "both@example.com" in listed.text
+    finally:
+        exits = [server.stop() for server in servers]
+    assert exits == [0, 0], "\n".join(server.log() for server in servers)
+    container = build_container(Settings(data_dir=deployment.data_dir, _env_file=None))
+    try:
+        library = container.users.get_by_email(LIBRARY_EMAIL)
+        assert library is not None
+        titles = [document.title for document in container.documents.list_by_owner(library.id, limit=1000)]
+        assert sorted(titles) == sorted({sample.title for sample in sample_documents()})
+        assert container.market.bar_frame("KO").shape[0] > 8000  # the history, once
     finally:
         container.close()
