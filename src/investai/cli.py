@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from types import FrameType
@@ -245,4 +246,7 @@ def rotate_signing_keys() -> None:
 
 
 def main() -> None:
+    # whatever the shell's umask, every file and folder the product creates (databases and their WAL files, the
+    # search index, object folders, backups) is readable by its owner only
+    os.umask(0o077)
     app()

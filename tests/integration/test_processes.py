@@ -314,3 +314,20 @@ def test_two_servers_started_together_on_a_new_data_directory_prepare_it_once(tm
         assert container.market.bar_frame("KO").shape[0] > 8000  # the history, once
     finally:
         container.close()
+
+
+def test_every_file_a_server_creates_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    deployment = Deployment(tmp_path)
+    server = deployment.start_server()
+    try:
+        server.wait_ready()
+    finally:
+        assert server.stop() == 0
+    assert deployment.cli("backup", "create").returncode == 0
+    loose = [
+        f"{path.relative_to(tmp_path)} {path.stat().st_mode & 0o777:o}"
+        for root in (deployment.data_dir, tmp_path / "backups")
+        for path in [root, *root.rglob("*")]
+        if path.stat().st_mode & 0o077
+    ]
+    assert loose == []
