@@ -62,13 +62,13 @@ def main_options(
     _LOGGING["json"] = log_json
 
 
-def _settings(*, service: bool = False) -> Settings:
+def _settings(*, service: bool = False, **overrides: object) -> Settings:
     """The settings, with logging set up: a service (serve, worker) logs JSON lines as configured; a command
     prints what it has to say for people and logs only warnings, readable, unless ``--log-json`` asks for JSON."""
     from investai.config import load_settings
     from investai.observability.logging import configure_logging
 
-    settings = load_settings()
+    settings = load_settings(**{name: value for name, value in overrides.items() if value is not None})
     if service or _LOGGING["json"]:
         configure_logging(level=settings.effective_log_level, json=settings.log_json or _LOGGING["json"])
     else:
@@ -76,10 +76,10 @@ def _settings(*, service: bool = False) -> Settings:
     return settings
 
 
-def _container(*, service: bool = False) -> Container:
+def _container(*, service: bool = False, **overrides: object) -> Container:
     from investai.bootstrap import build_container
 
-    return build_container(_settings(service=service))
+    return build_container(_settings(service=service, **overrides))
 
 
 @app.command()

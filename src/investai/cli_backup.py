@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from investai.domain.backups import BackupSummary
 
 backup_app = typer.Typer(help="Backups of every store, and restore", no_args_is_help=True)
+Repository = Annotated[
+    Path | None, typer.Option("--dir", help="The backup repository, any path (default: INVESTAI_BACKUP_DIR)")
+]
 keys_app = typer.Typer(help="The keyring's master keys", no_args_is_help=True)
 
 
@@ -35,12 +38,12 @@ def _line(summary: BackupSummary) -> str:
 
 
 @backup_app.command("create")
-def create() -> None:
+def create(directory: Repository = None) -> None:
     """Take a backup now: a consistent, encrypted snapshot of every store (safe while the server runs)."""
     from investai.cli import _container
     from investai.domain.errors import DomainError
 
-    container = _container()
+    container = _container(backup_dir=directory)
     try:
         summary = container.backups.create()
         typer.echo(f"backup {summary.id} in {container.settings.backup_path}")
@@ -53,11 +56,11 @@ def create() -> None:
 
 
 @backup_app.command("list")
-def list_backups() -> None:
+def list_backups(directory: Repository = None) -> None:
     """The backups held, newest first."""
     from investai.cli import _container
 
-    container = _container()
+    container = _container(backup_dir=directory)
     try:
         found = container.backups.list_backups()
         typer.echo(f"{len(found)} backups in {container.settings.backup_path}")
@@ -71,12 +74,13 @@ def list_backups() -> None:
 def verify(
     backup_id: Annotated[str | None, typer.Argument(help="The backup (default: the newest)")] = None,
     every: Annotated[bool, typer.Option("--all", help="Verify every backup")] = False,
+    directory: Repository = None,
 ) -> None:
     """Re-read a backup whole: decrypt every file and compare every hash; exit 1 on any problem."""
     from investai.cli import _container
     from investai.domain.errors import DomainError
 
-    container = _container()
+    container = _container(backup_dir=directory)
     try:
         held = [summary.id for summary in container.backups.list_backups()]
         chosen = held if every else [backup_id or (held[0] if held else "")]
@@ -106,13 +110,14 @@ def restore(
     to: Annotated[
         Path | None, typer.Option("--to", help="An empty directory to restore into (default: INVESTAI_DATA_DIR)")
     ] = None,
+    directory: Repository = None,
 ) -> None:
     """Restore a backup into an empty data directory; refuses a directory that holds anything or is in use."""
     from investai.bootstrap import restore_backup
     from investai.cli import _settings
     from investai.domain.errors import DomainError
 
-    settings = _settings()
+    settings = _settings(backup_dir=directory)
     target = (to or settings.data_dir).resolve()
     try:
         report = restore_backup(settings, backup_id=backup_id, target=target)
@@ -124,11 +129,11 @@ def restore(
 
 
 @backup_app.command("prune")
-def prune() -> None:
+def prune(directory: Repository = None) -> None:
     """Drop backups older than the retention (INVESTAI_BACKUP_RETENTION_DAYS; the newest always stays)."""
     from investai.cli import _container
 
-    container = _container()
+    container = _container(backup_dir=directory)
     try:
         removed = container.backups.prune(container.clock.now())
         typer.echo(f"removed {len(removed)} backups" + (f": {', '.join(removed)}" if removed else ""))

@@ -194,3 +194,36 @@ def test_ideas_generate_on_a_fresh_data_directory(tmp_path: Path, monkeypatch: p
     bad = runner.invoke(app, ["ideas", "generate", "--risk", "reckless"])
     assert bad.exit_code == 2
     assert "risk_tolerance" in bad.output
+
+
+def test_backup_commands_to_any_path_and_a_restore_that_refuses_a_live_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INVESTAI_DATA_DIR", str(tmp_path / "var"))
+    repository = tmp_path / "elsewhere" / "backups"
+    runner = CliRunner()
+    assert runner.invoke(app, ["users", "create", "--email", "ana@example.com", "--role", "analyst"]).exit_code == 0
+    created = runner.invoke(app, ["backup", "create", "--dir", str(repository)])
+    assert created.exit_code == 0, created.output
+    backup_id = created.stdout.split()[1]
+    assert f"backup {backup_id} in {repository}" in created.stdout
+    assert "{" not in created.output  # for people: no JSON log lines unless asked for
+    listed = runner.invoke(app, ["backup", "list", "--dir", str(repository)])
+    assert f"1 backups in {repository}" in listed.stdout
+    assert backup_id in listed.stdout
+    verified = runner.invoke(app, ["backup", "verify", "--dir", str(repository)])
+    assert verified.exit_code == 0, verified.output
+    assert f"{backup_id}  ok" in verified.stdout
+
+    refused = runner.invoke(app, ["backup", "restore", "--dir", str(repository), "--to", str(tmp_path / "var")])
+    assert refused.exit_code == 1
+    assert "is not empty: a restore never overwrites a data directory" in refused.output
+    restored = runner.invoke(
+        app, ["backup", "restore", backup_id, "--dir", str(repository), "--to", str(tmp_path / "r")]
+    )
+    assert restored.exit_code == 0, restored.output
+    assert f"restored {backup_id} into {tmp_path / 'r'}" in restored.stdout
+    monkeypatch.setenv("INVESTAI_DATA_DIR", str(tmp_path / "r"))
+    assert "audit chain intact" in runner.invoke(app, ["audit", "verify"]).stdout
+    rotated = runner.invoke(app, ["keys", "rotate"])
+    assert "sealing new data with master key local:2" in rotated.stdout
