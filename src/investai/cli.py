@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
@@ -62,13 +65,13 @@ def main_options(
     _LOGGING["json"] = log_json
 
 
-def _settings(*, service: bool = False, **overrides: object) -> Settings:
+def _settings(*, service: bool = False, backup_dir: Path | None = None) -> Settings:
     """The settings, with logging set up: a service (serve, worker) logs JSON lines as configured; a command
     prints what it has to say for people and logs only warnings, readable, unless ``--log-json`` asks for JSON."""
     from investai.config import load_settings
     from investai.observability.logging import configure_logging
 
-    settings = load_settings(**{name: value for name, value in overrides.items() if value is not None})
+    settings = load_settings(**({"backup_dir": backup_dir} if backup_dir is not None else {}))
     if service or _LOGGING["json"]:
         configure_logging(level=settings.effective_log_level, json=settings.log_json or _LOGGING["json"])
     else:
@@ -76,10 +79,30 @@ def _settings(*, service: bool = False, **overrides: object) -> Settings:
     return settings
 
 
-def _container(*, service: bool = False, **overrides: object) -> Container:
+def _container(*, service: bool = False, backup_dir: Path | None = None) -> Container:
     from investai.bootstrap import build_container
 
-    return build_container(_settings(service=service, **overrides))
+    return build_container(_settings(service=service, backup_dir=backup_dir))
+
+
+@contextmanager
+def command(*, errors: tuple[type[Exception], ...] = (), backup_dir: Path | None = None) -> Iterator[Container]:
+    """The container of one command, closed when it ends. A domain error (or one of ``errors``) is printed for
+    people, with its per-row details if any, and the command exits 1."""
+    from investai.domain.errors import DomainError
+
+    container = _container(backup_dir=backup_dir)
+    caught: tuple[type[Exception], ...] = (DomainError, *errors)
+    try:
+        yield container
+    except caught as exc:
+        typer.echo(f"error: {exc}", err=True)
+        for detail in getattr(exc, "details", None) or []:
+            if isinstance(detail, dict) and "row" in detail:
+                typer.echo(f"  row {detail['row']}: {detail['reason']}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
 
 
 @app.command()

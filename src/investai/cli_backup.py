@@ -40,34 +40,24 @@ def _line(summary: BackupSummary) -> str:
 @backup_app.command("create")
 def create(directory: Repository = None) -> None:
     """Take a backup now: a consistent, encrypted snapshot of every store (safe while the server runs)."""
-    from investai.cli import _container
-    from investai.domain.errors import DomainError
+    from investai.cli import command
 
-    container = _container(backup_dir=directory)
-    try:
+    with command(backup_dir=directory) as container:
         summary = container.backups.create()
         typer.echo(f"backup {summary.id} in {container.settings.backup_path}")
         typer.echo(_line(summary))
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
 
 
 @backup_app.command("list")
 def list_backups(directory: Repository = None) -> None:
     """The backups held, newest first."""
-    from investai.cli import _container
+    from investai.cli import command
 
-    container = _container(backup_dir=directory)
-    try:
+    with command(backup_dir=directory) as container:
         found = container.backups.list_backups()
         typer.echo(f"{len(found)} backups in {container.settings.backup_path}")
         for summary in found:
             typer.echo(_line(summary))
-    finally:
-        container.close()
 
 
 @backup_app.command("verify")
@@ -77,11 +67,9 @@ def verify(
     directory: Repository = None,
 ) -> None:
     """Re-read a backup whole: decrypt every file and compare every hash; exit 1 on any problem."""
-    from investai.cli import _container
-    from investai.domain.errors import DomainError
+    from investai.cli import command
 
-    container = _container(backup_dir=directory)
-    try:
+    with command(backup_dir=directory) as container:
         held = [summary.id for summary in container.backups.list_backups()]
         chosen = held if every else [backup_id or (held[0] if held else "")]
         if not chosen or not chosen[0]:
@@ -95,13 +83,8 @@ def verify(
             for problem in result.problems:
                 typer.echo(f"  {problem}", err=True)
             broken += not result.ok
-        if broken:
-            raise typer.Exit(1)
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
+    if broken:
+        raise typer.Exit(1)
 
 
 @backup_app.command("restore")
@@ -131,23 +114,17 @@ def restore(
 @backup_app.command("prune")
 def prune(directory: Repository = None) -> None:
     """Drop backups older than the retention (INVESTAI_BACKUP_RETENTION_DAYS; the newest always stays)."""
-    from investai.cli import _container
+    from investai.cli import command
 
-    container = _container(backup_dir=directory)
-    try:
+    with command(backup_dir=directory) as container:
         removed = container.backups.prune(container.clock.now())
         typer.echo(f"removed {len(removed)} backups" + (f": {', '.join(removed)}" if removed else ""))
-    finally:
-        container.close()
 
 
 @keys_app.command("rotate")
 def rotate() -> None:
     """Make a new master key current: new data is sealed with it; everything sealed earlier stays readable."""
-    from investai.cli import _container
+    from investai.cli import command
 
-    container = _container()
-    try:
+    with command() as container:
         typer.echo(f"sealing new data with master key {container.keys.rotate()}")
-    finally:
-        container.close()

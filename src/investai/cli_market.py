@@ -109,21 +109,15 @@ def load_sample() -> None:
     """Load the sample history bundled with skfolio (20 US large caps 1990-2022, the S&P 500, 5 factor ETFs)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from investai.domain.errors import DomainError
+    from investai.cli import command
 
-    container = _open()
-    try:
+    with command() as container:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()) as progress:
             task = progress.add_task("sample: writing", total=None)
             report = container.market.load_sample(
                 progress=lambda done, total: progress.update(task, completed=done, total=total)
             )
         typer.echo(_summary("sample", report))
-    except DomainError as exc:  # e.g. the store is held by a running server
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
 
 
 @market_app.command("symbols")
@@ -132,16 +126,10 @@ def symbols(
     sector: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """List symbol master entries."""
-    from investai.domain.errors import DomainError
+    from investai.cli import command
 
-    container = _open()
-    try:
+    with command() as container:
         found = container.market.symbols(query=query, sector=sector, limit=1000)
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
     for info in found:
         typer.echo(f"{info.symbol:<8} {info.asset_class.value:<7} {info.sector or '':<24} {info.name}")
 
@@ -157,12 +145,11 @@ def bars(
     """Print bars as CSV."""
     from datetime import date
 
-    from investai.domain.errors import DomainError
+    from investai.cli import command
     from investai.domain.market import Interval
     from investai.services.market import parse_as_of
 
-    container = _open()
-    try:
+    with command(errors=(ValueError,)) as container:
         found = container.market.bars(
             symbol,
             start=date.fromisoformat(start) if start else None,
@@ -170,11 +157,6 @@ def bars(
             interval=Interval(interval),
             as_of=parse_as_of(as_of),
         )
-    except (DomainError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
     typer.echo("date,open,high,low,close,adj_close,volume")
     for bar in found:
         values = [bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume]
@@ -188,21 +170,15 @@ def list_quarantine(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
 ) -> None:
     """List bars held in quarantine as implausible: id, symbol, date, status, close and reason."""
-    from investai.domain.errors import DomainError
+    from investai.cli import command
     from investai.domain.market import QuarantineStatus
 
     try:
         chosen = None if status == "all" else QuarantineStatus(status)
     except ValueError as exc:
         raise typer.BadParameter(f"unknown status {status!r}") from exc
-    container = _open()
-    try:
+    with command() as container:
         rows = container.market_review.quarantined(symbol=symbol, status=chosen, limit=limit)
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
     for row in rows:
         typer.echo(f"{row.id}  {row.symbol:<8} {row.date}  {row.status.value:<9}  close={row.close:g}  {row.reason}")
 
@@ -212,18 +188,12 @@ def release(
     ids: Annotated[list[str], typer.Argument(help="Quarantined row ids")], as_user: AsAdministrator, note: Note
 ) -> None:
     """Store quarantined rows as they were submitted (an explicit, audited correction, visible from now)."""
-    from investai.domain.errors import DomainError
+    from investai.cli import command
     from investai.services.auth_common import CallContext
 
-    container = _open()
-    try:
+    with command() as container:
         principal = _administrator(container, as_user)
         _echo_correction(container.market_review.release(principal, CallContext(), ids, note=note))
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
 
 
 @market_app.command("discard")
@@ -231,19 +201,13 @@ def discard(
     ids: Annotated[list[str], typer.Argument(help="Quarantined row ids")], as_user: AsAdministrator, note: Note
 ) -> None:
     """Discard quarantined rows (audited; nothing is stored)."""
-    from investai.domain.errors import DomainError
+    from investai.cli import command
     from investai.services.auth_common import CallContext
 
-    container = _open()
-    try:
+    with command() as container:
         principal = _administrator(container, as_user)
         discarded = container.market_review.discard(principal, CallContext(), ids, note=note)
         typer.echo(f"discarded: {', '.join(discarded)}")
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
 
 
 @market_app.command("correct")
@@ -261,24 +225,16 @@ def correct(
     resolves: Annotated[list[str] | None, typer.Option(help="A quarantined row this settles (repeatable)")] = None,
 ) -> None:
     """Correct one stored bar explicitly, whatever its move against the stored one (the limits still hold)."""
-    from investai.domain.errors import DomainError
+    from investai.cli import command
     from investai.services.auth_common import CallContext
     from investai.services.market import bar_frame_from_rows
 
     row: dict[str, object] = {"symbol": symbol, "date": day, "open": open_, "high": high, "low": low}
     row.update({"close": close, "adj_close": adj_close, "volume": volume})
     frame, problems = bar_frame_from_rows([row])
-    container = _open()
-    try:
+    with command() as container:
         principal = _administrator(container, as_user)
         report = container.market_review.correct(
             principal, CallContext(), frame, problems=problems, note=note, resolves=resolves or []
         )
         _echo_correction(report)
-    except DomainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        for detail in getattr(exc, "details", None) or []:
-            typer.echo(f"  row {detail['row']}: {detail['reason']}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        container.close()
