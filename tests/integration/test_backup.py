@@ -198,14 +198,14 @@ def test_backups_are_incremental_and_verification_catches_any_changed_byte(
     assert [summary.id for summary in live.backups.list_backups()] == [second.id, first.id]
     assert live.backups.verify(second.id).ok
 
-    blobs = sorted((deployment.root / "backups" / "blobs").glob("*/*"), key=lambda path: path.stat().st_size)
-    victim = blobs[-1]
+    largest = max(new.files, key=lambda entry: entry.size)  # a blob the second backup needs
+    victim = repository.blob_path(largest.blob)
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0x01
     victim.write_bytes(bytes(data))
     damaged = live.backups.verify(second.id)
     assert not damaged.ok
-    assert any("authentication" in problem for problem in damaged.problems)
+    assert any("authentication" in problem and largest.path in problem for problem in damaged.problems)
 
     manifest = deployment.root / "backups" / "snapshots" / f"{first.id}.json"
     body = json.loads(manifest.read_bytes())

@@ -213,7 +213,10 @@ class BackupRepository:
         except FileNotFoundError as exc:
             raise IntegrityError(f"{entry.path}: blob {entry.blob[:12]}… is missing") from exc
         with source:
-            found = open_sealed(keys, source, sink)
+            try:
+                found = open_sealed(keys, source, sink)
+            except IntegrityError as exc:
+                raise IntegrityError(f"{entry.path}: {exc}") from exc
         if found.blob_id != entry.blob:
             raise IntegrityError(f"{entry.path}: blob {entry.blob[:12]}… holds other content")
         if found.sha256 != entry.sha256 or found.size != entry.size:
