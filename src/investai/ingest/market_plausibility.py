@@ -148,14 +148,15 @@ def screen_bars(accepted: pd.DataFrame, stored: pd.DataFrame, rules: Plausibilit
     :data:`~investai.ports.market.NEIGHBOUR_COLUMNS`, as :meth:`TimeSeriesStore.bar_neighbours` gives them)."""
     holds = _Holds(len(accepted))
     values = {column: _floats(accepted, column) for column in (*PRICE_COLUMNS, "volume")}
-    found, current = _current_versions(accepted, stored)
+    days = _days(accepted["date"])
+    found, current = _current_versions(accepted, days, stored)
     unchanged = found & np.logical_and.reduce(
         [(values[c] == current[c]) | (np.isnan(values[c]) & np.isnan(current[c])) for c in values]
     )
     holds.open &= ~unchanged  # an unchanged row is plausible by definition: set aside, restored below
     _check_limits(holds, values, rules)
     _check_changes(holds, values, current, found, rules)
-    _check_jumps(holds, accepted, values, stored, rules)
+    _check_jumps(holds, accepted, days, values, stored, rules)
     holds.open |= unchanged
     held = accepted.loc[~holds.open].assign(reason=holds.reasons[~holds.open])
     return Screening(
@@ -211,9 +212,15 @@ def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
     return values
 
 
-def _current_versions(accepted: pd.DataFrame, stored: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _current_versions(
+    accepted: pd.DataFrame, days: np.ndarray, stored: pd.DataFrame
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Whether each row has a stored bar of its (symbol, date), and that bar's values (NaN where none)."""
-    keys = pd.DataFrame({"symbol": accepted["symbol"].to_numpy(dtype=object), "date": _days(accepted["date"])})
+    if stored.empty:  # a first load: nothing to compare with
+        return np.zeros(len(accepted), dtype=bool), {
+            c: np.full(len(accepted), np.nan) for c in (*PRICE_COLUMNS, "volume")
+        }
+    keys = pd.DataFrame({"symbol": accepted["symbol"].to_numpy(dtype=object), "date": days})
     right = stored.assign(date=_days(stored["date"]), _found=True)
     merged = keys.merge(right, on=["symbol", "date"], how="left", sort=False)
     found = merged["_found"].eq(True).to_numpy(dtype=bool)
@@ -297,6 +304,7 @@ class _Breach:
 def _check_jumps(
     holds: _Holds,
     accepted: pd.DataFrame,
+    days: np.ndarray,
     values: Mapping[str, np.ndarray],
     stored: pd.DataFrame,
     rules: PlausibilityRules,
@@ -304,73 +312,74 @@ def _check_jumps(
     live = np.flatnonzero(holds.open)
     if live.size == 0:
         return
-    series = _series(accepted, values, live, stored)
+    series = _series(accepted["symbol"].to_numpy(dtype=object)[live], days[live], values, live, stored)
     for code in _suspect_symbols(series, rules):
-        members = series.loc[series["code"] == code]
-        for position, reason in _walk(_points(members), rules).items():
+        members = series["code"] == code
+        for position, reason in _walk(
+            _points({name: column[members] for name, column in series.items()}), rules
+        ).items():
             holds.hold_one(position, reason)
 
 
+Columns = dict[str, np.ndarray]
+"""A table as numpy columns of one length: the jump check's series, cheaper to build and slice than a frame."""
+
+
 def _series(
-    accepted: pd.DataFrame, values: Mapping[str, np.ndarray], live: np.ndarray, stored: pd.DataFrame
-) -> pd.DataFrame:
-    """Stored bars and the rows in play, as one frame sorted by symbol, date and (stored first) kind."""
-    rows = pd.DataFrame(
-        {
-            "symbol": accepted["symbol"].to_numpy(dtype=object)[live],
-            "day": _days(accepted["date"])[live],
-            **{column: values[column][live] for column in PRICE_COLUMNS},
-            "candidate": live.astype(np.int64),
-        }
-    )
-    bars = pd.DataFrame(
-        {
-            "symbol": stored["symbol"].to_numpy(dtype=object),
-            "day": _days(stored["date"]),
-            **{column: _floats(stored, column) for column in PRICE_COLUMNS},
-            "candidate": np.full(len(stored), -1, dtype=np.int64),
-        }
-    )
-    replaced = pd.MultiIndex.from_frame(rows[["symbol", "day"]])
-    bars["shadowed"] = pd.MultiIndex.from_frame(bars[["symbol", "day"]]).isin(replaced) if len(bars) else []
-    rows["shadowed"] = False
-    series = pd.concat([bars, rows], ignore_index=True)
-    series["code"] = pd.factorize(series["symbol"])[0]
-    days = series["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    order = np.lexsort((series["candidate"].to_numpy() >= 0, days, series["code"].to_numpy()))
-    return series.iloc[order].reset_index(drop=True)
+    symbols: np.ndarray, days: np.ndarray, values: Mapping[str, np.ndarray], live: np.ndarray, stored: pd.DataFrame
+) -> Columns:
+    """Stored bars and the rows in play (``live``, with their ``symbols`` and ``days``), sorted by symbol, date
+    and (stored first) kind. Symbols are compared as integer codes and the columns stay numpy arrays: frames of a
+    million symbol strings cost more than the whole screen otherwise."""
+    stored_days = _days(stored["date"]) if len(stored) else np.array([], dtype="datetime64[D]")
+    codes = pd.factorize(np.concatenate([stored["symbol"].to_numpy(dtype=object), symbols]))[0].astype(np.int64)
+    day_numbers = np.concatenate([stored_days, days]).astype("datetime64[D]").astype(np.int64)
+    keys = (codes << 32) + day_numbers  # one integer per (symbol, day)
+    is_row = np.arange(codes.size) >= len(stored)
+    shadowed = np.zeros(codes.size, dtype=bool)
+    if len(stored):  # keys are unique on both sides: a batch holds a (symbol, date) once, and so does the store
+        shadowed[: len(stored)] = np.isin(keys[: len(stored)], keys[len(stored) :], assume_unique=True)
+    series: Columns = {
+        "code": codes,
+        "day": day_numbers.astype("datetime64[D]"),
+        **{column: np.concatenate([_floats(stored, column), values[column][live]]) for column in PRICE_COLUMNS},
+        "candidate": np.concatenate([np.full(len(stored), -1, dtype=np.int64), live.astype(np.int64)]),
+        "shadowed": shadowed,
+    }
+    if np.all(keys[1:] > keys[:-1]):  # already in order (a sorted batch, nothing stored around it): no copy
+        return series
+    order = np.lexsort((is_row, day_numbers, codes))
+    return {name: column[order] for name, column in series.items()}
 
 
-def _suspect_symbols(series: pd.DataFrame, rules: PlausibilityRules) -> list[int]:
+def _suspect_symbols(series: Columns, rules: PlausibilityRules) -> list[int]:
     """Codes of the symbols where some bar breaks the bounds against its predecessor, every row of the batch
     assumed plausible (replaced stored bars left out): only these need the walk."""
-    visible = series.loc[~series["shadowed"].to_numpy(dtype=bool)]
-    codes = visible["code"].to_numpy()
-    candidate = visible["candidate"].to_numpy() >= 0
+    visible = {name: column[~series["shadowed"]] for name, column in series.items()}
+    codes = visible["code"]
+    candidate = visible["candidate"] >= 0
     # a row of the batch, or a stored bar right after one, measured against the bar before it
     measured = (codes[1:] == codes[:-1]) & (candidate[1:] | candidate[:-1])
     if not measured.any():
         return []
     current, previous = np.flatnonzero(measured) + 1, np.flatnonzero(measured)
-    days = visible["day"].to_numpy().astype("datetime64[D]")
+    days = visible["day"]
     scale = np.sqrt(np.maximum(1, np.busday_count(days[previous], days[current])))
     broken = np.zeros(current.size, dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
         for column in PRICE_COLUMNS:
             reference = "adj_close" if column == "adj_close" else "close"
-            move = np.log(visible[column].to_numpy()[current] / visible[reference].to_numpy()[previous])
+            move = np.log(visible[column][current] / visible[reference][previous])
             broken |= (move > rules.rise * scale) | (move < rules.fall * scale)
     return sorted(set(codes[current[broken]].tolist()))
 
 
-def _points(members: pd.DataFrame) -> list[_Point]:
-    days = members["day"].to_numpy().astype("datetime64[D]")
-    prices = members[list(PRICE_COLUMNS)].to_dict("records")
-    candidates = members["candidate"].tolist()
-    shadowed = members["shadowed"].tolist()
+def _points(members: Columns) -> list[_Point]:
+    columns = [members[column].tolist() for column in PRICE_COLUMNS]
+    prices = [dict(zip(PRICE_COLUMNS, row, strict=True)) for row in zip(*columns, strict=True)]
     return [
         _Point(day=day, prices=price, candidate=int(c), shadowed=bool(s))
-        for day, price, c, s in zip(days, prices, candidates, shadowed, strict=True)
+        for day, price, c, s in zip(members["day"], prices, members["candidate"], members["shadowed"], strict=True)
     ]
 
 
