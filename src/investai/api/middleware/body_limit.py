@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from investai.api.errors import error_body
+from investai.api.middleware.body_watch import call_watching_body
 
 
 class BodyLimitMiddleware:
@@ -33,28 +34,16 @@ class BodyLimitMiddleware:
                 await _reject(scope, send, 413, f"request body exceeds {limit} bytes")
                 return
         received = 0
-        started = False
 
-        async def limited_receive() -> Message:
+        def count(chunk: bytes) -> None:
             nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(413, f"request body exceeds {limit} bytes")
-            return message
+            received += len(chunk)
+            if received > limit:
+                raise BodyTooLarge(413, f"request body exceeds {limit} bytes")
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge as exc:
-            # raised while something outside FastAPI (the WAF) was reading; inside, FastAPI answers it itself
-            if not started:
-                await _reject(scope, send, 413, str(exc.detail))
+        refused = await call_watching_body(self.app, scope, receive, send, look=count, refusal=BodyTooLarge)
+        if isinstance(refused, BodyTooLarge):
+            await _reject(scope, send, 413, str(refused.detail))
 
 
 class BodyTooLarge(HTTPException):

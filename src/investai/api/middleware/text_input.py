@@ -32,6 +32,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from investai.api.middleware.body_watch import call_watching_body
 from investai.api.middleware.rate_limit import send_json_error
 
 Location = tuple[str | int, ...]
@@ -312,28 +313,14 @@ class TextInputMiddleware:
         await self.app(scope, receive, send)
 
     async def _multipart(self, scope: Scope, receive: Receive, send: Send, check: MultipartTextCheck) -> None:
-        started = False
+        def look(chunk: bytes) -> None:
+            check.feed(chunk)
+            if check.problem is not None:
+                raise InvalidText(check.problem)
 
-        async def checked_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                check.feed(message.get("body", b""))
-                if check.problem is not None:
-                    raise InvalidText(check.problem)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, checked_receive, tracking_send)
-        except InvalidText as exc:
-            # raised while something outside FastAPI was reading; inside, FastAPI's handlers answer it
-            if started:
-                raise
-            await self._refuse(scope, send, tuple(exc.details[0]["loc"]))
+        refused = await call_watching_body(self.app, scope, receive, send, look=look, refusal=InvalidText)
+        if isinstance(refused, InvalidText):
+            await self._refuse(scope, send, tuple(refused.details[0]["loc"]))
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, location: Location) -> None:
