@@ -38,6 +38,7 @@ class ProcessLease:
         self._want_path = path.with_name(path.name + ".want")
         self._timeout_s = timeout_s
         self._fd: int | None = None
+        self._probe: int | None = None  # a descriptor of the want file, kept while holding, to test it cheaply
         self._guard = threading.Lock()
 
     @property
@@ -60,23 +61,30 @@ class ProcessLease:
             finally:
                 os.close(want_fd)  # drops the shared lock
             self._fd = lock_fd
+            self._probe = _open(self._want_path)
 
     def release(self) -> None:
         with self._guard:
             if self._fd is not None:
                 fd, self._fd = self._fd, None
                 os.close(fd)  # drops the lock
+            if self._probe is not None:
+                probe, self._probe = self._probe, None
+                os.close(probe)
 
     def wanted(self) -> bool:
-        """Whether another process waits for the lease (only meaningful while holding it)."""
-        want_fd = _open(self._want_path)
-        try:
-            fcntl.flock(want_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(want_fd)
-        return False
+        """Whether another process waits for the lease (``False`` unless holding it): one non-blocking lock
+        attempt on a descriptor kept open while holding, so polling it costs no file opening."""
+        with self._guard:
+            probe = self._probe
+            if probe is None:
+                return False
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            return False
 
 
 def _open(path: Path) -> int:
