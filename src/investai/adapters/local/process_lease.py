@@ -41,10 +41,6 @@ class ProcessLease:
         self._probe: int | None = None  # a descriptor of the want file, kept while holding, to test it cheaply
         self._guard = threading.Lock()
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def acquire(self, timeout_s: float | None = None) -> None:
         """Block until this process holds the lease; :class:`LeaseTimeout` after ``timeout_s``."""
         with self._guard:

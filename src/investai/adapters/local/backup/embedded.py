@@ -32,7 +32,7 @@ from investai.adapters.local.duckdb_market import DuckDbTimeSeriesStore
 from investai.adapters.local.fsutil import TEMP_PREFIX, ensure_private_dir
 from investai.adapters.local.lancedb_index import LanceDbSearchIndex
 from investai.adapters.local.sqlite import SqliteDatabase
-from investai.domain.backups import BackupError, BackupSummary, BackupVerification
+from investai.domain.backups import BackupSummary, BackupVerification
 from investai.domain.errors import DomainError
 from investai.ports.clock import Clock
 from investai.ports.keys import KeyManager
@@ -212,13 +212,3 @@ class EmbeddedBackups:
             return []
         with repository.locked(exclusive=True):
             return repository.prune(now=now, retention=self._retention)
-
-
-def ensure_backup_id(repository: BackupRepository, backup_id: str | None) -> str:
-    """``backup_id``, or the newest backup's when ``None``."""
-    if backup_id is not None:
-        return backup_id
-    ids = repository.snapshot_ids()
-    if not ids:
-        raise BackupError(f"{repository.root} holds no backups")
-    return ids[0]

@@ -266,6 +266,15 @@ class BackupRepository:
         names = (path.name.removesuffix(".json") for path in directory.glob("*.json"))
         return sorted((name for name in names if SNAPSHOT_ID.fullmatch(name)), reverse=True)
 
+    def chosen(self, snapshot_id: str | None) -> str:
+        """``snapshot_id``, or the newest snapshot's when ``None``."""
+        if snapshot_id is not None:
+            return snapshot_id
+        ids = self.snapshot_ids()
+        if not ids:
+            raise BackupError(f"{self.root} holds no backups")
+        return ids[0]
+
     def latest(self) -> Manifest | None:
         for snapshot_id in self.snapshot_ids():
             try:

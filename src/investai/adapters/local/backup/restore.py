@@ -20,7 +20,6 @@ from investai.adapters.local.backup.embedded import (
     KNOWLEDGE_DIR,
     MARKET_FILE,
     OBJECTS_DIR,
-    ensure_backup_id,
 )
 from investai.adapters.local.backup.repository import BackupRepository, FileEntry
 from investai.adapters.local.data_directory import IN_USE, claim_empty
@@ -73,7 +72,7 @@ def restore_backup(
     repository = BackupRepository(repository_root)
     started = time.perf_counter()
     with repository.locked(exclusive=False):
-        chosen = ensure_backup_id(repository, backup_id)
+        chosen = repository.chosen(backup_id)
         repository.load(chosen)  # an unknown id is refused before the target is touched
         with claim_empty(target):
             try:
