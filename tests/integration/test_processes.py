@@ -311,7 +311,7 @@ def test_two_servers_started_together_on_a_new_data_directory_prepare_it_once(tm
         assert library is not None
         titles = [document.title for document in container.documents.list_by_owner(library.id, limit=1000)]
         assert sorted(titles) == sorted({sample.title for sample in sample_documents()})
-        assert container.market.bar_frame("KO").shape[0] > 8000  # the history, once
+        assert container.market.bar_frame("KO").shape[0] > 8000  # the sample history is there
     finally:
         container.close()
 
