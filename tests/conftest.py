@@ -18,6 +18,7 @@ from investai.domain.common import new_id
 from investai.domain.users import Role, User
 from investai.ports.knowledge import Embedder
 from investai.services.auth_common import CallContext, TokenSet
+from tests.aws import MotoServer, moto_server
 from tests.factories import T0
 
 
@@ -105,3 +106,18 @@ def drain(container: Container) -> int:
     while worker.run_once():
         ran += 1
     return ran
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto server on 127.0.0.1 for the whole session, started by the first test that asks for it."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+@pytest.fixture
+def aws_environment(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """boto3's standard variables pointing every client at the moto server (no custom setting)."""
+    for name, value in moto.environment.items():
+        monkeypatch.setenv(name, value)
+    return moto
