@@ -22,12 +22,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from investai.adapters.local.clock import SystemClock
-from investai.api.app import create_app
 from investai.api.deps import IdeaReader
 from investai.bootstrap import build_container
 from investai.config import Settings
 from investai.domain.users import Role
 from investai.observability.logging import configure_logging
+from investai.server import create_app
 from investai.services.auth_common import CallContext, TokenSet
 
 REQUESTS = 2000

@@ -76,14 +76,14 @@ def moto_server(log_path: Path) -> Iterator[MotoServer]:
     env = {**os.environ, **CREDENTIALS}
     env.pop("AWS_ENDPOINT_URL", None)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - a fixed command of the test tools
+        process = subprocess.Popen(
             [*_moto_server_command(), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, env=env
         )
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):  # noqa: S310 - loopback
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:

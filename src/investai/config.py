@@ -246,7 +246,21 @@ class Settings(BaseSettings):
         },
         description="USD per 1,000 input and per 1,000 output tokens, by model id",
     )
+    # the AWS shape (INVESTAI_BACKEND=aws). Endpoints come from boto3's own AWS_ENDPOINT_URL and
+    # AWS_ENDPOINT_URL_<SERVICE> variables; credentials from its usual chain.
     aws_region: str = "us-east-1"
+    aws_resource_prefix: str = Field(
+        default="investai", pattern=r"^[a-z][a-z0-9-]{1,40}$", description="names every resource: <prefix>-<role>"
+    )
+    aws_bucket: str | None = Field(default=None, description="the data bucket (default: <prefix>-data)")
+    aws_table_names: dict[str, str] = Field(
+        default_factory=dict, description="table role -> table name, for tables not named <prefix>-<role>"
+    )
+    aws_jobs_queue_url: str | None = Field(default=None, description="default: looked up by name <prefix>-jobs")
+    aws_kms_key_id: str | None = Field(default=None, description="the data key: id, ARN or alias (alias/<prefix>-data)")
+    aws_secret_id: str | None = Field(default=None, description="the application secret (default: <prefix>/app)")
+    aws_user_pool_id: str | None = Field(default=None, description="default: looked up by name <prefix>-users")
+    aws_user_pool_client_id: str | None = Field(default=None, description="default: looked up by name <prefix>-web")
     idea_callback_hosts: list[str] = Field(
         default_factory=list, description="hosts an idea request's callback URL may name (https; http on loopback)"
     )

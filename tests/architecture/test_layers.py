@@ -1,4 +1,4 @@
-"""The dependency rule of DESIGN.md section 2, checked on the source's import statements.
+"""The dependency rule of docs/ARCHITECTURE.md section 2, checked on the source's import statements.
 
 Written as an AST check rather than import-linter contracts because the rules are prefix rules over
 packages that do not all exist yet, plus a standard-library allow-list for the pure layers, which
@@ -15,7 +15,20 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "investai"
-OUTER = ("adapters", "api", "web", "services", "agents", "jobs", "bootstrap", "cli", "aws_lambda", "config")
+OUTER = (
+    "adapters",
+    "api",
+    "web",
+    "http",
+    "server",
+    "services",
+    "agents",
+    "jobs",
+    "bootstrap",
+    "cli",
+    "aws_lambda",
+    "config",
+)
 PURE_THIRD_PARTY = {"pydantic", "pydantic_core", "numpy", "pandas", "scipy", "typing_extensions", "skfolio", "sklearn"}
 AWS_SDKS = {"boto3", "botocore", "opensearchpy", "aioboto3", "s3transfer"}
 
@@ -89,13 +102,58 @@ def test_only_aws_adapters_and_lambda_handlers_import_aws_sdks() -> None:
 
 
 def test_only_bootstrap_chooses_adapters() -> None:
-    may_import_adapters = {"investai.bootstrap"}
     offences = [
         f"{path.relative_to(SRC)}:{line} imports {name}"
         for path in sources()
-        if not path.is_relative_to(SRC / "adapters") and module_name(path) not in may_import_adapters
+        if not path.is_relative_to(SRC / "adapters") and not path.is_relative_to(SRC / "bootstrap")
         for line, name in imports_of(path)
         if name.startswith("investai.adapters")
+    ]
+    assert offences == []
+
+
+def test_each_shape_builds_from_its_own_adapters() -> None:
+    """The embedded shape never reaches for AWS adapters; the AWS shape imports them inside its builder only,
+    so building the embedded shape never imports boto3."""
+    embedded = [name for _, name in imports_of(SRC / "bootstrap" / "embedded.py")]
+    assert not [name for name in embedded if name.startswith("investai.adapters.aws")]
+    aws = SRC / "bootstrap" / "aws.py"
+    tree = ast.parse(aws.read_text(encoding="utf-8"))
+    top_level = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    assert not [node for node in top_level if (getattr(node, "module", "") or "").startswith("investai.adapters.aws")]
+
+
+def test_the_container_names_no_adapter_type() -> None:
+    """Entry points see services and ports: no field of the Container is typed with an adapter class."""
+    import typing
+
+    from investai.bootstrap.container import Container, Identity, Knowledge
+
+    for holder in (Container, Identity, Knowledge):
+        hints = typing.get_type_hints(holder)
+        public = {name: hint for name, hint in hints.items() if not name.startswith("_")}
+        adapters = {name: hint for name, hint in public.items() if "investai.adapters" in repr(hint)}
+        assert adapters == {}, holder.__name__
+
+
+@pytest.mark.parametrize(("entry_point", "sibling"), [("api", "web"), ("web", "api")])
+def test_the_api_and_the_web_ui_never_import_each_other(entry_point: str, sibling: str) -> None:
+    """Siblings over :mod:`investai.http`: only ``investai.server`` puts the two on one app."""
+    offences = [
+        f"{path.relative_to(SRC)}:{line} imports {name}"
+        for path in sources(entry_point)
+        for line, name in imports_of(path)
+        if name == f"investai.{sibling}" or name.startswith((f"investai.{sibling}.", "investai.server"))
+    ]
+    assert offences == []
+
+
+def test_the_shared_http_package_imports_neither_entry_point() -> None:
+    offences = [
+        f"{path.relative_to(SRC)}:{line} imports {name}"
+        for path in sources("http")
+        for line, name in imports_of(path)
+        if name.split(".")[:2] in (["investai", "api"], ["investai", "web"], ["investai", "server"])
     ]
     assert offences == []
 
@@ -106,3 +164,4 @@ def test_the_checker_sees_violations(tmp_path: Path) -> None:
     names = {name for path in sources("adapters") for _line, name in imports_of(path)}
     assert "investai.ports.object_store" in names
     assert "sqlite3" in names
+    assert "investai.http.errors" in {name for path in sources("api", "web") for _line, name in imports_of(path)}

@@ -1,9 +1,16 @@
 """Contract of the AuditLog port: an append-only log chained by hash, so that tampering is found.
 
-Every adapter must pass every test here. To add one (DynamoDB with S3 object lock, say), write a factory
-that yields an :class:`AuditHarness` on fresh storage: the log, plus a :class:`Tamper` that plays an
-attacker with direct write access to that backend's storage (bypassing the adapter and whatever guards the
-storage offers), and add it to :data:`ADAPTERS`. The tests at the end are specific to SQLite.
+Every adapter must pass every test here. To add one, write a factory that yields an :class:`AuditHarness` on
+fresh storage: the log, plus a :class:`Tamper` that plays an attacker with direct write access to that backend's
+storage (bypassing the adapter and whatever guards the storage offers), and add it to :data:`ADAPTERS`. The tests
+at the end are specific to SQLite, then to DynamoDB.
+
+DynamoDB runs on the session's moto server (started only when a DynamoDB case runs), one fresh table per test.
+Its requests reach moto one at a time (:class:`SerialisedClient`): DynamoDB makes each request atomic, moto's
+threaded server does not (a cancelled transaction puts back a copy of the whole table taken when it began,
+undoing writes that landed meanwhile). Races *between* requests — the ones the conditional head settles — remain.
+DynamoDB refuses no write by itself; the guard against edits is IAM, which moto does not enforce, so its
+tamper declares no refusal and the contract checks that the edit is found instead.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import math
 import multiprocessing
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -24,6 +32,9 @@ from typing import Any, Protocol
 
 import pytest
 
+from investai.adapters.aws.dynamodb_audit import DynamoDbAuditLog
+from investai.adapters.aws.provision import ensure_table
+from investai.adapters.aws.resources import AUDIT_TABLE, ResourceNames
 from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.migrations import MIGRATIONS
 from investai.adapters.local.sqlite import SqliteDatabase
@@ -31,6 +42,7 @@ from investai.adapters.local.sqlite_audit import MAX_DETAILS_BYTES, MAX_PAGE, Sq
 from investai.domain.audit import GENESIS_HASH, AuditEvent, AuditOutcome, chain_hash
 from investai.domain.errors import IntegrityError, ValidationFailed
 from investai.ports.audit import AuditLog
+from tests.aws import MotoServer, fresh_prefix
 from tests.factories import T0
 
 FORGED_HASH = hashlib.sha256(b"forged").hexdigest()
@@ -70,7 +82,7 @@ class AuditHarness:
     tamper: Tamper
 
 
-AuditFactory = Callable[[Path, FakeClock], AbstractContextManager[AuditHarness]]
+AuditFactory = Callable[..., AbstractContextManager[AuditHarness]]
 
 
 class SqliteTamper:
@@ -167,12 +179,138 @@ def sqlite_audit(tmp_path: Path, clock: FakeClock) -> Iterator[AuditHarness]:
         db.close()
 
 
-ADAPTERS: dict[str, AuditFactory] = {"sqlite": sqlite_audit}
+class SerialisedClient:
+    """A boto3 client whose requests (paginators' and waiters' included) reach moto one at a time: clients
+    sharing ``lock`` take turns. Records each operation and the index it names."""
+
+    def __init__(self, client: Any, lock: threading.Lock | None = None) -> None:
+        self.client = client
+        self.operations: list[tuple[str, str | None]] = []
+        turn = lock or threading.Lock()
+        make_api_call = client._make_api_call
+
+        def serialised(operation: str, parameters: dict[str, Any]) -> Any:
+            with turn:
+                self.operations.append((operation, parameters.get("IndexName")))
+                return make_api_call(operation, parameters)
+
+        client._make_api_call = serialised
+
+
+class DynamoDbTamper:
+    """Raw DynamoDB writes on the audit table, going around the adapter's conditions."""
+
+    stored_fields: tuple[str, ...] = ("hash", "prev_hash", "at", "actor_id", "organisation_id", "action")
+    refusal: tuple[type[BaseException], ...] = ()  # nothing in DynamoDB refuses a write; IAM is the guard
+    _ATTRIBUTES = {
+        "hash": "hash",
+        "prev_hash": "prevHash",
+        "at": "at",
+        "actor_id": "actorId",
+        "organisation_id": "organisationId",
+        "action": "action",
+    }
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def edit_body(self, seq: int, changes: dict[str, Any]) -> None:
+        item = self._item(seq)
+        body = json.loads(item["body"]["S"]) | changes
+        self._put({**item, "body": {"S": json.dumps(body, sort_keys=True, separators=(",", ":"))}})
+
+    def alter_field(self, seq: int, field: str) -> None:
+        item = self._item(seq)
+        forged: dict[str, dict[str, str]] = {
+            "hash": {"S": FORGED_HASH},
+            "prev_hash": {"S": FORGED_HASH},
+            "at": {"N": str(int(item["at"]["N"]) + 1)},
+            "actor_id": {"S": "mallory"},
+            "organisation_id": {"S": "other-org"},
+            "action": {"S": "audit.noop"},
+        }
+        self._put({**item, self._ATTRIBUTES[field]: forged[field]})
+
+    def delete(self, seq: int) -> None:
+        self._client.delete_item(TableName=self._table, Key=self._key(seq))
+
+    def swap_bodies(self, first: int, second: int) -> None:
+        one, two = self._item(first), self._item(second)
+        self._put({**one, "body": two["body"]})
+        self._put({**two, "body": one["body"]})
+
+    def swap_records(self, first: int, second: int) -> None:
+        one, two = self._item(first), self._item(second)
+        self._put({**two, **self._key(first)})
+        self._put({**one, **self._key(second)})
+
+    def update_in_place(self, seq: int) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(seq),
+            UpdateExpression="SET #action = :noop",
+            ExpressionAttributeNames={"#action": "action"},
+            ExpressionAttributeValues={":noop": {"S": "audit.noop"}},
+        )
+
+    def delete_in_place(self, seq: int) -> None:
+        self.delete(seq)
+
+    def _key(self, seq: int) -> dict[str, Any]:
+        return {"chain": {"S": "audit"}, "seq": {"N": str(seq)}}
+
+    def _item(self, seq: int) -> dict[str, Any]:
+        return dict(self._client.get_item(TableName=self._table, Key=self._key(seq), ConsistentRead=True)["Item"])
+
+    def _put(self, item: dict[str, Any]) -> None:
+        self._client.put_item(TableName=self._table, Item=item)
+
+
+@dataclass(frozen=True)
+class DynamoDbSetup:
+    moto: MotoServer
+    table: str
+    lock: threading.Lock
+
+    def client(self) -> SerialisedClient:
+        """A client of its own (another process's, say), taking turns with the others at moto."""
+        return SerialisedClient(self.moto.client("dynamodb"), self.lock)
+
+    def log(self, clock: FakeClock, client: SerialisedClient | None = None) -> DynamoDbAuditLog:
+        return DynamoDbAuditLog(dynamodb=(client or self.client()).client, table=self.table, clock=clock)
+
+
+@contextmanager
+def dynamodb_setup(moto: MotoServer) -> Iterator[DynamoDbSetup]:
+    raw = moto.client("dynamodb")
+    table = ResourceNames(prefix=fresh_prefix()).table(AUDIT_TABLE.role)
+    ensure_table(raw, AUDIT_TABLE, table)
+    try:
+        yield DynamoDbSetup(moto=moto, table=table, lock=threading.Lock())
+    finally:
+        raw.delete_table(TableName=table)
+
+
+@contextmanager
+def dynamodb_audit(tmp_path: Path, clock: FakeClock, *, moto: MotoServer) -> Iterator[AuditHarness]:
+    with dynamodb_setup(moto) as setup:
+        client = setup.client()
+        yield AuditHarness(log=setup.log(clock, client), tamper=DynamoDbTamper(setup.client().client, setup.table))
+        assert "Scan" not in {name for name, _ in client.operations}
+
+
+ADAPTERS: dict[str, AuditFactory] = {
+    "sqlite": sqlite_audit,
+    "dynamodb": dynamodb_audit,
+}
+MOTO_ADAPTERS = frozenset({"dynamodb"})
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
 def harness(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[AuditHarness]:
-    with ADAPTERS[request.param](tmp_path, clock) as built:
+    extra = {"moto": request.getfixturevalue("moto")} if request.param in MOTO_ADAPTERS else {}
+    with ADAPTERS[request.param](tmp_path, clock, **extra) as built:
         yield built
 
 
@@ -422,8 +560,12 @@ def test_reordered_records_break_at_the_earlier_position(log: AuditLog, tamper: 
     assert_broken_at(log, 2)
 
 
-def test_ordinary_updates_and_deletes_are_refused(log: AuditLog, tamper: Tamper) -> None:
+def test_ordinary_updates_and_deletes_are_refused_or_found(log: AuditLog, tamper: Tamper) -> None:
     events = fill(log, 3)
+    if not tamper.refusal:  # the storage refuses nothing (DynamoDB: IAM is the guard): verify must find it
+        tamper.update_in_place(2)
+        assert_broken_at(log, 2)
+        return
 
     with pytest.raises(tamper.refusal):
         tamper.update_in_place(2)
@@ -590,3 +732,115 @@ def test_sqlite_concurrent_appends_from_processes(sqlite_setup: SqliteSetup) -> 
     assert result.ok, result.reason
     assert result.checked == 76
     assert log.head()[0] == 76
+
+
+# -- DynamoDB specifics ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dynamodb(moto: MotoServer) -> Iterator[DynamoDbSetup]:
+    with dynamodb_setup(moto) as setup:
+        yield setup
+
+
+def test_dynamodb_eight_writers_make_one_unbroken_chain(dynamodb: DynamoDbSetup, clock: FakeClock) -> None:
+    """8 threads, each with its own log and client (as 8 processes would have), 50 appends each: every append
+    lands exactly once, in one chain, only the conditional head deciding who goes next."""
+    logs = [dynamodb.log(clock) for _ in range(8)]
+
+    def append_many(writer: int) -> list[int]:
+        log = logs[writer]
+        return [log.append(action="load.test", actor_id=f"w{writer}", details={"i": i}).seq for i in range(50)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        seqs = [seq for batch in pool.map(append_many, range(8)) for seq in batch]
+
+    assert sorted(seqs) == list(range(1, 401))
+    result = logs[0].verify()
+    assert result.ok, result.reason
+    assert result.checked == 400
+    events = logs[0].list_events(limit=500)
+    assert [event.seq for event in events] == list(range(400, 0, -1))
+    assert logs[0].head() == (400, events[0].hash)
+    for writer in range(8):
+        assert len(logs[0].list_events(actor_id=f"w{writer}", limit=500)) == 50
+    print(f"conflicts retried: {sum(log.conflicts for log in logs)}")  # shown with -s
+
+
+def test_dynamodb_a_writer_that_lost_the_race_rereads_the_head_and_retries(
+    dynamodb: DynamoDbSetup, clock: FakeClock
+) -> None:
+    first, second = dynamodb.log(clock), dynamodb.log(clock)
+    client = dynamodb.client()
+    make_api_call = client.client._make_api_call
+    interrupted: list[AuditEvent] = []
+
+    def other_writer_between_read_and_write(operation: str, parameters: dict[str, Any]) -> Any:
+        answer = make_api_call(operation, parameters)
+        if operation == "GetItem" and not interrupted:
+            interrupted.append(second.append(action="other.writer"))
+        return answer
+
+    client.client._make_api_call = other_writer_between_read_and_write
+    late = DynamoDbAuditLog(dynamodb=client.client, table=dynamodb.table, clock=clock)
+
+    event = late.append(action="late.writer")
+
+    assert [e.seq for e in interrupted] == [1]
+    assert event.seq == 2
+    assert event.prev_hash == interrupted[0].hash
+    assert late.conflicts == 1
+    assert first.verify().ok
+    assert first.head() == (2, event.hash)
+
+
+def test_dynamodb_an_append_is_one_read_and_one_transaction(dynamodb: DynamoDbSetup, clock: FakeClock) -> None:
+    client = dynamodb.client()
+    log = dynamodb.log(clock, client)
+
+    log.append(action="auth.login")
+    log.append(action="auth.logout")
+
+    assert [name for name, _ in client.operations] == ["GetItem", "TransactWriteItems"] * 2
+
+
+def test_dynamodb_lists_by_index_without_scanning(dynamodb: DynamoDbSetup, clock: FakeClock) -> None:
+    client = dynamodb.client()
+    log = dynamodb.log(clock, client)
+    for n in range(6):
+        log.append(action="document.read", actor_id="ab"[n % 2], organisation_id="xy"[n // 3])
+    client.operations.clear()
+
+    assert [e.seq for e in log.list_events(organisation_id="y", actor_id="a")] == [5]
+    assert [e.seq for e in log.list_events(actor_id="b", limit=2)] == [6, 4]
+    assert [e.seq for e in log.list_events(action="document.read", before_seq=3)] == [2, 1]
+
+    assert client.operations == [("Query", "byOrganisation"), ("Query", "byActor"), ("Query", None)]
+
+
+def test_dynamodb_the_head_reveals_truncated_newest_records(dynamodb: DynamoDbSetup, clock: FakeClock) -> None:
+    log = dynamodb.log(clock)
+    fill(log, 5)
+    tamper = DynamoDbTamper(dynamodb.client().client, dynamodb.table)
+
+    tamper.delete(5)
+    tamper.delete(4)
+
+    result = log.verify()
+    assert (result.ok, result.checked, result.first_broken_seq) == (False, 3, 4)
+    assert result.reason == "record(s) 4..5 missing: the head names seq 5"
+
+
+def test_dynamodb_a_record_planted_beyond_the_head_stops_appends(dynamodb: DynamoDbSetup, clock: FakeClock) -> None:
+    log = dynamodb.log(clock)
+    events = fill(log, 2)
+    raw = dynamodb.client().client
+    raw.put_item(
+        TableName=dynamodb.table,
+        Item={"chain": {"S": "audit"}, "seq": {"N": "3"}, "body": {"S": "{}"}, "hash": {"S": FORGED_HASH}},
+    )
+
+    with pytest.raises(IntegrityError, match="beyond the chain's head"):
+        log.append(action="auth.login")
+
+    assert log.head() == (2, events[-1].hash)

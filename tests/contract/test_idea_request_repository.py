@@ -1,13 +1,18 @@
-"""Contract of the IdeaRequestRepository port (SQLite now; DynamoDB joins the parametrisation with its adapter)."""
+"""Contract of the IdeaRequestRepository port: SQLite, and DynamoDB on the session's moto server."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from investai.adapters.aws.dynamodb_idea_requests import DynamoDbIdeaRequestRepository
+from investai.adapters.aws.dynamodb_ideas import DynamoDbIdeaRepository
 from investai.adapters.local.migrations import MIGRATIONS
 from investai.adapters.local.sqlite import SqliteDatabase
 from investai.adapters.local.sqlite_idea_requests import SqliteIdeaRequestRepository
@@ -18,12 +23,17 @@ from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus
 from investai.domain.idea_request import IdeaRequest
 from investai.domain.ideas import InvestmentIdea
 from investai.ports.repositories import IdeaRepository, IdeaRequestRepository
+from tests.aws import MotoServer
+from tests.contract.test_repositories import dynamodb_tables
 from tests.factories import idea_data
 
 T0 = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
 
 
-def sqlite_stores(tmp_path: Path) -> Iterator[tuple[IdeaRequestRepository, IdeaRepository]]:
+Stores = tuple[IdeaRequestRepository, IdeaRepository]
+
+
+def sqlite_stores(_request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     db = SqliteDatabase(path=tmp_path / "db.sqlite", migrations=MIGRATIONS)
     db.migrate()
     ideas = SqliteIdeaRepository(db=db)
@@ -31,15 +41,28 @@ def sqlite_stores(tmp_path: Path) -> Iterator[tuple[IdeaRequestRepository, IdeaR
     db.close()
 
 
-ADAPTERS: dict[str, Callable[[Path], Iterator[tuple[IdeaRequestRepository, IdeaRepository]]]] = {
-    "sqlite": sqlite_stores
+def dynamodb_stores(request: pytest.FixtureRequest, _tmp_path: Path) -> Iterator[Stores]:
+    with dynamodb_tables(request.getfixturevalue("moto")) as (client, names):
+        ideas = DynamoDbIdeaRepository(client=client, table=names.table("ideas"))
+        requests = DynamoDbIdeaRequestRepository(
+            client=client,
+            requests_table=names.table("idea-requests"),
+            messages_table=names.table("agent-messages"),
+            ideas=ideas,
+        )
+        yield requests, ideas
+
+
+ADAPTERS: dict[str, Callable[[pytest.FixtureRequest, Path], Iterator[Stores]]] = {
+    "sqlite": sqlite_stores,
+    "dynamodb": dynamodb_stores,
 }
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[IdeaRequestRepository, IdeaRepository]]:
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     """The repository and the idea repository its completions write to."""
-    yield from ADAPTERS[request.param](tmp_path)
+    yield from ADAPTERS[request.param](request, tmp_path)
 
 
 @pytest.fixture
@@ -167,3 +190,119 @@ def test_a_completion_that_cannot_store_every_idea_stores_nothing(
     assert requests.get("r1").status is RequestStatus.QUEUED
     with pytest.raises(NotFound):
         ideas.get(fresh.id)
+
+
+def test_concurrent_messages_get_distinct_consecutive_numbers(repository: IdeaRequestRepository) -> None:
+    repository.add(record("req_1"))
+    writers, each = 6, 4
+    start = threading.Barrier(writers)
+
+    def append(writer: int) -> list[int]:
+        start.wait()
+        return [repository.append_message(message("req_1", f"{writer}.{index}")) for index in range(each)]
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        numbers = [seq for taken in pool.map(append, range(writers)) for seq in taken]
+
+    assert sorted(numbers) == list(range(1, writers * each + 1))
+    stored = repository.messages("req_1")
+    assert [seq for seq, _ in stored] == list(range(1, writers * each + 1))
+    assert len({item.content["text"] for _, item in stored}) == writers * each
+
+
+def test_running_a_completion_again_stores_nothing_twice(stores: tuple[IdeaRequestRepository, IdeaRepository]) -> None:
+    requests, ideas = stores
+    requests.add(record("r1"))
+    produced = [InvestmentIdea(**idea_data(owner_id="u1", organisation_id="org1")) for _ in range(2)]
+    finished = record("r1").model_copy(update={"status": RequestStatus.SUCCEEDED})
+    requests.complete(finished, produced)
+    with pytest.raises(Conflict):
+        requests.complete(finished.model_copy(update={"error": "second run"}), produced)
+    assert requests.get("r1") == finished
+    assert [ideas.history(idea.id) for idea in produced] == [[idea] for idea in produced]
+
+
+def test_completing_an_unknown_request_stores_no_ideas(stores: tuple[IdeaRequestRepository, IdeaRepository]) -> None:
+    requests, ideas = stores
+    produced = InvestmentIdea(**idea_data(owner_id="u1", organisation_id="org1"))
+    with pytest.raises(NotFound):
+        requests.complete(record("r_missing").model_copy(update={"status": RequestStatus.SUCCEEDED}), [produced])
+    with pytest.raises(NotFound):
+        ideas.get(produced.id)
+
+
+def test_a_completion_keeps_a_cancel_request(stores: tuple[IdeaRequestRepository, IdeaRepository]) -> None:
+    requests, _ = stores
+    requests.add(record("r1"))
+    requests.request_cancel("r1")
+    requests.complete(record("r1").model_copy(update={"status": RequestStatus.SUCCEEDED}), [])
+    assert requests.cancel_requested("r1")
+    assert requests.get("r1").status is RequestStatus.SUCCEEDED
+
+
+def test_listing_by_owner_and_status_together(repository: IdeaRequestRepository) -> None:
+    for index in range(4):
+        repository.add(record(f"req_{index}", owner="u1" if index < 3 else "u2", at=T0 + timedelta(minutes=index)))
+    for request_id in ("req_0", "req_2", "req_3"):
+        stored = repository.get(request_id)
+        repository.update(stored.model_copy(update={"status": RequestStatus.FAILED}))
+    failed_u1 = repository.list_requests(organisation_id="org1", owner_id="u1", status=RequestStatus.FAILED)
+    assert [item.id for item in failed_u1] == ["req_2", "req_0"]
+    assert [item.id for item in repository.list_requests(organisation_id="org1", status=RequestStatus.QUEUED)] == [
+        "req_1"
+    ]
+
+
+def test_requests_made_in_the_same_millisecond_list_by_id(repository: IdeaRequestRepository) -> None:
+    for request_id in ("req_b", "req_a", "req_c"):
+        repository.add(record(request_id))
+    assert [item.id for item in repository.list_requests(organisation_id="org1")] == ["req_c", "req_b", "req_a"]
+    assert [item.id for item in repository.list_requests(organisation_id="org1", since=T0, until=T0)] == [
+        "req_c",
+        "req_b",
+        "req_a",
+    ]
+
+
+# -- DynamoDB specifics -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dynamodb(moto: MotoServer) -> Iterator[tuple[DynamoDbIdeaRequestRepository, DynamoDbIdeaRepository, Any]]:
+    with dynamodb_tables(moto) as (client, names):
+        ideas = DynamoDbIdeaRepository(client=client, table=names.table("ideas"))
+        requests = DynamoDbIdeaRequestRepository(
+            client=client,
+            requests_table=names.table("idea-requests"),
+            messages_table=names.table("agent-messages"),
+            ideas=ideas,
+        )
+        yield requests, ideas, client
+
+
+def test_dynamodb_a_completion_too_large_for_one_transaction_is_refused_whole(
+    dynamodb: tuple[DynamoDbIdeaRequestRepository, DynamoDbIdeaRepository, Any],
+) -> None:
+    requests, ideas, client = dynamodb
+    requests.add(record("r1"))
+    produced = [InvestmentIdea(**idea_data(owner_id="u1", organisation_id="org1")) for _ in range(50)]
+    client.operations.clear()
+    with pytest.raises(ValueError, match="100"):  # 50 ideas are 100 writes, and the request one more
+        requests.complete(record("r1").model_copy(update={"status": RequestStatus.SUCCEEDED}), produced)
+    assert "transact_write_items" not in client.operations
+    assert requests.get("r1").status is RequestStatus.QUEUED
+    requests.complete(record("r1").model_copy(update={"status": RequestStatus.SUCCEEDED}), produced[:49])
+    assert ideas.get(produced[48].id) == produced[48]
+
+
+def test_dynamodb_messages_are_read_across_pages(
+    dynamodb: tuple[DynamoDbIdeaRequestRepository, DynamoDbIdeaRepository, Any],
+) -> None:
+    requests, _, client = dynamodb
+    requests.add(record("r1"))
+    bulky = [message("r1", f"{index:03d}" + "x" * 40_000) for index in range(30)]  # about 1.2 MB in all
+    assert [requests.append_message(item) for item in bulky] == list(range(1, 31))
+    client.operations.clear()
+    assert [item for _, item in requests.messages("r1")] == bulky
+    assert client.operations.count("query") >= 2
+    assert [seq for seq, _ in requests.messages("r1", after=25)] == [26, 27, 28, 29, 30]

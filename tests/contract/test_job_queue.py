@@ -1,8 +1,10 @@
-"""Contract of the JobQueue port: SQS semantics (leases with a visibility timeout, back-off, dead letters).
+"""Contract of the JobRecords port: SQS semantics (leases with a visibility timeout, back-off, dead letters),
+and claims of delivered job ids (the push-delivery path).
 
-Every adapter must pass every test here. To add one (SQS with a DynamoDB jobs table, say), write a
-factory that yields a queue on fresh storage using the given clock, retry policy and time to live, and
-add it to :data:`ADAPTERS`. Time only moves when a test advances the :class:`FakeClock`.
+Every adapter must pass every test here. To add one, write a factory that yields records on fresh storage
+using the given clock, retry policy and time to live, and add it to :data:`ADAPTERS`. Time only moves when a
+test advances the :class:`FakeClock`. DynamoDB runs on the session's moto server (started only when a DynamoDB
+case runs), one fresh table per queue; its requests are serialised (:class:`SerialisedClient`).
 """
 
 from __future__ import annotations
@@ -14,41 +16,90 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
+from investai.adapters.aws.dynamodb_jobs import DynamoDbJobRecords
+from investai.adapters.aws.provision import ensure_table
+from investai.adapters.aws.resources import JOBS_TABLE, ResourceNames
 from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.migrations import MIGRATIONS
 from investai.adapters.local.sqlite import SqliteDatabase
-from investai.adapters.local.sqlite_jobs import SqliteJobQueue
+from investai.adapters.local.sqlite_jobs import SqliteJobRecords
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.jobs import Job, JobStatus, RetryPolicy
-from investai.ports.jobs import MAX_ERROR_CHARS, JobQueue, LeaseLost
+from investai.ports.jobs import MAX_ERROR_CHARS, Claim, ClaimOutcome, JobRecords, LeaseLost
+from tests.aws import MotoServer, fresh_prefix
 
 VISIBILITY = timedelta(seconds=30)
 TTL = timedelta(days=7)
 MS = timedelta(milliseconds=1)
 RETRY = RetryPolicy(max_attempts=3, base_delay_s=10.0, max_delay_s=1000.0, jitter=0.0)
 
-QueueFactory = Callable[[Path, FakeClock, RetryPolicy, timedelta], AbstractContextManager[JobQueue]]
+QueueFactory = Callable[
+    [pytest.FixtureRequest, Path, FakeClock, RetryPolicy, timedelta], AbstractContextManager[JobRecords]
+]
 
 
 @contextmanager
-def sqlite_queue(tmp_path: Path, clock: FakeClock, retry: RetryPolicy, ttl: timedelta) -> Iterator[JobQueue]:
+def sqlite_queue(
+    _request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock, retry: RetryPolicy, ttl: timedelta
+) -> Iterator[JobRecords]:
     db = SqliteDatabase(path=tmp_path / "jobs.db", migrations=MIGRATIONS)
     db.migrate()
     try:
-        yield SqliteJobQueue(db=db, clock=clock, retry=retry, ttl=ttl)
+        yield SqliteJobRecords(db=db, clock=clock, retry=retry, ttl=ttl)
     finally:
         db.close()
 
 
-ADAPTERS: dict[str, QueueFactory] = {"sqlite": sqlite_queue}
+class SerialisedClient:
+    """A boto3 client whose requests reach moto one at a time, as a list of the operations called.
+
+    DynamoDB makes each request atomic; moto's threaded server does not (a cancelled transaction restores a
+    copy of the whole table taken when it began, undoing writes that landed meanwhile), so concurrent tests
+    would fail for moto's sake. Races between requests, which the adapter's conditions must settle, remain.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.operations: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name in ("exceptions", "meta", "get_waiter") or not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.operations.append(name)
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+@contextmanager
+def dynamodb_queue(
+    request: pytest.FixtureRequest, _tmp_path: Path, clock: FakeClock, retry: RetryPolicy, ttl: timedelta
+) -> Iterator[JobRecords]:
+    moto: MotoServer = request.getfixturevalue("moto")
+    client = SerialisedClient(moto.client("dynamodb"))
+    table = ResourceNames(prefix=fresh_prefix()).table(JOBS_TABLE.role)
+    ensure_table(client, JOBS_TABLE, table)
+    try:
+        yield DynamoDbJobRecords(dynamodb=client, table_name=table, clock=clock, retry=retry, ttl=ttl)
+        assert "scan" not in client.operations
+    finally:
+        client.delete_table(TableName=table)
+
+
+ADAPTERS: dict[str, QueueFactory] = {"sqlite": sqlite_queue, "dynamodb": dynamodb_queue}
 
 
 class OpenQueue(Protocol):
-    def __call__(self, *, retry: RetryPolicy = ..., ttl: timedelta = ...) -> JobQueue: ...
+    def __call__(self, *, retry: RetryPolicy = ..., ttl: timedelta = ...) -> JobRecords: ...
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
@@ -58,31 +109,31 @@ def open_queue(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock)
     opened = itertools.count()
     with ExitStack() as stack:
 
-        def open_(*, retry: RetryPolicy = RETRY, ttl: timedelta = TTL) -> JobQueue:
-            return stack.enter_context(factory(tmp_path / f"queue-{next(opened)}", clock, retry, ttl))
+        def open_(*, retry: RetryPolicy = RETRY, ttl: timedelta = TTL) -> JobRecords:
+            return stack.enter_context(factory(request, tmp_path / f"queue-{next(opened)}", clock, retry, ttl))
 
         yield open_
 
 
 @pytest.fixture
-def queue(open_queue: OpenQueue) -> JobQueue:
+def queue(open_queue: OpenQueue) -> JobRecords:
     return open_queue()
 
 
-def lease(queue: JobQueue, *, kinds: list[str] | None = None) -> Job:
+def lease(queue: JobRecords, *, kinds: list[str] | None = None) -> Job:
     job = queue.lease(visibility_timeout=VISIBILITY, kinds=kinds)
     assert job is not None, "expected a job to be leasable"
     return job
 
 
-def nothing_leasable(queue: JobQueue) -> bool:
+def nothing_leasable(queue: JobRecords) -> bool:
     return queue.lease(visibility_timeout=VISIBILITY) is None
 
 
 # -- enqueue, lease, ack ------------------------------------------------------------------------------
 
 
-def test_enqueue_stores_a_queued_job(queue: JobQueue, clock: FakeClock) -> None:
+def test_enqueue_stores_a_queued_job(queue: JobRecords, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process", {"document_id": "doc_1"}, owner_id="user_1", organisation_id="org_1")
     assert job.status is JobStatus.QUEUED
     assert job.attempts == 0
@@ -94,11 +145,11 @@ def test_enqueue_stores_a_queued_job(queue: JobQueue, clock: FakeClock) -> None:
         queue.get("job_missing")
 
 
-def test_lease_returns_none_when_empty(queue: JobQueue) -> None:
+def test_lease_returns_none_when_empty(queue: JobRecords) -> None:
     assert nothing_leasable(queue)
 
 
-def test_higher_priority_is_leased_first_then_oldest(queue: JobQueue, clock: FakeClock) -> None:
+def test_higher_priority_is_leased_first_then_oldest(queue: JobRecords, clock: FakeClock) -> None:
     low = queue.enqueue("ideas.generate", {"n": 1}, priority=-1)
     clock.advance(timedelta(seconds=1))
     normal_old = queue.enqueue("ideas.generate", {"n": 2})
@@ -112,7 +163,7 @@ def test_higher_priority_is_leased_first_then_oldest(queue: JobQueue, clock: Fak
     assert nothing_leasable(queue)  # a delayed job waits whatever its priority
 
 
-def test_lease_then_ack(queue: JobQueue, clock: FakeClock) -> None:
+def test_lease_then_ack(queue: JobRecords, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process", {"document_id": "doc_1"})
     leased = lease(queue)
     assert leased.id == job.id
@@ -133,7 +184,7 @@ def test_lease_then_ack(queue: JobQueue, clock: FakeClock) -> None:
     assert nothing_leasable(queue)  # a finished job is never handed out again
 
 
-def test_jobs_are_leased_oldest_first(queue: JobQueue, clock: FakeClock) -> None:
+def test_jobs_are_leased_oldest_first(queue: JobRecords, clock: FakeClock) -> None:
     first = queue.enqueue("docs.process")
     clock.advance(timedelta(seconds=1))
     second = queue.enqueue("docs.process")
@@ -142,7 +193,7 @@ def test_jobs_are_leased_oldest_first(queue: JobQueue, clock: FakeClock) -> None
     assert nothing_leasable(queue)
 
 
-def test_delayed_job_waits_for_its_delay(queue: JobQueue, clock: FakeClock) -> None:
+def test_delayed_job_waits_for_its_delay(queue: JobRecords, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process", delay=timedelta(minutes=1))
     clock.advance(timedelta(minutes=1) - MS)
     assert nothing_leasable(queue)
@@ -150,7 +201,7 @@ def test_delayed_job_waits_for_its_delay(queue: JobQueue, clock: FakeClock) -> N
     assert lease(queue).id == job.id
 
 
-def test_kinds_filter_leases_only_those_kinds(queue: JobQueue) -> None:
+def test_kinds_filter_leases_only_those_kinds(queue: JobRecords) -> None:
     other = queue.enqueue("market.refresh")
     wanted = queue.enqueue("docs.process")
     assert lease(queue, kinds=["docs.process"]).id == wanted.id
@@ -159,7 +210,7 @@ def test_kinds_filter_leases_only_those_kinds(queue: JobQueue) -> None:
     assert lease(queue, kinds=["ideas.generate", "market.refresh"]).id == other.id
 
 
-def test_an_empty_kinds_filter_leases_nothing(queue: JobQueue) -> None:
+def test_an_empty_kinds_filter_leases_nothing(queue: JobRecords) -> None:
     job = queue.enqueue("docs.process")
     assert queue.lease(visibility_timeout=VISIBILITY, kinds=[]) is None  # e.g. a worker with no handlers
     assert queue.get(job.id).status is JobStatus.QUEUED
@@ -169,7 +220,7 @@ def test_an_empty_kinds_filter_leases_nothing(queue: JobQueue) -> None:
 # -- visibility timeout -------------------------------------------------------------------------------
 
 
-def test_leased_job_is_invisible_until_its_visibility_timeout(queue: JobQueue, clock: FakeClock) -> None:
+def test_leased_job_is_invisible_until_its_visibility_timeout(queue: JobRecords, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process")
     first = lease(queue)
     assert nothing_leasable(queue)
@@ -185,7 +236,7 @@ def test_leased_job_is_invisible_until_its_visibility_timeout(queue: JobQueue, c
     assert second.lease_expires_at == clock.now() + VISIBILITY
 
 
-def test_extend_keeps_a_job_invisible(queue: JobQueue, clock: FakeClock) -> None:
+def test_extend_keeps_a_job_invisible(queue: JobRecords, clock: FakeClock) -> None:
     queue.enqueue("docs.process")
     leased = lease(queue)
     clock.advance(VISIBILITY * 2 / 3)
@@ -199,7 +250,7 @@ def test_extend_keeps_a_job_invisible(queue: JobQueue, clock: FakeClock) -> None
     assert queue.ack(leased).status is JobStatus.SUCCEEDED
 
 
-def test_a_lost_lease_cannot_be_acked_failed_or_extended(queue: JobQueue, clock: FakeClock) -> None:
+def test_a_lost_lease_cannot_be_acked_failed_or_extended(queue: JobRecords, clock: FakeClock) -> None:
     queue.enqueue("docs.process")
     stale = lease(queue)
     clock.advance(VISIBILITY + MS)
@@ -238,7 +289,7 @@ def test_lease_expiring_on_the_final_attempt_dead_letters(open_queue: OpenQueue,
         queue.ack(last)
 
 
-def test_release_returns_a_job_without_counting_the_attempt(queue: JobQueue) -> None:
+def test_release_returns_a_job_without_counting_the_attempt(queue: JobRecords) -> None:
     job = queue.enqueue("docs.process")
     released = queue.release(lease(queue))
     assert released.status is JobStatus.QUEUED
@@ -252,7 +303,7 @@ def test_release_returns_a_job_without_counting_the_attempt(queue: JobQueue) -> 
 # -- failure, back-off, dead letters ------------------------------------------------------------------
 
 
-def test_failed_job_waits_for_its_back_off(queue: JobQueue, clock: FakeClock) -> None:
+def test_failed_job_waits_for_its_back_off(queue: JobRecords, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process")
     failed = queue.fail(lease(queue), "ValueError: bad page")
     assert failed.status is JobStatus.QUEUED
@@ -308,7 +359,7 @@ def test_jitter_spreads_delays_within_bounds(open_queue: OpenQueue, clock: FakeC
     assert len(delays) > 1
 
 
-def test_job_is_dead_lettered_after_max_attempts(queue: JobQueue, clock: FakeClock) -> None:
+def test_job_is_dead_lettered_after_max_attempts(queue: JobRecords, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process")
     for attempt in range(1, RETRY.max_attempts + 1):
         leased = lease(queue)
@@ -326,13 +377,13 @@ def test_job_is_dead_lettered_after_max_attempts(queue: JobQueue, clock: FakeClo
     assert nothing_leasable(queue)
 
 
-def test_max_attempts_can_be_set_per_job(queue: JobQueue) -> None:
+def test_max_attempts_can_be_set_per_job(queue: JobRecords) -> None:
     job = queue.enqueue("docs.process", max_attempts=1)
     assert job.max_attempts == 1
     assert queue.fail(lease(queue), "boom").status is JobStatus.DEAD
 
 
-def test_permanent_failure_dead_letters_at_once(queue: JobQueue) -> None:
+def test_permanent_failure_dead_letters_at_once(queue: JobRecords) -> None:
     job = queue.enqueue("docs.process")
     dead = queue.fail(lease(queue), "PermanentJobError: unsupported file", permanent=True)
     assert dead.status is JobStatus.DEAD
@@ -342,13 +393,13 @@ def test_permanent_failure_dead_letters_at_once(queue: JobQueue) -> None:
     assert nothing_leasable(queue)
 
 
-def test_long_errors_are_truncated(queue: JobQueue) -> None:
+def test_long_errors_are_truncated(queue: JobRecords) -> None:
     queue.enqueue("docs.process")
     failed = queue.fail(lease(queue), "x" * (MAX_ERROR_CHARS * 2))
     assert failed.last_error == "x" * MAX_ERROR_CHARS
 
 
-def test_dead_letters_honours_limit(queue: JobQueue) -> None:
+def test_dead_letters_honours_limit(queue: JobRecords) -> None:
     for _ in range(3):
         queue.enqueue("docs.process")
         queue.fail(lease(queue), "boom", permanent=True)
@@ -359,14 +410,14 @@ def test_dead_letters_honours_limit(queue: JobQueue) -> None:
 # -- idempotency --------------------------------------------------------------------------------------
 
 
-def test_enqueue_with_the_same_idempotency_key_returns_the_same_job(queue: JobQueue) -> None:
+def test_enqueue_with_the_same_idempotency_key_returns_the_same_job(queue: JobRecords) -> None:
     first = queue.enqueue("docs.process", {"document_id": "doc_1"}, idempotency_key="doc_1:v1")
     again = queue.enqueue("docs.process", {"document_id": "doc_other"}, idempotency_key="doc_1:v1")
     assert again == first
     assert sum(queue.counts().values()) == 1
 
 
-def test_idempotency_keys_are_per_kind(queue: JobQueue) -> None:
+def test_idempotency_keys_are_per_kind(queue: JobRecords) -> None:
     first = queue.enqueue("docs.process", idempotency_key="shared")
     other_kind = queue.enqueue("market.refresh", idempotency_key="shared")
     assert other_kind.id != first.id
@@ -375,7 +426,7 @@ def test_idempotency_keys_are_per_kind(queue: JobQueue) -> None:
     assert sum(queue.counts().values()) == 4
 
 
-def test_idempotent_enqueue_after_the_job_finished_does_not_run_it_again(queue: JobQueue) -> None:
+def test_idempotent_enqueue_after_the_job_finished_does_not_run_it_again(queue: JobRecords) -> None:
     first = queue.enqueue("maintenance.purge_expired", idempotency_key="purge:2024-01-02")
     queue.ack(lease(queue))
     again = queue.enqueue("maintenance.purge_expired", idempotency_key="purge:2024-01-02")
@@ -384,7 +435,7 @@ def test_idempotent_enqueue_after_the_job_finished_does_not_run_it_again(queue: 
     assert nothing_leasable(queue)
 
 
-def test_concurrent_enqueues_with_one_key_make_one_job(queue: JobQueue) -> None:
+def test_concurrent_enqueues_with_one_key_make_one_job(queue: JobRecords) -> None:
     writers = 8
     start = threading.Barrier(writers)
 
@@ -398,7 +449,7 @@ def test_concurrent_enqueues_with_one_key_make_one_job(queue: JobQueue) -> None:
     assert queue.counts()[JobStatus.QUEUED] == 1
 
 
-def test_concurrent_leases_never_hand_out_a_job_twice(queue: JobQueue) -> None:
+def test_concurrent_leases_never_hand_out_a_job_twice(queue: JobRecords) -> None:
     enqueued = {queue.enqueue("docs.process").id for _ in range(12)}
     workers = 4
     start = threading.Barrier(workers)
@@ -415,10 +466,135 @@ def test_concurrent_leases_never_hand_out_a_job_twice(queue: JobQueue) -> None:
     assert sorted(taken) == sorted(enqueued)
 
 
+# -- claims: a delivered job id (push delivery) --------------------------------------------------------
+
+
+def claim(queue: JobRecords, job_id: str) -> Claim:
+    return queue.claim(job_id, visibility_timeout=VISIBILITY)
+
+
+def claimed(queue: JobRecords, job_id: str) -> Job:
+    outcome = claim(queue, job_id)
+    assert outcome.outcome is ClaimOutcome.CLAIMED
+    assert outcome.job is not None
+    return outcome.job
+
+
+def test_claim_of_a_ready_job_leases_it(queue: JobRecords, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process", {"document_id": "doc_1"})
+    leased = claimed(queue, job.id)
+    assert leased.status is JobStatus.LEASED
+    assert leased.attempts == 1
+    assert leased.lease_token
+    assert leased.lease_expires_at == clock.now() + VISIBILITY
+    assert queue.get(job.id) == leased
+    assert nothing_leasable(queue)
+    assert queue.ack(leased).status is JobStatus.SUCCEEDED
+
+
+def test_a_second_claim_while_leased_is_busy_until_the_lease_runs_out(queue: JobRecords, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process")
+    first = claimed(queue, job.id)
+    clock.advance(timedelta(seconds=10))
+    busy = claim(queue, job.id)
+    assert busy.outcome is ClaimOutcome.BUSY
+    assert busy.retry_after == VISIBILITY - timedelta(seconds=10)
+    assert queue.get(job.id).lease_token == first.lease_token
+
+    clock.advance(VISIBILITY)  # the first worker is presumed dead
+    second = claimed(queue, job.id)
+    assert second.attempts == 2
+    with pytest.raises(LeaseLost):
+        queue.ack(first)
+
+
+def test_claim_before_the_job_is_available_is_not_yet(queue: JobRecords, clock: FakeClock) -> None:
+    job = queue.enqueue("docs.process", delay=timedelta(minutes=5))
+    early = claim(queue, job.id)
+    assert early.outcome is ClaimOutcome.NOT_YET
+    assert early.retry_after == timedelta(minutes=5)
+    assert queue.get(job.id).status is JobStatus.QUEUED
+
+    clock.set(job.available_at)
+    failed = queue.fail(claimed(queue, job.id), "boom")
+    in_back_off = claim(queue, job.id)
+    assert in_back_off.outcome is ClaimOutcome.NOT_YET
+    assert in_back_off.retry_after == failed.available_at - clock.now()
+
+
+def test_claim_of_a_finished_job_is_finished(queue: JobRecords) -> None:
+    succeeded = queue.enqueue("a.job")
+    cancelled = queue.enqueue("b.job")
+    dead = queue.enqueue("c.job")
+    queue.ack(claimed(queue, succeeded.id))
+    queue.cancel(cancelled.id)
+    queue.fail(claimed(queue, dead.id), "boom", permanent=True)
+    for job in (succeeded, cancelled, dead):
+        outcome = claim(queue, job.id)
+        assert outcome.outcome is ClaimOutcome.FINISHED
+        assert outcome.job == queue.get(job.id)
+    assert queue.get(succeeded.id).attempts == 1
+
+
+def test_claim_of_an_unknown_job(queue: JobRecords) -> None:
+    assert claim(queue, "job_missing").outcome is ClaimOutcome.UNKNOWN
+
+
+def test_claim_after_the_last_attempts_lease_ran_out_dead_letters(open_queue: OpenQueue, clock: FakeClock) -> None:
+    queue = open_queue(retry=RETRY.model_copy(update={"max_attempts": 1}))
+    job = queue.enqueue("docs.process")
+    lost = claimed(queue, job.id)
+    clock.advance(VISIBILITY + MS)
+    assert claim(queue, job.id).outcome is ClaimOutcome.DEAD_LETTERED
+    dead = queue.get(job.id)
+    assert dead.status is JobStatus.DEAD
+    assert dead.last_error
+    assert [j.id for j in queue.dead_letters()] == [job.id]
+    with pytest.raises(LeaseLost):
+        queue.ack(lost)
+
+
+def test_concurrent_claims_lease_a_job_once(queue: JobRecords) -> None:
+    job = queue.enqueue("docs.process")
+    claimers = 6
+    start = threading.Barrier(claimers)
+
+    def take(_: int) -> ClaimOutcome:
+        start.wait()
+        return claim(queue, job.id).outcome
+
+    with ThreadPoolExecutor(max_workers=claimers) as pool:
+        outcomes = list(pool.map(take, range(claimers)))
+    assert outcomes.count(ClaimOutcome.CLAIMED) == 1
+    assert set(outcomes) <= {ClaimOutcome.CLAIMED, ClaimOutcome.BUSY}
+    assert queue.get(job.id).attempts == 1
+
+
+def test_claims_racing_leases_never_take_a_job_twice(queue: JobRecords) -> None:
+    jobs = [queue.enqueue("docs.process") for _ in range(6)]
+    start = threading.Barrier(2)
+
+    def claim_all() -> list[str]:
+        start.wait()
+        return [job.id for job in jobs if claim(queue, job.id).outcome is ClaimOutcome.CLAIMED]
+
+    def lease_all() -> list[str]:
+        start.wait()
+        taken = []
+        while (leased := queue.lease(visibility_timeout=VISIBILITY)) is not None:
+            taken.append(leased.id)
+        return taken
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        claimed, leased = pool.submit(claim_all), pool.submit(lease_all)
+        taken = claimed.result() + leased.result()
+    assert sorted(taken) == sorted(job.id for job in jobs)
+
+
 # -- operations: cancel, redrive, counts, purge -------------------------------------------------------
 
 
-def test_cancel_a_queued_job(queue: JobQueue, clock: FakeClock) -> None:
+def test_cancel_a_queued_job(queue: JobRecords, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process")
     cancelled = queue.cancel(job.id)
     assert cancelled.status is JobStatus.CANCELLED
@@ -427,7 +603,7 @@ def test_cancel_a_queued_job(queue: JobQueue, clock: FakeClock) -> None:
     assert nothing_leasable(queue)
 
 
-def test_cancel_a_leased_job_takes_the_lease_away(queue: JobQueue) -> None:
+def test_cancel_a_leased_job_takes_the_lease_away(queue: JobRecords) -> None:
     job = queue.enqueue("docs.process")
     leased = lease(queue)
     queue.cancel(job.id)
@@ -436,7 +612,7 @@ def test_cancel_a_leased_job_takes_the_lease_away(queue: JobQueue) -> None:
     assert queue.get(job.id).status is JobStatus.CANCELLED
 
 
-def test_cancel_a_finished_or_unknown_job_is_refused(queue: JobQueue) -> None:
+def test_cancel_a_finished_or_unknown_job_is_refused(queue: JobRecords) -> None:
     job = queue.enqueue("docs.process")
     queue.ack(lease(queue))
     with pytest.raises(Conflict):
@@ -445,7 +621,7 @@ def test_cancel_a_finished_or_unknown_job_is_refused(queue: JobQueue) -> None:
         queue.cancel("job_missing")
 
 
-def test_redrive_puts_a_dead_job_back_with_attempts_reset(queue: JobQueue, clock: FakeClock) -> None:
+def test_redrive_puts_a_dead_job_back_with_attempts_reset(queue: JobRecords, clock: FakeClock) -> None:
     job = queue.enqueue("docs.process")
     queue.fail(lease(queue), "boom", permanent=True)
     clock.advance(timedelta(hours=1))
@@ -459,7 +635,7 @@ def test_redrive_puts_a_dead_job_back_with_attempts_reset(queue: JobQueue, clock
     assert leased.attempts == 1
 
 
-def test_redrive_of_a_job_that_is_not_dead_is_refused(queue: JobQueue) -> None:
+def test_redrive_of_a_job_that_is_not_dead_is_refused(queue: JobRecords) -> None:
     job = queue.enqueue("docs.process")
     with pytest.raises(Conflict):
         queue.redrive(job.id)
@@ -467,7 +643,7 @@ def test_redrive_of_a_job_that_is_not_dead_is_refused(queue: JobQueue) -> None:
         queue.redrive("job_missing")
 
 
-def test_counts_cover_every_status(queue: JobQueue) -> None:
+def test_counts_cover_every_status(queue: JobRecords) -> None:
     assert queue.counts() == dict.fromkeys(JobStatus, 0)
     queue.enqueue("a.job")
     queue.enqueue("b.job")
@@ -522,6 +698,6 @@ def test_time_to_live_runs_from_completion(open_queue: OpenQueue, clock: FakeClo
         queue.get(late.id)
 
 
-def test_queue_reports_healthy(queue: JobQueue) -> None:
+def test_queue_reports_healthy(queue: JobRecords) -> None:
     queue.check()
     assert queue.health_name == "job_queue"

@@ -1,9 +1,13 @@
 """Contract of the KeyManager port, run against every adapter in :data:`ADAPTERS`.
 
 A factory returns a :class:`KeyManagerHarness`: the key manager and a way to open a second, independent
-instance over the same key material (another process, or another KMS client). The KMS adapter joins by
-adding one entry. Behaviour only the local keyring has (file modes, the master secret) is tested at the
-end of the module.
+instance over the same key material (another process, or another KMS client). Behaviour only the local
+keyring has (file modes, the master secret) is tested at the end of the module, then the KMS adapter's.
+
+KMS runs on the session's moto server (started only when a KMS case runs). moto records rotations
+(``RotateKeyOnDemand``, ``ListKeyRotations``, the rotation status) but keeps one key material, and reports no
+key material ids: the adapter then names generations by their rotation count, and rotation is checked through
+what KMS reports, not through new material.
 """
 
 from __future__ import annotations
@@ -14,13 +18,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from investai.adapters.aws.kms_keys import DEFAULT_CONTEXT, KmsAccessDenied, KmsKeyManager
+from investai.adapters.aws.provision import ensure_data_key
+from investai.adapters.aws.resources import ResourceNames
 from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.keyring import KeyringError, LocalKeyring
 from investai.domain.errors import IntegrityError
 from investai.ports.keys import KeyManager
+from tests.aws import MotoServer, fresh_prefix
 from tests.factories import T0
 
 MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"
@@ -43,9 +52,21 @@ def _local_adapter(tmp_path: Path, clock: FakeClock) -> KeyManagerHarness:
     return KeyManagerHarness(keys=build(), second_instance=build)
 
 
-ADAPTERS: dict[str, Callable[[Path, FakeClock], KeyManagerHarness]] = {
+def _kms_adapter(tmp_path: Path, clock: FakeClock, *, moto: MotoServer) -> KeyManagerHarness:
+    alias = ResourceNames(prefix=fresh_prefix()).key
+    ensure_data_key(moto.client("kms"), alias)
+
+    def build() -> KeyManager:
+        return KmsKeyManager(kms=moto.client("kms"), key_id=alias)
+
+    return KeyManagerHarness(keys=build(), second_instance=build)
+
+
+ADAPTERS: dict[str, Callable[..., KeyManagerHarness]] = {
     "local": _local_adapter,
+    "kms": _kms_adapter,
 }
+MOTO_ADAPTERS = frozenset({"kms"})
 
 
 @pytest.fixture
@@ -55,6 +76,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=sorted(ADAPTERS))
 def harness(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> KeyManagerHarness:
+    if request.param in MOTO_ADAPTERS:
+        return ADAPTERS[request.param](tmp_path, clock, moto=request.getfixturevalue("moto"))
     return ADAPTERS[request.param](tmp_path, clock)
 
 
@@ -269,3 +292,79 @@ class TestLocalKeyring:
 
     def test_check_passes_on_a_working_keyring(self, path: Path) -> None:
         self.keyring(path).check()
+
+
+# -- KMS adapter specifics --------------------------------------------------------------------------------
+
+
+class TestKms:
+    @pytest.fixture
+    def kms(self, moto: MotoServer) -> Any:
+        return moto.client("kms")
+
+    @pytest.fixture
+    def alias(self, kms: Any) -> str:
+        alias = ResourceNames(prefix=fresh_prefix()).key
+        ensure_data_key(kms, alias)
+        return alias
+
+    def test_ensure_data_key_makes_a_symmetric_key_with_its_alias_and_rotation_on(self, kms: Any) -> None:
+        alias = ResourceNames(prefix=fresh_prefix()).key
+
+        arn = ensure_data_key(kms, alias)
+
+        metadata = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        assert metadata["Arn"] == arn
+        assert (metadata["KeySpec"], metadata["KeyUsage"]) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        assert kms.get_key_rotation_status(KeyId=arn)["KeyRotationEnabled"] is True
+        assert ensure_data_key(kms, alias) == arn  # idempotent: the same key
+
+    def test_key_ids_name_the_key_and_its_material_generation(self, kms: Any, alias: str) -> None:
+        keys = KmsKeyManager(kms=kms, key_id=alias)
+        arn = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+
+        assert keys.current_key_id() == f"{arn}#rotation-0"
+        assert keys.rotate() == f"{arn}#rotation-1"
+        assert keys.generate_data_key().key_id == f"{arn}#rotation-1"
+
+    def test_rotate_keeps_automatic_rotation_on_and_is_recorded_by_kms(self, kms: Any, alias: str) -> None:
+        keys = KmsKeyManager(kms=kms, key_id=alias)
+        arn = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+        kms.disable_key_rotation(KeyId=arn)
+
+        keys.rotate()
+
+        assert keys.rotation_enabled()
+        rotations = kms.list_key_rotations(KeyId=arn)["Rotations"]
+        assert [r["RotationType"] for r in rotations] == ["ON_DEMAND"]
+
+    def test_a_data_key_opens_only_under_its_encryption_context(self, kms: Any, alias: str) -> None:
+        data_key = KmsKeyManager(kms=kms, key_id=alias).generate_data_key()
+
+        opened = kms.decrypt(CiphertextBlob=data_key.wrapped, EncryptionContext=dict(DEFAULT_CONTEXT))
+        assert opened["Plaintext"] == data_key.plaintext
+        other_purpose = KmsKeyManager(kms=kms, key_id=alias, encryption_context={"purpose": "something-else"})
+        with pytest.raises(IntegrityError):
+            other_purpose.unwrap(data_key.wrapped)
+        with pytest.raises(kms.exceptions.InvalidCiphertextException):
+            kms.decrypt(CiphertextBlob=data_key.wrapped)
+
+    def test_a_data_key_wrapped_under_another_kms_key_is_refused(self, kms: Any, alias: str) -> None:
+        other_alias = ResourceNames(prefix=fresh_prefix()).key
+        ensure_data_key(kms, other_alias)
+        foreign = KmsKeyManager(kms=kms, key_id=other_alias).generate_data_key()
+
+        with pytest.raises(IntegrityError):
+            KmsKeyManager(kms=kms, key_id=alias).unwrap(foreign.wrapped)
+
+    def test_an_altered_key_reference_is_an_integrity_error(self, kms: Any, alias: str) -> None:
+        """moto's ciphertext starts with the key id in clear; altering it names no key (AccessDenied)."""
+        keys = KmsKeyManager(kms=kms, key_id=alias)
+        wrapped = bytearray(keys.generate_data_key().wrapped)
+        wrapped[0] ^= 0x01
+
+        with pytest.raises(KmsAccessDenied):
+            keys.unwrap(bytes(wrapped))
+
+    def test_check_passes_on_a_working_key(self, kms: Any, alias: str) -> None:
+        KmsKeyManager(kms=kms, key_id=alias).check()

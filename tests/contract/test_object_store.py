@@ -2,13 +2,20 @@
 
 An adapter enters the suite through one factory that returns an :class:`ObjectStoreHarness`: the store,
 a way to open a second instance over the same storage (a restart), and raw access to what the backend
-stores, so that the tamper tests can alter bytes behind the store's back. The S3 adapter supplies its own
-raw access (for instance through the moto backend) by adding one entry to ``ADAPTERS``.
+stores, so that the tamper tests can alter bytes behind the store's back.
+
+The S3 adapter runs against the session's moto server (started only when an S3 case runs), with KMS data keys.
+S3 never changes a stored version in place (every write is a new version) and moto runs in another process, so
+its raw access plays the storage layer from the client side: botocore hooks on the store's clients replace
+what S3 returns for a tampered version (:class:`S3Storage`). Tampering an attacker can do through the S3 API
+itself (writing a new version) is tested with the S3 specifics at the end, as is what moto does not emulate:
+lifecycle transitions (the rendered configuration is checked instead).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import stat
@@ -19,14 +26,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.response import StreamingBody
 
+from investai.adapters.aws.kms_keys import KmsKeyManager
+from investai.adapters.aws.provision import ensure_bucket, ensure_data_key
+from investai.adapters.aws.resources import BUCKET, BucketSpec, ResourceNames
+from investai.adapters.aws.s3_objects import (
+    META_SHA256,
+    META_SIZE,
+    META_USER,
+    ObjectArchived,
+    S3ObjectStore,
+    StorageTierManaged,
+)
 from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.fsutil import TEMP_PREFIX
 from investai.adapters.local.keyring import LocalKeyring
 from investai.adapters.local.object_store import VERSIONS_DIR, LocalObjectStore
-from investai.domain.errors import IntegrityError, InvalidKey, NotFound
+from investai.domain.errors import Conflict, IntegrityError, InvalidKey, NotFound
 from investai.ports.object_store import ObjectStore, StorageClass
 from investai.security.envelope import EnvelopeCipher
+from tests.aws import MotoServer, fresh_prefix
 from tests.factories import T0
 
 MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"
@@ -48,6 +68,9 @@ class ObjectStoreHarness:
     """Overwrite fields of the stored metadata of ``(key, version_id)``; names are ObjectVersion fields."""
     ordered_version_ids: bool = True
     """Whether version ids sort by age (the local adapter's do; S3's are opaque)."""
+    tiers_by_lifecycle: bool = False
+    """Whether the backend moves versions between storage tiers itself (S3's lifecycle rules), so that
+    ``set_storage_class`` refuses to move one by hand."""
 
 
 # -- local file-system adapter ----------------------------------------------------------------------
@@ -85,9 +108,108 @@ def _local_adapter(tmp_path: Path, clock: FakeClock) -> ObjectStoreHarness:
     )
 
 
-ADAPTERS: dict[str, Callable[[Path, FakeClock], ObjectStoreHarness]] = {
+# -- S3 adapter (moto server, KMS data keys) --------------------------------------------------------
+
+
+class S3Storage:
+    """Stored bytes and metadata of S3 versions, alterable behind the store's back.
+
+    Each client from :meth:`client` carries botocore hooks that hand back, for a tampered version id, the bytes
+    or metadata set here instead of what moto returns, as if the storage under S3 had changed them.
+    """
+
+    def __init__(self, moto: MotoServer, bucket: str, prefix: str) -> None:
+        self._moto = moto
+        self._raw = moto.client("s3")
+        self._bucket = bucket
+        self._prefix = prefix
+        self._blobs: dict[str, bytes] = {}
+        self._edits: dict[str, dict[str, Any]] = {}
+
+    def client(self) -> Any:
+        client = self._moto.client("s3")
+        client.meta.events.register("after-call.s3.GetObject", self._swap_body)
+        client.meta.events.register("after-call.s3.HeadObject", self._swap_metadata)
+        return client
+
+    def read_blob(self, key: str, version_id: str) -> bytes:
+        if version_id in self._blobs:
+            return self._blobs[version_id]
+        answer = self._raw.get_object(Bucket=self._bucket, Key=self._prefix + key, VersionId=version_id)
+        return bytes(answer["Body"].read())
+
+    def write_blob(self, key: str, version_id: str, blob: bytes) -> None:
+        self._blobs[version_id] = blob
+
+    def edit_metadata(self, key: str, version_id: str, changes: dict[str, Any]) -> None:
+        self._edits.setdefault(version_id, {}).update(changes)
+
+    def _swap_body(self, parsed: dict[str, Any], **_: Any) -> None:
+        blob = self._blobs.get(str(parsed.get("VersionId")))
+        if blob is not None:
+            parsed["Body"], parsed["ContentLength"] = StreamingBody(io.BytesIO(blob), len(blob)), len(blob)
+
+    def _swap_metadata(self, parsed: dict[str, Any], **_: Any) -> None:
+        edits = self._edits.get(str(parsed.get("VersionId")), {})
+        fields = {"sha256": META_SHA256, "size": META_SIZE}
+        for name, value in edits.items():
+            if name in fields:
+                parsed["Metadata"][fields[name]] = str(value)
+            elif name == "metadata":
+                parsed["Metadata"][META_USER] = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            elif name == "content_type":
+                parsed["ContentType"] = value
+            else:
+                raise AssertionError(f"no S3 metadata field for {name}")
+
+
+@dataclass(frozen=True)
+class S3Setup:
+    names: ResourceNames
+    kms_key: str
+    storage: S3Storage
+
+    def store(self, clock: FakeClock, moto: MotoServer, *, page_size: int = 2) -> S3ObjectStore:
+        keys = KmsKeyManager(kms=moto.client("kms"), key_id=self.names.key)
+        return S3ObjectStore(
+            s3=self.storage.client(),
+            bucket=self.names.bucket,
+            kms_key_id=self.kms_key,
+            cipher=EnvelopeCipher(key_manager=keys),
+            clock=clock,
+            page_size=page_size,  # small pages: every listing in the suite crosses pages
+        )
+
+
+def _s3_setup(moto: MotoServer) -> S3Setup:
+    names = ResourceNames(prefix=fresh_prefix())
+    kms_key = ensure_data_key(moto.client("kms"), names.key)
+    ensure_bucket(moto.client("s3"), BUCKET, names.bucket, kms_key=kms_key)
+    return S3Setup(names=names, kms_key=kms_key, storage=S3Storage(moto, names.bucket, BUCKET.object_prefix))
+
+
+def _s3_adapter(tmp_path: Path, clock: FakeClock, *, moto: MotoServer) -> ObjectStoreHarness:
+    setup = _s3_setup(moto)
+
+    def build() -> ObjectStore:
+        return setup.store(clock, moto)
+
+    return ObjectStoreHarness(
+        store=build(),
+        reopen=build,
+        read_blob=setup.storage.read_blob,
+        write_blob=setup.storage.write_blob,
+        edit_metadata=setup.storage.edit_metadata,
+        ordered_version_ids=False,
+        tiers_by_lifecycle=True,
+    )
+
+
+ADAPTERS: dict[str, Callable[..., ObjectStoreHarness]] = {
     "local": _local_adapter,
+    "s3": _s3_adapter,
 }
+MOTO_ADAPTERS = frozenset({"s3"})
 
 
 @pytest.fixture
@@ -97,6 +219,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=sorted(ADAPTERS))
 def harness(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> ObjectStoreHarness:
+    if request.param in MOTO_ADAPTERS:
+        return ADAPTERS[request.param](tmp_path, clock, moto=request.getfixturevalue("moto"))
     return ADAPTERS[request.param](tmp_path, clock)
 
 
@@ -267,6 +391,8 @@ def test_restore_brings_a_deleted_object_back(store: ObjectStore) -> None:
 
 
 def test_storage_class_transitions_persist(harness: ObjectStoreHarness) -> None:
+    if harness.tiers_by_lifecycle:
+        pytest.skip("the backend's lifecycle rules move tiers: see test_tiers_moved_by_lifecycle_are_not_moved_by_hand")
     store = harness.store
     old = store.put("docs/a", b"old")
     current = store.put("docs/a", b"current")
@@ -281,6 +407,26 @@ def test_storage_class_transitions_persist(harness: ObjectStoreHarness) -> None:
     assert reopened.head("docs/a", old.version_id).storage_class is StorageClass.GLACIER
     assert reopened.head("docs/a", current.version_id).storage_class is StorageClass.STANDARD
     assert reopened.head("docs/a", old.version_id).sha256 == old.sha256
+
+
+def test_tiers_moved_by_lifecycle_are_not_moved_by_hand(harness: ObjectStoreHarness) -> None:
+    if not harness.tiers_by_lifecycle:
+        pytest.skip("the backend moves tiers when asked: see test_storage_class_transitions_persist")
+    old = harness.store.put("docs/a", b"old")
+    harness.store.put("docs/a", b"current")
+
+    with pytest.raises(Conflict, match="lifecycle"):
+        harness.store.set_storage_class("docs/a", old.version_id, StorageClass.STANDARD_IA)
+
+    assert harness.reopen().head("docs/a", old.version_id) == old
+    assert harness.reopen().get("docs/a", old.version_id).data == b"old"
+
+
+def test_setting_the_storage_class_a_version_has_changes_nothing(harness: ObjectStoreHarness) -> None:
+    version = harness.store.put("docs/a", b"data", storage_class=StorageClass.STANDARD_IA)
+
+    assert harness.store.set_storage_class("docs/a", version.version_id, StorageClass.STANDARD_IA) == version
+    assert harness.reopen().head("docs/a") == version
 
 
 def test_a_storage_class_can_be_chosen_at_put(store: ObjectStore) -> None:
@@ -567,3 +713,225 @@ def test_local_version_ids_increase_even_if_the_wall_clock_steps_back(
     second = reopened.put("clock/skew", b"two")
     assert second.version_id > first.version_id
     assert reopened.get("clock/skew").data == b"two"
+
+
+# -- S3 adapter specifics ---------------------------------------------------------------------------------
+
+
+class TestS3:
+    """What the S3 adapter and ``ensure_bucket`` promise beyond the port, on the session's moto server."""
+
+    @pytest.fixture
+    def setup(self, moto: MotoServer) -> S3Setup:
+        return _s3_setup(moto)
+
+    @pytest.fixture
+    def s3(self, moto: MotoServer) -> Any:
+        return moto.client("s3")
+
+    def test_the_bucket_keeps_versions_encrypts_with_the_key_and_blocks_public_access(
+        self, setup: S3Setup, s3: Any
+    ) -> None:
+        bucket = setup.names.bucket
+
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        assert rule["ApplyServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": setup.kms_key,
+        }
+        assert rule["BucketKeyEnabled"] is True
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert block == dict.fromkeys(
+            ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+        )
+        (ownership,) = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+        assert ownership == {"ObjectOwnership": "BucketOwnerEnforced"}
+
+    def test_the_lifecycle_configuration_is_stored_as_rendered(self, setup: S3Setup, s3: Any) -> None:
+        """moto stores lifecycle rules but never applies them: no object ever changes tier on its own here, so
+        what is checked is the configuration S3 would apply (the transitions themselves are S3's)."""
+        (stored,) = s3.get_bucket_lifecycle_configuration(Bucket=setup.names.bucket)["Rules"]
+        (rendered,) = BUCKET.lifecycle_configuration()["Rules"]
+
+        for field in ("ID", "Status", "Filter", "Transitions", "NoncurrentVersionTransitions"):
+            assert stored[field] == rendered[field], field
+        assert stored["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+
+    def test_the_rendered_lifecycle_tiers_documents_only(self) -> None:
+        (rule,) = BUCKET.lifecycle_configuration()["Rules"]
+
+        assert rule["Filter"] == {"Prefix": "objects/documents/"}
+        assert rule["Transitions"] == [
+            {"Days": 30, "StorageClass": "STANDARD_IA"},
+            {"Days": 90, "StorageClass": "GLACIER"},
+        ]
+        assert rule["NoncurrentVersionTransitions"] == [
+            {"NoncurrentDays": 30, "StorageClass": "STANDARD_IA"},
+            {"NoncurrentDays": 90, "StorageClass": "GLACIER"},
+        ]
+        assert "NoncurrentVersionExpiration" not in rule
+        with_expiry = BucketSpec(noncurrent_expiry_days=365, tiered_prefixes=("documents/", "derived/"))
+        rules = with_expiry.lifecycle_configuration()["Rules"]
+        assert [r["Filter"]["Prefix"] for r in rules] == ["objects/documents/", "objects/derived/"]
+        assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
+
+    @pytest.mark.parametrize(
+        "days",
+        [{"infrequent_access_days": 29}, {"archive_days": 59}, {"noncurrent_expiry_days": 90}],
+        ids=["ia-too-soon", "archive-too-soon", "expiry-before-archive"],
+    )
+    def test_lifecycle_days_s3_would_refuse_are_refused(self, days: dict[str, int]) -> None:
+        with pytest.raises(ValueError, match=r"S3|expire"):
+            BucketSpec(**days)
+
+    def test_ensure_bucket_is_idempotent(self, setup: S3Setup, s3: Any) -> None:
+        assert not ensure_bucket(s3, BUCKET, setup.names.bucket, kms_key=setup.kms_key)
+        assert s3.get_bucket_versioning(Bucket=setup.names.bucket)["Status"] == "Enabled"
+
+    def test_the_tls_only_policy_refuses_plain_http(self, moto: MotoServer, s3: Any) -> None:
+        """moto enforces bucket policies, and serves plain HTTP: a TLS-only bucket refuses it."""
+        names = ResourceNames(prefix=fresh_prefix())
+        kms_key = ensure_data_key(moto.client("kms"), names.key)
+        ensure_bucket(s3, BUCKET, names.bucket, kms_key=kms_key, require_tls=True)
+
+        policy = json.loads(s3.get_bucket_policy(Bucket=names.bucket)["Policy"])
+        assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        with pytest.raises(s3.exceptions.ClientError, match=r"403|Forbidden|AccessDenied"):
+            s3.put_object(Bucket=names.bucket, Key="objects/x", Body=b"x")
+
+    def test_objects_are_envelope_encrypted_and_stored_with_sse_kms_and_a_bucket_key(
+        self, setup: S3Setup, moto: MotoServer, s3: Any, clock: FakeClock
+    ) -> None:
+        store = setup.store(clock, moto)
+        version = store.put("docs/a", b"confidential research", content_type="text/plain", metadata={"k": "Zürich"})
+
+        raw = s3.get_object(Bucket=setup.names.bucket, Key="objects/docs/a", VersionId=version.version_id)
+
+        assert raw["ServerSideEncryption"] == "aws:kms"
+        assert setup.kms_key.endswith(raw["SSEKMSKeyId"]) or raw["SSEKMSKeyId"] == setup.kms_key
+        assert raw["BucketKeyEnabled"] is True
+        body = raw["Body"].read()
+        assert body.startswith(b"IAE1")
+        assert b"confidential" not in body
+        assert raw["ContentType"] == "text/plain"
+        assert raw["Metadata"][META_SHA256] == version.sha256
+        assert raw["Metadata"][META_USER] == '{"k":"Z\\u00fcrich"}'
+
+    def test_versions_and_delete_markers_are_listed_in_order_within_one_second(
+        self, setup: S3Setup, moto: MotoServer, clock: FakeClock
+    ) -> None:
+        """S3 lists markers apart from versions, timed to the second; the adapter orders them as S3 does."""
+        store = setup.store(clock, moto, page_size=1)
+        first = store.put("docs/a", b"one")
+        marker = store.delete("docs/a")
+        restored = store.restore("docs/a", first.version_id)
+        second_marker = store.delete("docs/a")
+        latest = store.put("docs/a", b"two")
+        store.put("docs/a/nested", b"a longer key, listed after")
+        store.put("docs/ab", b"another key")
+
+        listed = store.versions("docs/a")
+
+        assert [v.version_id for v in listed] == [
+            latest.version_id,
+            second_marker.version_id,
+            restored.version_id,
+            marker.version_id,
+            first.version_id,
+        ]
+        assert [v.delete_marker for v in listed] == [False, True, False, True, False]
+        assert store.head("docs/a", marker.version_id).delete_marker
+
+    def test_listing_pages_through_many_keys(self, setup: S3Setup, moto: MotoServer, clock: FakeClock) -> None:
+        store = setup.store(clock, moto, page_size=3)
+        written = [store.put(f"docs/k{n:02d}", f"{n}".encode()) for n in range(10)]
+        store.delete("docs/k03")
+
+        listed = store.list_objects("docs/")
+
+        assert listed == [v for v in written if v.key != "docs/k03"]
+
+    def test_objects_not_written_by_the_store_are_not_listed(
+        self, setup: S3Setup, moto: MotoServer, s3: Any, clock: FakeClock
+    ) -> None:
+        store = setup.store(clock, moto)
+        kept = store.put("docs/a", b"data")
+        s3.put_object(Bucket=setup.names.bucket, Key="objects/docs/.hidden", Body=b"x")
+        s3.put_object(Bucket=setup.names.bucket, Key="elsewhere/docs/b", Body=b"x")
+
+        assert store.list_objects() == [kept]
+
+    def test_an_archived_version_is_a_clear_error_not_a_crash(
+        self, setup: S3Setup, moto: MotoServer, clock: FakeClock
+    ) -> None:
+        store = setup.store(clock, moto)
+        cold = store.put("docs/a", b"cold data", storage_class=StorageClass.GLACIER)
+        store.put("docs/a", b"warm data")
+
+        assert store.head("docs/a", cold.version_id).storage_class is StorageClass.GLACIER
+        with pytest.raises(ObjectArchived, match="restore") as caught:
+            store.get("docs/a", cold.version_id)
+        assert isinstance(caught.value, Conflict)
+        assert caught.value.code == "object_archived"
+        with pytest.raises(ObjectArchived):
+            store.restore("docs/a", cold.version_id)
+        assert store.get("docs/a").data == b"warm data"
+
+    def test_a_move_by_hand_is_refused_naming_the_lifecycle(
+        self, setup: S3Setup, moto: MotoServer, clock: FakeClock
+    ) -> None:
+        store = setup.store(clock, moto)
+        version = store.put("docs/a", b"data")
+
+        with pytest.raises(StorageTierManaged, match="lifecycle rules") as caught:
+            store.set_storage_class("docs/a", version.version_id, StorageClass.GLACIER)
+
+        assert caught.value.code == "storage_tier_managed"
+        assert store.tiers_managed_by_lifecycle
+
+    def test_metadata_beyond_what_s3_keeps_is_refused(self, setup: S3Setup, moto: MotoServer, clock: FakeClock) -> None:
+        store = setup.store(clock, moto)
+
+        with pytest.raises(InvalidKey, match="2048"):
+            store.put("docs/a", b"data", metadata={f"k{n}": "v" * 1000 for n in range(3)})
+        assert store.versions("docs/a") == []
+
+    def test_a_blob_written_as_a_new_version_through_the_s3_api_is_refused(
+        self, setup: S3Setup, moto: MotoServer, s3: Any, clock: FakeClock
+    ) -> None:
+        """What an attacker with s3:PutObject can do: write a new version, with another object's sealed blob
+        and metadata, or with this object's old blob and forged metadata."""
+        store = setup.store(clock, moto)
+        store.put("docs/victim", b"the real content", metadata={"owner": "user_1"})
+        other = store.put("docs/other", b"other content", metadata={"owner": "mallory"})
+        bucket = setup.names.bucket
+        source = s3.get_object(Bucket=bucket, Key="objects/docs/other", VersionId=other.version_id)
+
+        s3.put_object(
+            Bucket=bucket,
+            Key="objects/docs/victim",
+            Body=source["Body"].read(),
+            Metadata=source["Metadata"],
+            ContentType=source["ContentType"],
+        )
+        with pytest.raises(IntegrityError):
+            store.get("docs/victim")
+
+        s3.copy_object(
+            Bucket=bucket,
+            Key="objects/docs/victim",
+            CopySource={"Bucket": bucket, "Key": "objects/docs/other", "VersionId": other.version_id},
+        )
+        with pytest.raises(IntegrityError):
+            store.get("docs/victim")
+
+    def test_check_refuses_a_bucket_without_versions(self, moto: MotoServer, s3: Any, clock: FakeClock) -> None:
+        setup = _s3_setup(moto)
+        store = setup.store(clock, moto)
+        store.check()
+
+        s3.put_bucket_versioning(Bucket=setup.names.bucket, VersioningConfiguration={"Status": "Suspended"})
+
+        with pytest.raises(IntegrityError, match="versions"):
+            store.check()

@@ -1,12 +1,16 @@
 """Contract of the record repositories (ideas, users, profiles, documents, feedback).
 
-Every adapter must pass every test here. To add one (DynamoDB, say), write a factory that yields a
-:class:`Repositories` on fresh storage and add it to :data:`ADAPTERS`; the fixtures do the rest. The
-migration tests at the end are specific to the SQLite database that the embedded adapters share.
+Every adapter must pass every test here. To add one, write a factory that yields a :class:`Repositories` on
+fresh storage and add it to :data:`ADAPTERS`; the fixtures do the rest. The DynamoDB adapters run against the
+session's moto server (started only when a DynamoDB case runs), on tables named with a fresh prefix per test.
+The migration tests at the end are specific to the SQLite database that the embedded adapters share; the
+DynamoDB-specific tests (pages over 1 MB, contention, transactions) follow them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import sqlite3
 import threading
 import time
@@ -16,9 +20,15 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from investai.adapters.aws.dynamodb_ideas import DynamoDbIdeaRepository
+from investai.adapters.aws.dynamodb_records import DynamoDbDocumentRepository, DynamoDbFeedbackRepository
+from investai.adapters.aws.dynamodb_users import DynamoDbProfileRepository, DynamoDbUserRepository
+from investai.adapters.aws.provision import ensure_table
+from investai.adapters.aws.resources import RECORD_TABLES, ResourceNames
 from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.keyring import LocalKeyring
 from investai.adapters.local.migrations import MIGRATIONS
@@ -35,7 +45,14 @@ from investai.domain.documents import DocumentStatus
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
-from investai.domain.users import EsgPreference, InvestmentPreferences, RiskTolerance, UserStatus
+from investai.domain.users import (
+    EsgPreference,
+    InvestmentPreferences,
+    RiskTolerance,
+    User,
+    UserProfile,
+    UserStatus,
+)
 from investai.ports.repositories import (
     DocumentRepository,
     FeedbackRepository,
@@ -44,6 +61,7 @@ from investai.ports.repositories import (
     UserRepository,
 )
 from investai.security.envelope import EnvelopeCipher
+from tests.aws import MotoServer, fresh_prefix
 from tests.factories import T0, make_document, make_feedback, make_idea, make_profile, make_user
 
 MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"
@@ -60,7 +78,7 @@ class Repositories:
     feedback: FeedbackRepository
 
 
-RepositoryFactory = Callable[[Path, FakeClock], AbstractContextManager[Repositories]]
+RepositoryFactory = Callable[[pytest.FixtureRequest, Path, FakeClock], AbstractContextManager[Repositories]]
 
 
 @contextmanager
@@ -80,12 +98,76 @@ def sqlite_repositories(tmp_path: Path, clock: FakeClock) -> Iterator[Repositori
         db.close()
 
 
-ADAPTERS: dict[str, RepositoryFactory] = {"sqlite": sqlite_repositories}
+class SerialisedClient:
+    """A boto3 client whose calls run one at a time, recording each operation's name.
+
+    moto's server answers requests on threads without locking its DynamoDB backend: two transactions can
+    both pass their conditions, and a cancelled one restores a copy of the table taken before a concurrent
+    write, erasing it. DynamoDB applies every request atomically; so does this wrapper, so the adapters'
+    own races (read, then write conditioned on what was read) still interleave between calls."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.operations: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name in ("exceptions", "meta", "get_waiter", "get_paginator") or not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.operations.append(name)
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+@contextmanager
+def dynamodb_tables(moto: MotoServer) -> Iterator[tuple[SerialisedClient, ResourceNames]]:
+    """The record tables under a fresh prefix, deleted afterwards; asserts no request path scanned."""
+    client = SerialisedClient(moto.client("dynamodb"))
+    names = ResourceNames(prefix=fresh_prefix())
+    for spec in RECORD_TABLES:
+        ensure_table(client, spec, names.table(spec.role))
+    try:
+        yield client, names
+        assert "scan" not in client.operations
+    finally:
+        for spec in RECORD_TABLES:
+            with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+                client.delete_table(TableName=names.table(spec.role))
+
+
+def dynamodb_adapters(client: Any, names: ResourceNames, tmp_path: Path, clock: FakeClock) -> Repositories:
+    keys = LocalKeyring(path=tmp_path / "keys" / "keyring.json", master_secret=MASTER_SECRET, clock=clock)
+    return Repositories(
+        ideas=DynamoDbIdeaRepository(client=client, table=names.table("ideas")),
+        users=DynamoDbUserRepository(client=client, table=names.table("users")),
+        profiles=DynamoDbProfileRepository(
+            client=client, table=names.table("profiles"), cipher=EnvelopeCipher(key_manager=keys)
+        ),
+        documents=DynamoDbDocumentRepository(client=client, table=names.table("documents")),
+        feedback=DynamoDbFeedbackRepository(client=client, table=names.table("feedback")),
+    )
+
+
+@contextmanager
+def dynamodb_repositories(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Repositories]:
+    with dynamodb_tables(request.getfixturevalue("moto")) as (client, names):
+        yield dynamodb_adapters(client, names, tmp_path, clock)
+
+
+ADAPTERS: dict[str, RepositoryFactory] = {
+    "sqlite": lambda _request, tmp_path, clock: sqlite_repositories(tmp_path, clock),
+    "dynamodb": dynamodb_repositories,
+}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
 def repositories(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Repositories]:
-    with ADAPTERS[request.param](tmp_path, clock) as built:
+    with ADAPTERS[request.param](request, tmp_path, clock) as built:
         yield built
 
 
@@ -474,6 +556,25 @@ def test_delete_removes_the_user_and_frees_the_email(users: UserRepository) -> N
     users.add(make_user(email="Leaver@example.com"))  # the address can be used again
 
 
+def test_concurrent_sign_ups_with_one_address_admit_one(users: UserRepository) -> None:
+    candidates = [make_user(email="ANA.lyst@example.com" if n % 2 else "ana.LYST@example.com") for n in range(6)]
+    start = threading.Barrier(len(candidates))
+
+    def sign_up(candidate: User) -> bool:
+        start.wait()
+        try:
+            users.add(candidate)
+        except Conflict:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=len(candidates)) as pool:
+        won = list(pool.map(sign_up, candidates))
+
+    assert won.count(True) == 1
+    assert [user.id for user in users.list_users()] == [candidates[won.index(True)].id]
+
+
 # -- profiles -----------------------------------------------------------------------------------------
 
 
@@ -541,6 +642,24 @@ def test_profile_revisions_keep_write_order_when_the_clock_does_not_advance(prof
     assert profiles.get(user.id) == earlier
     with pytest.raises(NotFound):
         profiles.as_of(user.id, epoch_ms(T0))  # an older updated_at does not backdate the revision
+
+
+def test_concurrent_profile_writes_each_become_a_revision(profiles: ProfileRepository) -> None:
+    user = make_user()
+    writes = [make_profile(user, preferences=InvestmentPreferences(sectors=[f"S{n}"]), updated_at=T0) for n in range(6)]
+    start = threading.Barrier(len(writes))
+
+    def put(profile: UserProfile) -> None:
+        start.wait()
+        profiles.put(profile)
+
+    with ThreadPoolExecutor(max_workers=len(writes)) as pool:
+        list(pool.map(put, writes))
+
+    at = epoch_ms(T0)
+    current = [profiles.as_of(user.id, at + offset).preferences.sectors[0] for offset in range(len(writes))]
+    assert sorted(current) == sorted(f"S{n}" for n in range(len(writes)))  # one millisecond each, none lost
+    assert profiles.get(user.id).preferences.sectors == [current[-1]]
 
 
 def test_profile_delete_erases_every_revision(profiles: ProfileRepository) -> None:
@@ -809,3 +928,162 @@ def test_profiles_stored_before_revisions_existed_start_their_history_at_the_upg
             profiles.as_of(user.id, started - 1)  # no history before the upgrade
     finally:
         upgraded.close()
+
+
+# -- DynamoDB specifics -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dynamo:
+    client: SerialisedClient
+    names: ResourceNames
+    repositories: Repositories
+
+    def partition(self, role: str, **key: str) -> list[dict[str, Any]]:
+        """The raw items of one partition, straight from the table."""
+        ((attribute, value),) = key.items()
+        found = self.client.query(
+            TableName=self.names.table(role),
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": attribute},
+            ExpressionAttributeValues={":p": {"S": value}},
+            ConsistentRead=True,
+        )
+        return list(found["Items"])
+
+
+@pytest.fixture
+def dynamo(moto: MotoServer, tmp_path: Path, clock: FakeClock) -> Iterator[Dynamo]:
+    with dynamodb_tables(moto) as (client, names):
+        yield Dynamo(client, names, dynamodb_adapters(client, names, tmp_path, clock))
+
+
+def large_idea(minute: int) -> InvestmentIdea:
+    """About 27 kB stored: 40 of them are more than DynamoDB returns in one page (1 MB)."""
+    return make_idea(generated_at=T0 + timedelta(minutes=minute), rationale="r" * 20_000, summary="s" * 4_000)
+
+
+def test_dynamodb_lists_follow_pages_past_one_megabyte(dynamo: Dynamo) -> None:
+    ideas = dynamo.repositories.ideas
+    stored = [large_idea(minute) for minute in range(45)]
+    for idea in stored:
+        ideas.add(idea)
+    newest_first = ids(stored[::-1])
+    dynamo.client.operations.clear()
+
+    assert ids(ideas.list_by_user("user_1", limit=500)) == newest_first
+    assert dynamo.client.operations.count("query") >= 2  # the first page stopped at 1 MB
+    assert ids(ideas.list_by_date("org_1", DAY, limit=500)) == newest_first
+    assert ids(ideas.list_by_status("org_1", IdeaStatus.DRAFT, limit=500)) == newest_first
+    assert ids(ideas.list_as_of("org_1", stored[-1].timestamp, limit=500)) == newest_first
+    assert ids(ideas.list_by_user("user_1", limit=44, before=stored[-1].timestamp)) == newest_first[1:]
+
+
+def test_dynamodb_revisions_are_read_across_pages(dynamo: Dynamo) -> None:
+    ideas = dynamo.repositories.ideas
+    revisions = [large_idea(0)]
+    for minute in range(1, 45):
+        revisions.append(revisions[-1].revise(at=T0 + timedelta(minutes=minute), title=f"Revision {minute}"))
+    for revision in revisions:
+        ideas.add(revision)
+    idea_id = revisions[0].id
+
+    assert ideas.history(idea_id) == revisions
+    assert ideas.get(idea_id, version=45) == revisions[-1]  # found by a filtered query past the first page
+    assert ideas.get(idea_id) == revisions[-1]
+    assert ideas.as_of(idea_id, revisions[20].timestamp + 1) == revisions[20]
+    assert ideas.list_as_of("org_1", revisions[20].timestamp) == [revisions[20]]
+    assert ideas.list_by_status("org_1", IdeaStatus.DRAFT) == [revisions[-1]]
+
+
+def test_dynamodb_contending_writers_extend_one_unbroken_history(dynamo: Dynamo) -> None:
+    ideas = dynamo.repositories.ideas
+    first = make_idea()
+    ideas.add(first)
+    writers, each = 4, 4
+
+    def write(number: int) -> int:
+        conflicts = written = 0
+        while written < each:
+            try:
+                ideas.add(ideas.get(first.id).revise(at=T0, title=f"Writer {number}"))
+            except Conflict:
+                conflicts += 1
+                continue
+            written += 1
+        return conflicts
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        conflicts = sum(pool.map(write, range(writers)))
+
+    history = ideas.history(first.id)
+    assert [revision.version for revision in history] == list(range(1, 2 + writers * each))
+    assert all(a.timestamp < b.timestamp for a, b in itertools.pairwise(history))
+    assert ideas.list_by_user("user_1") == [history[-1]]  # the sparse indexes hold the latest alone
+    assert ideas.list_as_of("org_1", history[-1].timestamp) == [history[-1]]
+    items = dynamo.partition("ideas", id=first.id)
+    head = items[-1]
+    assert (head["version"]["N"], head["latest"]["N"]) == (str(len(history)), str(history[-1].timestamp))
+    superseded = [int(item["supersededAt"]["N"]) for item in items[:-2]]
+    assert superseded == [revision.timestamp for revision in history[1:]]  # each names its successor
+    assert conflicts > 0  # the writers did collide
+
+
+def test_dynamodb_a_refused_address_change_keeps_every_claim(dynamo: Dynamo) -> None:
+    users = dynamo.repositories.users
+    first, second = make_user(email="first@example.com"), make_user(email="second@example.com")
+    users.add(first)
+    users.add(second)
+    with pytest.raises(Conflict):
+        users.update(second.model_copy(update={"email": "First@Example.com"}))
+
+    claims = {
+        address: dynamo.partition("users", pk=f"email#{address}")
+        for address in ("first@example.com", "second@example.com")
+    }
+    assert [item["userId"]["S"] for item in claims["first@example.com"]] == [first.id]
+    assert [item["userId"]["S"] for item in claims["second@example.com"]] == [second.id]
+    assert users.get_by_email("SECOND@example.com") == second
+
+
+def test_dynamodb_profiles_are_encrypted_at_rest(dynamo: Dynamo) -> None:
+    profiles = dynamo.repositories.profiles
+    user = make_user()
+    profiles.put(make_profile(user, preferences=InvestmentPreferences(sectors=["Quantum Widgets"])))
+    profiles.put(make_profile(user, preferences=InvestmentPreferences(sectors=["Quantum Gadgets"])))
+    items = dynamo.partition("profiles", userId=user.id)
+    bodies = [bytes(item["body"]["B"]) for item in items if "body" in item]
+    assert len(bodies) == 2
+    for body in bodies:
+        assert b"Quantum" not in body
+        assert user.id.encode() not in body
+
+
+def test_dynamodb_an_erasure_cut_short_before_its_head_still_hides_the_profile(dynamo: Dynamo) -> None:
+    profiles = dynamo.repositories.profiles
+    user = make_user()
+    profiles.put(make_profile(user, updated_at=T0))
+    profiles.put(make_profile(user, preferences=InvestmentPreferences(sectors=["Energy"]), updated_at=T0 + DAY_DELTA))
+    table = dynamo.names.table("profiles")
+    for item in dynamo.partition("profiles", userId=user.id):
+        if "body" in item:  # delete() removes the revisions first; a crash here leaves the head alone
+            dynamo.client.delete_item(TableName=table, Key={"userId": item["userId"], "timestamp": item["timestamp"]})
+
+    with pytest.raises(NotFound):
+        profiles.get(user.id)
+    again = make_profile(user, preferences=InvestmentPreferences(sectors=["Utilities"]), updated_at=T0)
+    profiles.put(again)
+    assert profiles.get(user.id) == again
+    assert profiles.as_of(user.id, epoch_ms(T0 + DAY_DELTA) + 1) == again  # after the named newest
+    profiles.delete(user.id)
+    assert dynamo.partition("profiles", userId=user.id) == []
+
+
+def test_dynamodb_adapters_check_their_tables(dynamo: Dynamo) -> None:
+    repositories = [getattr(dynamo.repositories, name) for name in Repositories.__dataclass_fields__]
+    for repository in repositories:
+        repository.check()
+    assert len({repository.health_name for repository in repositories}) == len(repositories)
+    dynamo.client.delete_table(TableName=dynamo.names.table("documents"))
+    with pytest.raises(dynamo.client.exceptions.ResourceNotFoundException):
+        dynamo.repositories.documents.check()

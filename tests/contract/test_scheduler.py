@@ -13,6 +13,7 @@ from typing import Protocol
 import pytest
 
 from investai.adapters.local.scheduler import ApScheduler, _apscheduler_day_of_week
+from investai.domain.schedules import Schedule
 from investai.ports.scheduler import Scheduler
 
 
@@ -20,7 +21,7 @@ class InspectableScheduler(Scheduler, Protocol):
     def jobs(self) -> dict[str, str]: ...
 
 
-ADAPTERS: dict[str, Callable[[], InspectableScheduler]] = {"apscheduler": ApScheduler}
+ADAPTERS: dict[str, Callable[[], InspectableScheduler]] = {"apscheduler": lambda: ApScheduler(never_called)}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
@@ -30,8 +31,8 @@ def scheduler(request: pytest.FixtureRequest) -> Iterator[InspectableScheduler]:
     built.shutdown()
 
 
-def never_called() -> None:
-    raise AssertionError("a test action ran")
+def never_called(schedule: Schedule) -> None:
+    raise AssertionError(f"schedule {schedule.name} fired")
 
 
 def next_run(scheduler: InspectableScheduler, name: str) -> datetime:
@@ -40,8 +41,8 @@ def next_run(scheduler: InspectableScheduler, name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def test_add_cron_registers_with_a_next_run_time(scheduler: InspectableScheduler) -> None:
-    scheduler.add_cron("maintenance", "17 3 * * *", never_called)
+def test_add_registers_with_a_next_run_time(scheduler: InspectableScheduler) -> None:
+    scheduler.add(Schedule("maintenance", "17 3 * * *", "test.job"))
     scheduler.start()
     upcoming = next_run(scheduler, "maintenance")
     assert (upcoming.hour, upcoming.minute, upcoming.second) == (3, 17, 0)
@@ -49,13 +50,13 @@ def test_add_cron_registers_with_a_next_run_time(scheduler: InspectableScheduler
 
 
 def test_jobs_are_listed_before_start(scheduler: InspectableScheduler) -> None:
-    scheduler.add_cron("maintenance", "17 3 * * *", never_called)
+    scheduler.add(Schedule("maintenance", "17 3 * * *", "test.job"))
     upcoming = next_run(scheduler, "maintenance")
     assert (upcoming.hour, upcoming.minute) == (3, 17)
 
 
 def test_cron_fields_are_read_in_utc(scheduler: InspectableScheduler) -> None:
-    scheduler.add_cron("weekly", "30 6 * * 1", never_called)  # Mondays 06:30 UTC
+    scheduler.add(Schedule("weekly", "30 6 * * 1", "test.job"))  # Mondays 06:30 UTC
     scheduler.start()
     upcoming = next_run(scheduler, "weekly")
     assert (upcoming.weekday(), upcoming.hour, upcoming.minute) == (0, 6, 30)
@@ -67,13 +68,13 @@ def test_cron_fields_are_read_in_utc(scheduler: InspectableScheduler) -> None:
 )
 def test_day_of_week_follows_crontab_numbering(scheduler: InspectableScheduler, day_of_week: str, weekday: int) -> None:
     """crontab counts days from Sunday = 0 (7 is Sunday too); Python's weekday() from Monday = 0."""
-    scheduler.add_cron("weekly", f"0 12 * * {day_of_week}", never_called)
+    scheduler.add(Schedule("weekly", f"0 12 * * {day_of_week}", "test.job"))
     assert next_run(scheduler, "weekly").weekday() == weekday
 
 
 def test_adding_a_name_again_replaces_the_trigger(scheduler: InspectableScheduler) -> None:
-    scheduler.add_cron("maintenance", "17 3 * * *", never_called)
-    scheduler.add_cron("maintenance", "45 22 * * *", never_called)
+    scheduler.add(Schedule("maintenance", "17 3 * * *", "test.job"))
+    scheduler.add(Schedule("maintenance", "45 22 * * *", "test.job"))
     scheduler.start()
     assert list(scheduler.jobs()) == ["maintenance"]
     upcoming = next_run(scheduler, "maintenance")
@@ -102,13 +103,13 @@ def test_adding_a_name_again_replaces_the_trigger(scheduler: InspectableSchedule
 )
 def test_invalid_cron_raises_value_error(scheduler: InspectableScheduler, cron: str) -> None:
     with pytest.raises(ValueError, match=r"."):
-        scheduler.add_cron("broken", cron, never_called)
+        scheduler.add(Schedule("broken", cron, "test.job"))
     assert "broken" not in scheduler.jobs()
 
 
 def test_start_and_shutdown_are_idempotent(scheduler: InspectableScheduler) -> None:
     scheduler.shutdown()  # before start: nothing to stop
-    scheduler.add_cron("maintenance", "17 3 * * *", never_called)
+    scheduler.add(Schedule("maintenance", "17 3 * * *", "test.job"))
     scheduler.start()
     scheduler.start()
     assert "maintenance" in scheduler.jobs()

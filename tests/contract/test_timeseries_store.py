@@ -887,7 +887,7 @@ def test_a_reopened_store_still_holds_everything(open_store: Callable[[], TimeSe
     store.write_bars(bars([bar("AAPL", day, 10.0, available_at=end_of(day))]), ingested_at=T0)
     store.write_bars(bars([bar("AAPL", day, 11.0)]), ingested_at=T0 + HOUR)
     store.write_quotes(quotes([quote("AAPL", T0 - HOUR, 1.0), quote("AAPL", T0 - 48 * HOUR, 2.0)]), ingested_at=T0)
-    file = ProviderFile(name="aapl.csv", path=Path("/data/aapl.csv"), fingerprint="sha256:aa")
+    file = ProviderFile(name="aapl.csv", fingerprint="sha256:aa")
     store.record_ingested_file("directory", file, accepted=1, rejected=0, at=T0)
     store.close()
 
@@ -900,8 +900,8 @@ def test_a_reopened_store_still_holds_everything(open_store: Callable[[], TimeSe
 
 
 def test_provider_bookkeeping_is_idempotent(store: TimeSeriesStore) -> None:
-    first = ProviderFile(name="a.csv", path=Path("/data/a.csv"), fingerprint="sha256:1")
-    second = ProviderFile(name="b.csv", path=Path("/data/b.csv"), fingerprint="sha256:2", symbol="BBB")
+    first = ProviderFile(name="a.csv", fingerprint="sha256:1")
+    second = ProviderFile(name="b.csv", fingerprint="sha256:2", symbol="BBB")
     assert store.ingested_files("directory") == set()
 
     store.record_ingested_file("directory", first, accepted=10, rejected=1, at=T0)
@@ -924,7 +924,7 @@ def test_injection_shaped_inputs_match_nothing_and_break_nothing(store: TimeSeri
     store.upsert_symbols([SymbolInfo(symbol="AAA", name="Alpha Holdings", sector="Energy")])
     store.write_bars(bars([bar("AAA", date(2024, 1, 1), 1.0), bar("AAA", date(2024, 1, 2), 2.0)]), ingested_at=T0)
     store.write_quotes(quotes([quote("AAA", T0, 1.0)]), ingested_at=T0)
-    file = ProviderFile(name="a", path=Path("a"), fingerprint="f")
+    file = ProviderFile(name="a", fingerprint="f")
     store.record_ingested_file("dir", file, accepted=1, rejected=0, at=T0)
 
     for interval in Interval:

@@ -38,9 +38,9 @@ def _serve(port: str, log_path: str) -> None:
 def main() -> None:
     import uvicorn  # noqa: F401 - imported here so that children need not
 
-    import investai.api.app
     import investai.bootstrap
-    import investai.cli  # noqa: F401
+    import investai.cli
+    import investai.server  # noqa: F401
     from investai.adapters.local import embedder
 
     embedder._load_model()

@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from investai.api.app import create_app
 from investai.bootstrap import Container
 from investai.observability.logging import configure_logging
+from investai.server import create_app
 from tests.conftest import Account
 
 

@@ -18,9 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import Container
 from investai.domain.users import Role
+from investai.server import create_app
 from tests.conftest import Account, sign_up
 
 if TYPE_CHECKING:

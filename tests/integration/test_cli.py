@@ -89,15 +89,15 @@ def test_serve_prints_a_temporary_password_for_the_first_administrator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from investai.bootstrap import build_container
-    from investai.cli import _ensure_first_administrator
+    from investai.cli.service import ensure_first_administrator
     from investai.config import Settings
 
     container = build_container(Settings(_env_file=None, data_dir=tmp_path / "var"))
     try:
         lines: list[str] = []
         monkeypatch.setattr("typer.echo", lambda message, err=False: lines.append(message))
-        _ensure_first_administrator(container)
-        _ensure_first_administrator(container)  # a second start creates nothing and prints nothing
+        ensure_first_administrator(container)
+        ensure_first_administrator(container)  # a second start creates nothing and prints nothing
         assert len(lines) == 1
         password = lines[0].split("first sign-in): ")[1].strip()
         challenge = container.identity.auth.login("admin@localhost", password, CallContext())

@@ -89,4 +89,4 @@ def _corpus_titles(container: Container) -> list[str]:
 
 
 def _mark(name: str) -> ProviderFile:
-    return ProviderFile(name=name, path=Path(name), fingerprint=name)
+    return ProviderFile(name=name, fingerprint=name)

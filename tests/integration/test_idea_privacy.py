@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.citations import DocumentCitation, Evidence
 from investai.domain.users import Role
 from investai.ports.knowledge import Embedder
+from investai.server import create_app
 from tests.conftest import Account, drain, sign_up
 from tests.document_files import make_pdf
 from tests.factories import make_idea

@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.users import Role
 from investai.ports.knowledge import Embedder
+from investai.server import create_app
 from investai.services.auth_common import CallContext
 from investai.services.idea_requests import RUN_ATTEMPTS
 from tests.conftest import Account, drain, sign_up

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -11,35 +10,30 @@ from investai.adapters.local.clock import FakeClock
 from investai.bootstrap import Container
 from investai.domain.errors import NotFound
 from investai.jobs.handlers import PURGE_EXPIRED
-from investai.jobs.schedule import register_schedules, schedules
+from investai.jobs.schedule import enqueue_scheduled, schedules
 from investai.ports.identity import RefreshOutcome
 from investai.services.auth_common import hash_token
 from tests.conftest import Account
 
 
-class RecordingScheduler:
-    def __init__(self) -> None:
-        self.actions: dict[str, tuple[str, Callable[[], None]]] = {}
-
-    def add_cron(self, name: str, cron: str, action: Callable[[], None]) -> None:
-        self.actions[name] = (cron, action)
-
-    def start(self) -> None: ...
-
-    def shutdown(self) -> None: ...
-
-
 def test_the_daily_trigger_enqueues_one_purge_job_per_day(container: Container, clock: FakeClock) -> None:
-    scheduler = RecordingScheduler()
-    listed = schedules(maintenance_cron="17 3 * * *", lifecycle_cron="41 2 * * *")
-    register_schedules(scheduler=scheduler, queue=container.jobs, clock=clock, listed=listed)
-    cron, action = scheduler.actions["maintenance"]
-    assert cron == "17 3 * * *"
-    action()
-    action()  # a second scheduler process on the same day
+    listed = {
+        schedule.name: schedule for schedule in schedules(maintenance_cron="17 3 * * *", lifecycle_cron="41 2 * * *")
+    }
+    maintenance = listed["maintenance"]
+    assert (maintenance.cron, maintenance.job_kind) == ("17 3 * * *", PURGE_EXPIRED)
+
+    def fire() -> None:
+        enqueue_scheduled(container.jobs, maintenance, clock.now())
+
+    fire()
+    fire()  # a second scheduler process on the same day
     assert container.jobs.counts()["queued"] == 1
-    clock.advance(timedelta(days=1))
-    action()
+    clock.advance(timedelta(hours=10))  # still the same day (T0 is 09:30)
+    fire()
+    assert container.jobs.counts()["queued"] == 1
+    clock.advance(timedelta(hours=5))  # 00:30 the next day
+    fire()
     assert container.jobs.counts()["queued"] == 2
 
 

@@ -17,13 +17,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
-from investai.domain.errors import NotFound
+from investai.domain.errors import NotFound, StoreUnavailable
+from investai.domain.market import MarketStoreBusy
 from investai.domain.users import Role
 from investai.jobs.handlers import MARKET_REFRESH, MARKET_RETENTION
 from investai.sample.market import sample_prices
+from investai.server import create_app
 from tests.conftest import Account, sign_up
 
 NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
@@ -174,6 +175,42 @@ def test_reads_of_unknown_symbols_and_bad_parameters_are_4xx(sample_client: Test
     )
     assert backwards.status_code == 422
     assert sample_client.get("/api/v1/market/AAPL/bars", params={}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "retry_after"),
+    [
+        (
+            MarketStoreBusy("the market data store stayed busy in another process; retry in a moment"),
+            "market_store_busy",
+            "5",
+        ),
+        (StoreUnavailable("the store is failing over", retry_after_s=12.5), "store_unavailable", "13"),
+    ],
+)
+def test_an_unavailable_store_answers_503_with_retry_after(
+    client: TestClient,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+    error: StoreUnavailable,
+    code: str,
+    retry_after: str,
+) -> None:
+    """The API knows only the backend-neutral :class:`StoreUnavailable`; the DuckDB store's busy error is one."""
+    reader = sign_up(container, role=Role.ANALYST)
+
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(container.market, "symbol", unavailable)
+    answer = client.get("/api/v1/market/symbols/AAPL", headers=reader.headers)
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == retry_after
+    body = answer.json()["error"]
+    assert set(body) == {"code", "message", "request_id"}
+    assert body["code"] == code
+    assert body["message"] == str(error)
+    assert body["request_id"] == answer.headers["x-request-id"]
 
 
 # --- imports ---------------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.cli import app
 from investai.config import Settings
@@ -25,6 +24,7 @@ from investai.domain.market import IngestReport, SymbolInfo
 from investai.domain.users import Role
 from investai.ports.knowledge import Embedder
 from investai.sample.market import sample_bars
+from investai.server import create_app
 from investai.services.market import bar_frame_from_rows
 from tests.conftest import Account, sign_up
 

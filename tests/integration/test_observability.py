@@ -12,11 +12,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.config import Settings, TracingExporter
 from investai.observability.logging import configure_logging
 from investai.observability.tracing import build_tracer_provider
+from investai.server import create_app
 from tests.conftest import Account
 
 

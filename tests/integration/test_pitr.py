@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.cli import app
 from investai.config import Settings
@@ -33,6 +32,7 @@ from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.domain.users import InvestmentPreferences, Role, UserProfile
 from investai.jobs.handlers import PURGE_EXPIRED
+from investai.server import create_app
 from investai.services.auth_common import CallContext
 from tests.conftest import PASSWORD, Account, sign_up
 from tests.factories import T0, make_idea, make_profile

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import build_container
 from investai.config import Settings
+from investai.server import create_app
 from investai.services.operations import Readiness
 
 LIMIT = 4

@@ -70,7 +70,7 @@ class ScriptedHandler:
 def make_worker(container: Container, handlers: Mapping[str, JobHandler], **overrides: Any) -> Worker:
     options: dict[str, Any] = {"visibility_timeout": VISIBILITY, "poll_interval": 0.01, "metrics": container.metrics}
     options.update(overrides)
-    return Worker(queue=container.jobs, handlers=handlers, **options)
+    return Worker(records=container.jobs, handlers=handlers, **options)
 
 
 def drain(worker: Worker, *, limit: int = 50) -> int:

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
         return None
 
     worker = Worker(
-        queue=container.jobs,
+        records=container.jobs,
         handlers={kind: block_forever},
         visibility_timeout=timedelta(seconds=settings.job_visibility_timeout_s),
         poll_interval=settings.worker_poll_interval_s,

@@ -29,11 +29,11 @@ from fastapi.testclient import TestClient
 from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.object_store import LocalObjectStore
 from investai.adapters.local.token_issuer import LocalTokenIssuer
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.users import Role, UserStatus
 from investai.security.jwt import SigningKey
+from investai.server import create_app
 from investai.services.auth_common import CallContext, Challenge
 from tests.conftest import Account, sign_up
 from tests.factories import T0

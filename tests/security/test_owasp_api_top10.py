@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from investai.api.app import create_app
 from investai.bootstrap import Container
 from investai.domain.errors import InvalidToken
 from investai.domain.users import Role
 from investai.security.jwt import JwtVerifier
+from investai.server import create_app
 from tests.conftest import Account, sign_up
 from tests.factories import make_idea
 

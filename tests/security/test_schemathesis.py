@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
-from investai.api.app import create_app
 from investai.bootstrap import Container
 from investai.domain.users import Role
+from investai.server import create_app
 from tests.conftest import Account, sign_up
 
 EXAMPLES_PER_OPERATION = 15

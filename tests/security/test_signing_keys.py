@@ -14,9 +14,9 @@ import jwt as pyjwt
 import pytest
 from fastapi.testclient import TestClient
 
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
+from investai.server import create_app
 from tests.conftest import sign_up
 
 CHILD = Path(__file__).with_name("signing_key_child.py")

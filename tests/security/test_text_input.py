@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
+from investai.server import create_app
 from tests.conftest import Account, sign_up
 from tests.document_files import make_csv
 

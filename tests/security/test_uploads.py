@@ -21,11 +21,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from investai.api.app import create_app
 from investai.bootstrap import Container
 from investai.cli import app as cli
 from investai.domain.documents import safe_filename
 from investai.domain.errors import ValidationFailed
+from investai.server import create_app
 from tests.conftest import Account
 from tests.document_files import make_csv
 from tests.unit.ingest import builders

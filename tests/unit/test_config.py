@@ -84,11 +84,3 @@ def test_secrets_can_come_from_a_secrets_directory(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("INVESTAI_SECRETS_DIR", str(tmp_path))
     settings = load_settings(profile="prod")
     assert settings.secret_value("secret_key") == STRONG
-
-
-def test_the_aws_backend_is_refused_until_its_adapters_exist(tmp_path: Path) -> None:
-    from investai.bootstrap import build_container
-    from investai.config import ConfigurationError
-
-    with pytest.raises(ConfigurationError, match="aws"):
-        build_container(Settings(_env_file=None, backend="aws", data_dir=tmp_path))

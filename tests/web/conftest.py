@@ -18,11 +18,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from investai.adapters.local.clock import FakeClock
-from investai.api.app import create_app
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
 from investai.domain.users import Role
 from investai.ports.knowledge import Embedder
+from investai.server import create_app
 from tests.conftest import PASSWORD, Account, drain, sign_up
 
 NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """Grounding: every number in model-written text must be one the computation produced.
 
-Numbers come from code, words may come from a model (DESIGN section 5). :func:`check_numbers` finds each
+Numbers come from code, words may come from a model (docs/ARCHITECTURE.md section 5). :func:`check_numbers` finds each
 number written in a text (``12``, ``-3.5``, ``1,250.75``, ``23.4%``, ``$187.20``, ``0.8x``) and accepts it only
 if it is some allowed value as written at that precision: the value itself or, for a percentage, the value
 times 100, rounded to the digits the text shows (signs are ignored, since "a drawdown of 12%" states -0.12).

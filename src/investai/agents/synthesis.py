@@ -1,6 +1,6 @@
 """The synthesis agent: ranks the analysed candidates, diversifies, and writes each idea.
 
-Ranking score (DESIGN section 5): confidence 30%, risk-return fit 25%, quality/novelty 20%, horizon fit
+Ranking score (docs/ARCHITECTURE.md section 5): confidence 30%, risk-return fit 25%, quality/novelty 20%, horizon fit
 15%, timing 10%, each component in [0, 1] and computed here from the analysis and research (documented in
 :func:`score_components`). Diversification walks the ranking and skips a candidate whose sector already has
 ``sector_cap`` ideas or whose daily returns correlate above ``CORRELATION_CAP`` with an idea already chosen.

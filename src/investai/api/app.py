@@ -1,20 +1,13 @@
-"""The FastAPI application factory."""
+"""The REST API on an app: its JSON error handlers, its OpenAPI document and its routes per resource.
+
+The app itself, with the middleware every request passes and the web UI beside the API, is assembled by
+:func:`investai.server.create_app`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 
-from investai import __version__
 from investai.api.errors import install_error_handlers
-from investai.api.middleware.authentication import AuthenticationMiddleware
-from investai.api.middleware.body_limit import BodyLimitMiddleware
-from investai.api.middleware.edge import add_edge_protection, add_response_cache
-from investai.api.middleware.request_context import RequestContextMiddleware
-from investai.api.middleware.text_input import TextInputMiddleware
 from investai.api.openapi import install_openapi
 from investai.api.routes import (
     admin,
@@ -31,81 +24,28 @@ from investai.api.routes import (
     resources,
     wellknown,
 )
-from investai.bootstrap import Container
-from investai.config import TracingExporter
-from investai.observability.logging import get_logger
-from investai.observability.tracing import get_tracer
-from investai.web.app import API_COLLECTIONS_CHANGED_BY_FORMS, add_web_session, install_web
 
-log = get_logger(__name__)
+ROUTES = (
+    ops,
+    wellknown,
+    auth,
+    admin,
+    profile,
+    ideas,
+    resources,
+    documents,
+    knowledge,
+    market,
+    analytics,
+    market_review,
+    admin_pitr,
+)
 
 
-def create_app(container: Container, *, background: bool = False) -> FastAPI:
-    """Build the app around ``container``; with ``background`` it also runs the job worker and the
-    scheduler for as long as the app is served (``investai serve``)."""
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        container.keys.current_key_id()  # open the keyring now, not on the first request
-        pool = container.worker_pool() if background and container.settings.serve_with_worker else None
-        if pool is not None:
-            pool.start()
-        if background and container.settings.serve_with_scheduler:
-            container.start_scheduler()
-        log.info("app.started", profile=container.settings.profile.value, background=background)
-        try:
-            yield
-        finally:
-            if pool is not None:
-                pool.stop(timeout=container.settings.job_visibility_timeout_s)
-            container.scheduler.shutdown()
-            log.info("app.stopped")
-
-    docs = container.settings.environment.api_docs_enabled
-    app = FastAPIOffline(
-        title="Investment AI Agent",
-        version=__version__,
-        description="Ranked, risk-assessed, compliance-checked investment ideas from your documents and market data.",
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
-        lifespan=lifespan,
-        # our RequestContextMiddleware makes the span, the metrics and the log line of every request from
-        # the container's own providers; FastAPI's native telemetry would repeat them against the globals
-        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
-    )
-    app.state.container = container
-    container.identity.issuer.ensure_signing_key()  # the first JWKS served already holds the signing key
+def install_api(app: FastAPI) -> None:
+    """The API's error handlers, OpenAPI document and routes; install before the web UI, whose page error
+    handlers wrap these."""
     install_error_handlers(app)
     install_openapi(app)
-    for module in (ops, wellknown, auth, admin, profile, ideas, resources, documents, knowledge, market, analytics):
+    for module in ROUTES:
         app.include_router(module.router)
-    app.include_router(market_review.router)
-    app.include_router(admin_pitr.router)
-    settings = container.settings
-    if settings.web_enabled:
-        install_web(app, container)
-
-    def now() -> float:
-        return container.clock.now().timestamp()
-
-    # add_middleware wraps: the last added is the outermost. Outermost first, a request passes: request
-    # context -> hard body cap (413) -> edge (headers, CORS, WAF, rate limit, throttle) -> text check (422 for
-    # text that is not valid Unicode) -> web session (cookies, CSRF) -> authentication -> cache
-    add_response_cache(
-        app, settings, now=now, related=API_COLLECTIONS_CHANGED_BY_FORMS if settings.web_enabled else None
-    )
-    app.add_middleware(AuthenticationMiddleware, verifier=container.identity.verifier)
-    if settings.web_enabled:
-        add_web_session(app, container)
-    app.add_middleware(TextInputMiddleware)
-    add_edge_protection(app, settings, now=now)
-    app.add_middleware(
-        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
-    )
-    app.add_middleware(
-        RequestContextMiddleware,
-        metrics=container.metrics,
-        tracer=get_tracer(container.tracer_provider, "investai.api"),
-        record_spans=settings.tracing_exporter is not TracingExporter.NONE,
-    )
-    return app

@@ -1,60 +1,36 @@
-"""Dependencies as ``Annotated`` aliases, so routes declare what they need in their signature."""
+"""The API's dependencies as ``Annotated`` aliases, so routes declare what they need in their signature: the
+principal of the Bearer token (401 without one) and the permission each route needs (403 without it). The
+container and the call context are declared with the shared aliases of :mod:`investai.http.deps`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
-from investai.services.auth_common import CallContext
-
-UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="investai"'}
-
-
-# Dependencies are async because they never block: sync ones would each hop through the thread pool.
-
-
-async def get_container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
-
-
-def _principal_of(request: Request) -> Principal:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is None:
-        reason = getattr(request.state, "auth_error", None) or "authentication required"
-        raise HTTPException(401, reason, headers=UNAUTHORIZED_HEADERS)
-    return principal
+from investai.http.deps import PrincipalCheck, permission_check
+from investai.http.errors import BEARER_CHALLENGE
 
 
 async def get_principal(request: Request) -> Principal:
-    return _principal_of(request)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        reason = getattr(request.state, "auth_error", None) or "authentication required"
+        raise HTTPException(401, reason, headers=BEARER_CHALLENGE)
+    return principal
 
 
-async def get_call_context(request: Request) -> CallContext:
-    client = request.client.host if request.client else None
-    return CallContext(ip=getattr(request.state, "client_ip", None) or client, request_id=request.state.request_id)
+def _forbidden(permission: Permission) -> HTTPException:
+    return HTTPException(403, f"this action needs the {permission.value} permission")
 
 
-def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+def require(permission: Permission) -> PrincipalCheck:
     """A dependency that admits principals holding ``permission`` (401 without one, 403 without the right)."""
-
-    async def check(request: Request) -> Principal:
-        principal = _principal_of(request)  # read directly: one dependency per request, not two
-        if not principal.can(permission):
-            raise HTTPException(403, f"this action needs the {permission.value} permission")
-        return principal
-
-    check.__name__ = f"require_{permission.name.lower()}"
-    return check
+    return permission_check(permission, principal_of=get_principal, refuse=_forbidden, name="require")
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-Context = Annotated[CallContext, Depends(get_call_context)]
 SelfService = Annotated[Principal, Depends(require(Permission.PROFILE_SELF))]
 Administrator = Annotated[Principal, Depends(require(Permission.USERS_ADMIN))]
 Auditor = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]

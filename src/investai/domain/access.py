@@ -120,7 +120,7 @@ class Principal(DomainModel):
 class MfaSecrets(DomainModel):
     """A user's TOTP secret and hashed one-time recovery codes; stored encrypted."""
 
-    totp_secret: str = Field(min_length=16, max_length=128, repr=False)
+    totp_secret: str = Field(min_length=8, max_length=128, repr=False)
     confirmed: bool = False
     recovery_code_hashes: list[str] = Field(default_factory=list, max_length=20, repr=False)
     created_at: UtcDatetime

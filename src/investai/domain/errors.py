@@ -33,6 +33,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unsupported(Conflict):
+    """The operation does not exist in this deployment's shape (e.g. file backups where AWS backs up)."""
+
+    code = "unsupported_in_this_deployment"
+
+
 class IntegrityError(DomainError):
     """Stored data failed its integrity check (authentication tag or hash mismatch)."""
 
@@ -88,3 +94,16 @@ class MalformedDocument(ValidationFailed):
     """Content of an accepted type that cannot be read: broken structure, limits on depth or numbers."""
 
     code = "malformed_document"
+
+
+class StoreUnavailable(DomainError):
+    """A store cannot serve the call right now but will shortly (held by another process, throttled, failing
+    over): the caller should retry after ``retry_after_s`` seconds (HTTP 503 with ``Retry-After``)."""
+
+    code = "store_unavailable"
+    retry_after_s: float = 5.0
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s

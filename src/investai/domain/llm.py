@@ -1,7 +1,7 @@
 """Language-model calls as data: messages, requests, responses, usage and the errors a provider raises.
 
-Numbers never come from here: a model writes words, code computes figures (DESIGN section 5). Every request
-names the versioned prompt template it was rendered from and carries the deterministic answer the offline
+Numbers never come from here: a model writes words, code computes figures (docs/ARCHITECTURE.md section 5).
+Every request names the versioned prompt template it was rendered from and carries the deterministic answer the offline
 provider returns, so the whole flow works with no model at all and a failed model call degrades to the same
 answer instead of failing the request.
 """

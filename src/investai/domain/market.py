@@ -26,7 +26,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from investai.domain.common import DomainModel, UtcDatetime
-from investai.domain.errors import Conflict, DomainError, ValidationFailed
+from investai.domain.errors import Conflict, StoreUnavailable, ValidationFailed
 
 
 def _upper(value: object) -> object:
@@ -223,7 +223,7 @@ class UnreadableMarketFile(ValidationFailed):
     code = "unreadable_market_file"
 
 
-class MarketStoreBusy(DomainError):
+class MarketStoreBusy(StoreUnavailable):
     """The market store is held by another process (the embedded store allows one writer at a time)."""
 
     code = "market_store_busy"

@@ -1,5 +1,5 @@
-"""How ideas are scored: the ranking blend (DESIGN section 5) and the inputs of confidence. The synthesis agent
-computes with these weights and explanations report them, so both read them from here."""
+"""How ideas are scored: the ranking blend (docs/ARCHITECTURE.md section 5) and the inputs of confidence. The
+synthesis agent computes with these weights and explanations report them, so both read them from here."""
 
 from __future__ import annotations
 

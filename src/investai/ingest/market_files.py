@@ -43,6 +43,7 @@ __all__ = [
     "normalise_header",
     "parse_dates",
     "parse_numbers",
+    "read_bars",
     "read_bars_file",
 ]
 
@@ -118,14 +119,18 @@ class _RawColumns:
 
 
 def read_bars_file(path: Path, *, symbol: str | None, max_rows: int) -> ParsedBars:
-    """The bars in the CSV or Parquet file at ``path``.
+    """The bars in the CSV or Parquet file at ``path`` (see :func:`read_bars`)."""
+    return read_bars(path.read_bytes(), symbol=symbol, max_rows=max_rows)
+
+
+def read_bars(data: bytes, *, symbol: str | None, max_rows: int) -> ParsedBars:
+    """The bars in CSV or Parquet content.
 
     ``symbol`` names the instrument for rows without one (a file without a symbol column, or a blank cell in
     it). Raises :class:`UnreadableMarketFile` for content that is neither Parquet nor UTF-8 text, a file
     without a date or price column, a file that needs ``symbol`` when none is given, or more than
     ``max_rows`` data rows. A file with a header and no rows gives an empty frame.
     """
-    data = path.read_bytes()
     default = symbol.strip().upper() if symbol and symbol.strip() else None
     if _is_parquet(data):
         raw = _read_parquet(data, default_symbol=default, max_rows=max_rows)

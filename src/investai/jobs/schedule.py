@@ -8,10 +8,9 @@ processes run a scheduler, a period enqueues its job once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime
 
+from investai.domain.schedules import DAILY, EVERY_MINUTE, Schedule
 from investai.jobs.handlers import (
     BACKUP,
     DOCUMENT_LIFECYCLE,
@@ -20,22 +19,9 @@ from investai.jobs.handlers import (
     MARKET_RETENTION,
     PURGE_EXPIRED,
 )
-from investai.ports.clock import Clock
-from investai.ports.jobs import JobQueue
-from investai.ports.scheduler import Scheduler
+from investai.ports.jobs import JobRecords
 
-
-@dataclass(frozen=True)
-class Schedule:
-    name: str
-    cron: str
-    job_kind: str
-    once_per: Literal["day", "minute"]
-
-    def idempotency_key(self, clock: Clock) -> str:
-        now = clock.now()
-        period = now.date().isoformat() if self.once_per == "day" else now.strftime("%Y-%m-%dT%H:%M")
-        return f"{self.name}:{period}"
+__all__ = ["Schedule", "enqueue_scheduled", "schedules"]
 
 
 def schedules(
@@ -49,21 +35,16 @@ def schedules(
 ) -> list[Schedule]:
     """Every schedule configured; an empty or missing cron expression leaves its schedule out."""
     listed = [
-        Schedule("maintenance", maintenance_cron, PURGE_EXPIRED, "day"),
-        Schedule("document-lifecycle", lifecycle_cron, DOCUMENT_LIFECYCLE, "day"),
-        Schedule("backup", backup_cron or "", BACKUP, "minute"),
-        Schedule("ideas-expiry", ideas_expiry_cron or "", EXPIRE_IDEAS, "minute"),
-        Schedule("market-retention", market_retention_cron or "", MARKET_RETENTION, "minute"),
-        Schedule("market-refresh", market_refresh_cron or "", MARKET_REFRESH, "minute"),
+        ("maintenance", maintenance_cron, PURGE_EXPIRED, DAILY),
+        ("document-lifecycle", lifecycle_cron, DOCUMENT_LIFECYCLE, DAILY),
+        ("backup", backup_cron or "", BACKUP, EVERY_MINUTE),
+        ("ideas-expiry", ideas_expiry_cron or "", EXPIRE_IDEAS, EVERY_MINUTE),
+        ("market-retention", market_retention_cron or "", MARKET_RETENTION, EVERY_MINUTE),
+        ("market-refresh", market_refresh_cron or "", MARKET_REFRESH, EVERY_MINUTE),
     ]
-    return [schedule for schedule in listed if schedule.cron.strip()]
+    return [Schedule(name, cron, kind, dedupe) for name, cron, kind, dedupe in listed if cron.strip()]
 
 
-def register_schedules(*, scheduler: Scheduler, queue: JobQueue, clock: Clock, listed: Sequence[Schedule]) -> None:
-    """Add a trigger to ``scheduler`` for each schedule: it enqueues the schedule's job once per period."""
-    for schedule in listed:
-
-        def enqueue(schedule: Schedule = schedule) -> None:
-            queue.enqueue(schedule.job_kind, idempotency_key=schedule.idempotency_key(clock))
-
-        scheduler.add_cron(schedule.name, schedule.cron, enqueue)
+def enqueue_scheduled(records: JobRecords, schedule: Schedule, at: datetime) -> None:
+    """What every trigger does, in process or from EventBridge: enqueue the job once for the period."""
+    records.enqueue(schedule.job_kind, idempotency_key=schedule.dedupe_key(at))

@@ -1,54 +1,98 @@
-"""The worker loop: lease a job, run its handler with a lease heartbeat, then ack or fail it.
+"""Workers: a loop that takes ready jobs and runs them, until told to stop (the job in hand is finished first).
 
-Shutdown is graceful: once the stop event is set the worker finishes the job in hand and leaves.
+Two feeds: polling the job records (the embedded shape, where the records are the queue), or receiving job ids
+from the dispatch queue (SQS on AWS; a Lambda takes this loop's place there and calls the same runner).
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import Protocol
 
-from investai.domain.errors import DomainError, ValidationFailed
-from investai.domain.jobs import Job
-from investai.observability.logging import bind_context, clear_context, get_logger
+from investai.jobs.runner import JobHandler, JobRunner, PermanentJobError
+from investai.observability.logging import get_logger
 from investai.observability.metrics import Metrics
-from investai.ports.jobs import JobQueue, LeaseLost
+from investai.ports.jobs import JobDispatch, JobRecords
 
-JobHandler = Callable[[Job], Mapping[str, Any] | None]
+__all__ = ["JobHandler", "PermanentJobError", "Worker", "WorkerPool"]
 
 log = get_logger(__name__)
 
 
-class PermanentJobError(DomainError):
-    """The job cannot succeed however often it is retried: dead-letter it now."""
+class Feed(Protocol):
+    def run_once(self, runner: JobRunner) -> bool:
+        """Take and run one batch of work; False when there was none."""
+        ...
 
-    code = "permanent_job_error"
+
+class PolledRecords:
+    """Lease the oldest ready record of the runner's kinds."""
+
+    def __init__(self, records: JobRecords, *, visibility_timeout: timedelta) -> None:
+        self._records = records
+        self._visibility = visibility_timeout
+
+    def run_once(self, runner: JobRunner) -> bool:
+        job = self._records.lease(visibility_timeout=self._visibility, kinds=runner.kinds)
+        if job is None:
+            return False
+        runner.run(job)
+        return True
+
+
+class QueueDeliveries:
+    """Receive job ids from the dispatch queue; delete each message once its job is settled, else defer it.
+
+    Every worker on a queue handles every kind: a message passed over still counts as received, and enough
+    receives would move it to the dead-letter queue while its job waits.
+    """
+
+    def __init__(self, dispatch: JobDispatch, *, visibility_timeout: timedelta, wait_s: float = 1.0) -> None:
+        self._dispatch = dispatch
+        self._visibility = visibility_timeout
+        self._wait_s = wait_s
+
+    def run_once(self, runner: JobRunner) -> bool:
+        deliveries = self._dispatch.receive(max_messages=1, wait_s=self._wait_s, visibility_timeout=self._visibility)
+        for delivery in deliveries:
+            keep = partial(self._dispatch.defer, delivery, self._visibility)
+            handled = runner.handle(delivery.job_id, keep_delivery=keep)
+            if handled.settled:
+                self._dispatch.delete(delivery)
+            else:
+                self._dispatch.defer(delivery, handled.retry_after or timedelta(0))
+        return bool(deliveries)
 
 
 class Worker:
     def __init__(
         self,
         *,
-        queue: JobQueue,
+        records: JobRecords,
         handlers: Mapping[str, JobHandler],
         visibility_timeout: timedelta,
         poll_interval: float = 1.0,
         metrics: Metrics | None = None,
         name: str = "worker",
+        dispatch: JobDispatch | None = None,
     ) -> None:
-        self._queue = queue
-        self._handlers = dict(handlers)
-        self._visibility = visibility_timeout
+        self.runner = JobRunner(
+            records=records, handlers=handlers, visibility_timeout=visibility_timeout, metrics=metrics
+        )
+        self._feed: Feed = (
+            QueueDeliveries(dispatch, visibility_timeout=visibility_timeout)
+            if dispatch is not None
+            else PolledRecords(records, visibility_timeout=visibility_timeout)
+        )
         self._poll_interval = poll_interval
-        self._metrics = metrics
         self.name = name
 
     def run(self, stop: threading.Event) -> None:
         """Process jobs until ``stop`` is set; the job in hand is always finished first."""
-        log.info("worker.started", worker=self.name, kinds=sorted(self._handlers))
+        log.info("worker.started", worker=self.name, kinds=self.runner.kinds)
         while not stop.is_set():
             try:
                 worked = self.run_once()
@@ -60,68 +104,8 @@ class Worker:
         log.info("worker.stopped", worker=self.name)
 
     def run_once(self) -> bool:
-        """Lease and run one job; False when none was available."""
-        job = self._queue.lease(visibility_timeout=self._visibility, kinds=list(self._handlers))
-        if job is None:
-            return False
-        self._execute(job)
-        return True
-
-    def _execute(self, job: Job) -> None:
-        bind_context(job_id=job.id, job_kind=job.kind, attempt=job.attempts)
-        done = threading.Event()
-        heartbeat = threading.Thread(target=self._heartbeat, args=(job, done), daemon=True)
-        heartbeat.start()
-        started = time.perf_counter()
-        result: Mapping[str, Any] | None = None
-        error: Exception | None = None
-        try:
-            result = self._handlers[job.kind](job)
-        except Exception as exc:  # every failure is recorded on the job, never swallowed
-            error = exc
-        finally:
-            done.set()
-            heartbeat.join()
-        try:
-            if self._metrics is not None:
-                self._metrics.job_duration.labels(job.kind).observe(time.perf_counter() - started)
-            if error is None:
-                self._settle(job, lambda: self._queue.ack(job, dict(result or {})), "succeeded")
-            else:
-                self._record_failure(job, error)
-        finally:
-            clear_context()
-
-    def _record_failure(self, job: Job, exc: Exception) -> None:
-        permanent = isinstance(exc, PermanentJobError | ValidationFailed)
-        message = f"{type(exc).__name__}: {exc}"
-        last = permanent or job.attempts >= job.max_attempts
-        if last:
-            log.error("job.dead_lettered", error=message, exc_info=exc)
-        else:
-            log.warning("job.failed_will_retry", error=message)
-        self._settle(job, lambda: self._queue.fail(job, message, permanent=permanent), "dead" if last else "retried")
-
-    def _settle(self, job: Job, action: Callable[[], Job], outcome: str) -> None:
-        try:
-            action()
-        except LeaseLost:
-            log.warning("job.lease_lost", outcome=outcome)
-            outcome = "lease_lost"
-        if self._metrics is not None:
-            self._metrics.jobs.labels(job.kind, outcome).inc()
-        log.info("job.finished", outcome=outcome)
-
-    def _heartbeat(self, job: Job, done: threading.Event) -> None:
-        interval = max(self._visibility.total_seconds() / 3, 0.05)
-        while not done.wait(interval):
-            try:
-                self._queue.extend(job, visibility_timeout=self._visibility)
-            except LeaseLost:
-                log.warning("job.heartbeat_lease_lost")
-                return
-            except Exception:
-                log.exception("job.heartbeat_failed")
+        """Take and run one job; False when none was available."""
+        return self._feed.run_once(self.runner)
 
 
 class WorkerPool:

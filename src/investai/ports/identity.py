@@ -1,5 +1,6 @@
-"""Identity: token verification (any JWKS: the local issuer or a Cognito user pool), refresh-token
-families, and encrypted MFA secrets."""
+"""Identity: the provider seam (sign-in, challenges, refresh, sign-out, MFA, user administration), token
+verification (any JWKS: the local issuer or a Cognito user pool), and the local provider's stores (refresh-token
+families, encrypted MFA secrets)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from investai.domain.access import MfaSecrets, Principal
+from investai.domain.auth import CallContext, Challenge, CreatedUser, MfaSetup, TokenSet
+from investai.domain.users import Role, User
 
 
 class IdentityVerifier(Protocol):
@@ -95,3 +98,91 @@ class TokenIssuer(Protocol):
     def rotate(self) -> str:
         """Sign with a new key from now on; returns its ``kid``."""
         ...
+
+
+# -- the identity provider: the local issuer (argon2id, TOTP, RS256 keys) or a Cognito user pool -------------
+# The API's /api/v1/auth/* endpoints, the web UI and the CLI call these; each shape wires one implementation.
+
+
+class SignIn(Protocol):
+    """Password sign-in with its challenges (new password, TOTP), token refresh and sign-out."""
+
+    def login(self, email: str, password: str, ctx: CallContext) -> TokenSet | Challenge:
+        """Tokens, or the challenge to answer next; ``AuthenticationFailed`` (never saying which part was
+        wrong) otherwise."""
+        ...
+
+    def respond_new_password(self, session: str, new_password: str, ctx: CallContext) -> TokenSet | Challenge: ...
+
+    def respond_mfa(self, session: str, code: str, ctx: CallContext) -> TokenSet: ...
+
+    def refresh(self, refresh_token: str, ctx: CallContext) -> TokenSet:
+        """New tokens for a valid refresh token (rotated where the provider rotates); ``InvalidToken`` else."""
+        ...
+
+    def logout(self, *, user_id: str, organisation_id: str, session_id: str, ctx: CallContext) -> None:
+        """End one session: its refresh token stops working and its access tokens are refused."""
+        ...
+
+    def sign_out_everywhere(self, *, user_id: str, organisation_id: str, ctx: CallContext) -> int:
+        """End every session of the user; returns how many were live (where the provider can tell)."""
+        ...
+
+    def change_password(self, *, user_id: str, current: str, new: str, ctx: CallContext) -> None: ...
+
+    def confirm_password(self, user_id: str, password: str, ctx: CallContext) -> None:
+        """Re-authentication before a destructive action; ``AuthenticationFailed`` when it does not match."""
+        ...
+
+
+class MfaEnrolment(Protocol):
+    """Optional TOTP: begin (a secret to scan), confirm with a code (recovery codes back), disable."""
+
+    def begin_setup(self, principal: Principal) -> MfaSetup: ...
+
+    def pending_setup(self, principal: Principal) -> MfaSetup | None: ...
+
+    def confirm_setup(self, principal: Principal, code: str, ctx: CallContext) -> list[str]: ...
+
+    def disable(self, principal: Principal, code: str, ctx: CallContext) -> None: ...
+
+
+class UserDirectory(Protocol):
+    """Admin-only sign-up and administration, scoped to the administrator's organisation."""
+
+    def create_user(
+        self,
+        *,
+        actor: Principal | None,
+        email: str,
+        role: Role,
+        organisation_id: str,
+        display_name: str | None = None,
+        password: str | None = None,
+        ctx: CallContext | None = None,
+    ) -> CreatedUser:
+        """A new user; with no ``password`` a temporary one is generated and must be changed at sign-in."""
+        ...
+
+    def ensure_first_administrator(
+        self, *, email: str, password: str | None, organisation_id: str
+    ) -> CreatedUser | None: ...
+
+    def list_users(self, actor: Principal, ctx: CallContext) -> list[User]: ...
+
+    def read_user(self, actor: Principal, user_id: str, ctx: CallContext) -> User: ...
+
+    def get_user(self, actor: Principal, user_id: str) -> User: ...
+
+    def update_user(
+        self,
+        actor: Principal,
+        user_id: str,
+        *,
+        role: Role | None = None,
+        enabled: bool | None = None,
+        display_name: str | None = None,
+        ctx: CallContext | None = None,
+    ) -> User: ...
+
+    def reset_password(self, actor: Principal, user_id: str, ctx: CallContext | None = None) -> CreatedUser: ...

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
@@ -227,7 +226,6 @@ class ProviderFile:
     """One unit of new data a provider offers: a file of bars, identified by a fingerprint of its content."""
 
     name: str
-    path: Path
     fingerprint: str
     symbol: str | None = None
     """The symbol for files without a symbol column (taken from the file name by the directory provider)."""
@@ -241,4 +239,9 @@ class MarketDataProvider(Protocol):
 
     def pending(self, seen: set[str]) -> Iterator[ProviderFile]:
         """Files whose fingerprint is not in ``seen``, oldest first."""
+        ...
+
+    def read(self, file: ProviderFile) -> bytes:
+        """The content of a file :meth:`pending` offered; ``ValidationFailed`` if it is gone or has changed
+        since (it is offered again, with its new fingerprint, next time)."""
         ...

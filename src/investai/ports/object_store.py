@@ -71,6 +71,9 @@ def associated_data(key: str, sha256: str, size: int, content_type: str, metadat
 
 class ObjectStore(ABC):
     health_name = "object_store"
+    tiers_managed_by_lifecycle = False
+    """True where the backend moves versions between tiers itself (S3 lifecycle rules), so the scheduled
+    document-lifecycle job is not needed and :meth:`set_storage_class` may refuse."""
 
     def __init__(self, *, cipher: EnvelopeCipher, clock: Clock) -> None:
         self._cipher = cipher

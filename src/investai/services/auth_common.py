@@ -5,11 +5,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
+from investai.domain.auth import CallContext, Challenge, TokenSet
 from investai.domain.errors import WeakPassword
 from investai.domain.users import User, UserStatus
 from investai.security.passwords import PasswordHasher, check_policy
+
+__all__ = [
+    "AuthPolicy",
+    "CallContext",
+    "Challenge",
+    "TokenSet",
+    "email_fingerprint",
+    "hash_token",
+    "normalise_email",
+    "with_new_password",
+]
 
 GENERIC_FAILURE = "incorrect email or password"
 
@@ -26,29 +37,6 @@ class AuthPolicy:
     lockout_max_s: float = 900.0
     challenge_ttl_s: int = 180
     mfa_issuer_name: str = "Investment AI Agent"
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    access_token: str
-    id_token: str
-    refresh_token: str
-    expires_in: int
-    token_type: str = "Bearer"
-
-
-@dataclass(frozen=True)
-class Challenge:
-    challenge: Literal["MFA", "NEW_PASSWORD_REQUIRED"]
-    session: str
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """Where a call came from, for the audit log."""
-
-    ip: str | None = None
-    request_id: str | None = None
 
 
 def normalise_email(email: str) -> str:

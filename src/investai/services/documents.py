@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from investai.domain.access import Principal
 from investai.domain.audit import AuditOutcome
@@ -28,9 +29,10 @@ from investai.domain.errors import NotFound, ValidationFailed
 from investai.domain.knowledge import ExtractedTable, ParsedDocument
 from investai.ingest import IngestLimits, parse_document
 from investai.ingest.detect import detect_type
+from investai.ingest.scratch import scratch_copy
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
-from investai.ports.jobs import JobQueue
+from investai.ports.jobs import JobRecords
 from investai.ports.object_store import ObjectStore
 from investai.ports.repositories import DocumentRepository
 from investai.services.auth_common import CallContext
@@ -94,12 +96,14 @@ class DocumentService:
         *,
         documents: DocumentRepository,
         objects: ObjectStore,
-        jobs: JobQueue,
+        jobs: JobRecords,
         audit: AuditLog,
         clock: Clock,
         limits: IngestLimits,
+        scratch_dir: Path,
     ) -> None:
         self._limits = limits
+        self._scratch_dir = scratch_dir
         self._documents = documents
         self._objects = objects
         self._jobs = jobs
@@ -113,14 +117,26 @@ class DocumentService:
         principal: Principal,
         ctx: CallContext,
         *,
-        path: Path,
+        content: BinaryIO | bytes,
         filename: str,
         metadata: DocumentMetadata,
         document_id: str | None = None,
     ) -> Document:
-        """Store ``path``'s content as a new document, or as the next version of ``document_id``. The content is
-        parsed first, under every safety limit, so refused content answers at once (413, 415, 422) and is
-        never stored; the parse is kept for the processing job and the tables endpoint."""
+        """Store ``content`` (a stream or bytes) as a new document, or as the next version of ``document_id``.
+        The content is parsed first, under every safety limit, so refused content answers at once (413, 415,
+        422) and is never stored; the parse is kept for the processing job and the tables endpoint."""
+        with scratch_copy(content, self._scratch_dir, suffix=".upload") as path:
+            return self._upload(principal, ctx, path, filename, metadata, document_id)
+
+    def _upload(
+        self,
+        principal: Principal,
+        ctx: CallContext,
+        path: Path,
+        filename: str,
+        metadata: DocumentMetadata,
+        document_id: str | None,
+    ) -> Document:
         name = safe_filename(filename)
         doc_type = detect_type(path)
         parsed = parse_document(path, doc_type, self._limits)

@@ -33,7 +33,7 @@ from investai.domain.users import InvestmentPreferences, UserStatus
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.ideas import GenerationResult, IdeaGenerator
-from investai.ports.jobs import JobQueue
+from investai.ports.jobs import JobRecords
 from investai.ports.repositories import IdeaRepository, IdeaRequestRepository, UserRepository
 from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
@@ -81,7 +81,7 @@ class IdeaRequestService:
         requests: IdeaRequestRepository,
         ideas: IdeaRepository,
         users: UserRepository,
-        jobs: JobQueue,
+        jobs: JobRecords,
         generator: IdeaGenerator,
         audit: AuditLog,
         clock: Clock,

@@ -15,8 +15,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,7 @@ from investai.domain.market import (
     SymbolInfo,
     WriteCounts,
 )
-from investai.ingest.market_files import read_bars_file
+from investai.ingest.market_files import read_bars
 from investai.ingest.market_plausibility import PlausibilityRules
 from investai.ingest.market_validation import bars_table, quotes_table, validate_bars, validate_quotes
 from investai.observability.logging import get_logger
@@ -112,9 +111,9 @@ class MarketDataService:
             frame, problems=problems, source=source, history=history, auto_create=auto_create, progress=progress
         )
 
-    def import_file(
+    def import_bars(
         self,
-        path: Path,
+        content: BinaryIO | bytes,
         *,
         symbol: str | None,
         source: str,
@@ -122,8 +121,10 @@ class MarketDataService:
         auto_create: bool | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """A CSV or Parquet file of bars, its columns recognised by name (see :mod:`investai.ingest.market_files`)."""
-        parsed = read_bars_file(path, symbol=symbol, max_rows=self._limits.max_import_rows)
+        """CSV or Parquet content of bars (an uploaded stream, a provider's file), its columns recognised by name
+        (see :mod:`investai.ingest.market_files`)."""
+        data = content if isinstance(content, bytes) else content.read()
+        parsed = read_bars(data, symbol=symbol, max_rows=self._limits.max_import_rows)
         return self._ingest_frame(
             parsed.frame,
             problems=parsed.problems,
@@ -239,7 +240,7 @@ class MarketDataService:
         return report
 
     def _mark_sample(self, mark: str, *, accepted: int) -> None:
-        file = ProviderFile(name=mark, path=Path(mark), fingerprint=mark)
+        file = ProviderFile(name=mark, fingerprint=mark)
         self._store.record_ingested_file(SAMPLE_PROVIDER, file, accepted=accepted, rejected=0, at=self._clock.now())
 
     def refresh(self, provider: MarketDataProvider) -> list[tuple[str, IngestReport | str]]:
@@ -248,7 +249,8 @@ class MarketDataService:
         outcomes: list[tuple[str, IngestReport | str]] = []
         for file in provider.pending(self._store.ingested_files(provider.name)):
             try:
-                report = self.import_file(file.path, symbol=file.symbol, source=f"{provider.name}:{file.name}")
+                content = provider.read(file)
+                report = self.import_bars(content, symbol=file.symbol, source=f"{provider.name}:{file.name}")
             except ValidationFailed as exc:
                 log.warning("market.refresh_file_refused", provider=provider.name, file=file.name, reason=str(exc))
                 outcomes.append((file.name, str(exc)))

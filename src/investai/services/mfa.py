@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from investai.domain.access import MfaSecrets, Principal
 from investai.domain.audit import AuditOutcome
+from investai.domain.auth import MfaSetup
 from investai.domain.errors import AuthenticationFailed, Conflict
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
@@ -19,12 +18,6 @@ from investai.security.totp import (
     provisioning_uri,
 )
 from investai.services.auth_common import CallContext
-
-
-@dataclass(frozen=True)
-class MfaSetup:
-    secret: str
-    otpauth_uri: str
 
 
 class MfaService:

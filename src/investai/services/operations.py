@@ -12,7 +12,7 @@ from investai.domain.jobs import JobStatus
 from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
 from investai.ports.identity import TokenStore
-from investai.ports.jobs import JobQueue
+from investai.ports.jobs import JobRecords
 from investai.ports.repositories import ProfileRepository
 
 
@@ -42,7 +42,7 @@ class OperationsService:
         self,
         *,
         checks: Sequence[HealthCheck],
-        queue: JobQueue,
+        queue: JobRecords,
         sessions: TokenStore,
         clock: Clock,
         profiles: ProfileRepository,

@@ -12,7 +12,7 @@ from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
 from investai.ports.audit import AuditLog
-from investai.ports.jobs import JobQueue
+from investai.ports.jobs import JobRecords
 from investai.ports.repositories import IdeaRepository
 from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
@@ -127,7 +127,7 @@ class IdeaQueries:
 
 
 class JobQueries:
-    def __init__(self, *, jobs: JobQueue, audit: AuditLog) -> None:
+    def __init__(self, *, jobs: JobRecords, audit: AuditLog) -> None:
         self._jobs = jobs
         self._audit = audit
 

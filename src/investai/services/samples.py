@@ -6,19 +6,17 @@ next start."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 from investai.domain.access import Principal
 from investai.domain.documents import Confidentiality, DocumentMetadata, Visibility
 from investai.domain.users import Role
 from investai.ports.clock import Clock
+from investai.ports.identity import UserDirectory
 from investai.ports.repositories import DocumentRepository, UserRepository
 from investai.sample.documents import SampleDocument, sample_documents
 from investai.services.auth_common import CallContext
 from investai.services.documents import DocumentService
-from investai.services.users import UserAdminService
 
 LIBRARY_EMAIL = "research-library@localhost"
 
@@ -28,11 +26,10 @@ class SampleLibrary:
         self,
         *,
         users: UserRepository,
-        user_admin: UserAdminService,
+        user_admin: UserDirectory,
         documents: DocumentService,
         records: DocumentRepository,
         clock: Clock,
-        scratch_dir: Path,
         corpus: Callable[[], list[SampleDocument]] = sample_documents,
     ) -> None:
         self._users = users
@@ -40,7 +37,6 @@ class SampleLibrary:
         self._documents = documents
         self._records = records
         self._clock = clock
-        self._scratch_dir = scratch_dir
         self._corpus = corpus
 
     def ensure_loaded(self, organisation_id: str) -> int:
@@ -60,8 +56,6 @@ class SampleLibrary:
         library = Principal.acting_as(existing, actor="sample-loader", at=self._clock.now())
         held = {document.title for document in self._records.list_by_owner(existing.id, limit=1000)}
         missing = [sample for sample in self._corpus() if sample.title not in held]
-        if missing:
-            self._scratch_dir.mkdir(parents=True, exist_ok=True)
         for sample in missing:
             self._upload(library, sample)
         return len(missing)
@@ -74,9 +68,6 @@ class SampleLibrary:
             visibility=Visibility(sample.visibility),
             tags=list(sample.tags),
         )
-        with tempfile.NamedTemporaryFile(dir=self._scratch_dir, suffix=".sample") as handle:
-            handle.write(sample.content)
-            handle.flush()
-            self._documents.upload(
-                library, CallContext(), path=Path(handle.name), filename=sample.filename, metadata=metadata
-            )
+        self._documents.upload(
+            library, CallContext(), content=sample.content, filename=sample.filename, metadata=metadata
+        )

@@ -4,10 +4,10 @@ administrator's organisation: another organisation's users answer NotFound."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from investai.domain.access import Principal
+from investai.domain.auth import CreatedUser
 from investai.domain.common import new_id
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.users import Role, User, UserStatus
@@ -21,12 +21,6 @@ from investai.services.auth_common import AuthPolicy, CallContext, normalise_ema
 
 SYSTEM = "system"
 ERASED_DOMAIN = "@erased.invalid"
-
-
-@dataclass(frozen=True)
-class CreatedUser:
-    user: User
-    temporary_password: str | None
 
 
 class UserAdminService:

@@ -1,5 +1,6 @@
-"""Mounting the web UI on the API's app: pages, static files, plotly.js from the installed ``plotly``
-package (nothing is fetched from elsewhere), the cookie session and the page error handlers."""
+"""Mounting the web UI on the app beside the API (:mod:`investai.server` assembles the two): pages, static
+files, plotly.js from the installed ``plotly`` package (nothing is fetched from elsewhere), the cookie session and
+the page error handlers."""
 
 from __future__ import annotations
 

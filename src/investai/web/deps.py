@@ -1,9 +1,9 @@
 """Dependencies of web pages: the signed-in principal (or a redirect to the sign-in page) and role checks
-that answer with a page instead of JSON."""
+that answer with a page instead of JSON. The container and the call context are declared with the shared
+aliases of :mod:`investai.http.deps`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.domain.errors import DomainError
-from investai.services.auth_common import CallContext
+from investai.http.deps import PrincipalCheck, permission_check
 
 
 class LoginRequired(Exception):
@@ -38,16 +38,6 @@ def login_redirect_target(request: Request) -> str:
     return "/login?next=" + quote(safe_next(path), safe="/")
 
 
-async def get_container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
-
-
-async def web_context(request: Request) -> CallContext:
-    client = request.client.host if request.client else None
-    return CallContext(ip=getattr(request.state, "client_ip", None) or client, request_id=request.state.request_id)
-
-
 async def _signed_in(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
@@ -61,19 +51,12 @@ async def _signed_in(request: Request) -> Principal:
     return principal
 
 
-def page_requires(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
-    async def check(request: Request) -> Principal:
-        principal = await _signed_in(request)
-        if not principal.can(permission):
-            raise PageForbidden(permission)
-        return principal
-
-    check.__name__ = f"page_requires_{permission.name.lower()}"
-    return check
+def page_requires(permission: Permission) -> PrincipalCheck:
+    """A dependency that admits signed-in principals holding ``permission`` (a redirect to the sign-in page
+    without a session, a 403 page without the right)."""
+    return permission_check(permission, principal_of=_signed_in, refuse=PageForbidden, name="page_requires")
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
-WebContext = Annotated[CallContext, Depends(web_context)]
 SignedIn = Annotated[Principal, Depends(_signed_in)]
 SelfPage = Annotated[Principal, Depends(page_requires(Permission.PROFILE_SELF))]
 IdeaReaderPage = Annotated[Principal, Depends(page_requires(Permission.IDEAS_READ))]

@@ -16,8 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from investai.api.errors import STATUS_CODES, status_of
 from investai.domain.errors import DomainError, IntegrityError
+from investai.http.errors import STATUS_CODES, status_of
 from investai.web.deps import LoginRequired, PageForbidden, login_redirect_target
 from investai.web.rendering import render
 from investai.web.session import is_api_path

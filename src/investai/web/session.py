@@ -34,9 +34,9 @@ import anyio.to_thread
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from investai.api.middleware.authentication import header_value
 from investai.domain.access import Principal
 from investai.domain.errors import DomainError, InvalidToken
+from investai.http.headers import header_value
 from investai.ports.identity import IdentityVerifier
 from investai.services.auth_common import CallContext, TokenSet
 

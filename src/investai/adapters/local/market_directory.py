@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from investai.domain.errors import ValidationFailed
 from investai.domain.market import TICKER_PATTERN
 from investai.ports.market import ProviderFile
 
@@ -39,10 +40,18 @@ class DirectoryProvider:
             stem = path.stem.strip().upper()
             yield ProviderFile(
                 name=path.name,
-                path=path,
                 fingerprint=fingerprint,
                 symbol=stem if _TICKER.match(stem) else None,
             )
+
+    def read(self, file: ProviderFile) -> bytes:
+        path = self._path / file.name
+        if Path(file.name).name != file.name or not path.is_file() or path.is_symlink():
+            raise ValidationFailed(f"{file.name} is no longer in the drop folder")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != file.fingerprint:
+            raise ValidationFailed(f"{file.name} changed while it was being read; it is taken on the next refresh")
+        return data
 
     def _files(self) -> list[Path]:
         if not self._path.is_dir():

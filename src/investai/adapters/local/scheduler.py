@@ -8,19 +8,22 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from investai.domain.schedules import Schedule
+
 CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 """crontab's day-of-week numbering: 0 (and 7) is Sunday. APScheduler 3 counts from Monday = 0."""
 
 
 class ApScheduler:
-    def __init__(self) -> None:
+    """Fires each schedule in this process by calling ``fire`` with it (the composition root passes a function
+    that enqueues the schedule's job)."""
+
+    def __init__(self, fire: Callable[[Schedule], None]) -> None:
+        self._fire = fire
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
 
-    def add_cron(self, name: str, cron: str, action: Callable[[], None]) -> None:
-        fields = cron.split()
-        if len(fields) != 5:
-            raise ValueError(f"a cron expression has 5 fields; got {len(fields)} in {cron!r}")
-        minute, hour, day, month, day_of_week = fields
+    def add(self, schedule: Schedule) -> None:
+        minute, hour, day, month, day_of_week = schedule.cron.split()
         trigger = CronTrigger(
             minute=minute,
             hour=hour,
@@ -29,7 +32,9 @@ class ApScheduler:
             day_of_week=_apscheduler_day_of_week(day_of_week),
             timezone="UTC",
         )
-        self._scheduler.add_job(action, trigger, id=name, name=name, replace_existing=True)
+        self._scheduler.add_job(
+            self._fire, trigger, args=(schedule,), id=schedule.name, name=schedule.name, replace_existing=True
+        )
 
     def jobs(self) -> dict[str, str]:
         """Scheduled actions and their next run time (ISO 8601), for operators."""

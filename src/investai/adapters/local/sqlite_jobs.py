@@ -1,4 +1,4 @@
-"""The job queue on SQLite, with SQS semantics (see :mod:`investai.ports.jobs`)."""
+"""Job records on SQLite, polled by the workers, with SQS semantics (see :mod:`investai.ports.jobs`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from investai.domain.common import epoch_ms
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.jobs import TERMINAL_JOB_STATUSES, Job, JobStatus, RetryPolicy
 from investai.ports.clock import Clock
-from investai.ports.jobs import JobQueue, LeaseLost
+from investai.ports.jobs import JobRecords, LeaseLost
 
 
-class SqliteJobQueue(JobQueue):
+class SqliteJobRecords(JobRecords):
     def __init__(
         self,
         *,
@@ -51,7 +51,7 @@ class SqliteJobQueue(JobQueue):
             self._save(updated)
         return updated
 
-    def redrive(self, job_id: str) -> Job:
+    def _redrive(self, job_id: str) -> Job:
         with self._db.transaction():
             job = self.get(job_id)
             if job.status is not JobStatus.DEAD:
@@ -162,6 +162,17 @@ class SqliteJobQueue(JobQueue):
                 self._save(leased)
                 return leased
 
+    def _swap(self, expected: Job, updated: Job) -> bool:
+        with self._db.transaction():
+            try:
+                current = self.get(expected.id)
+            except NotFound:
+                return False
+            if not _same_state(current, expected):
+                return False
+            self._save(updated)
+        return True
+
     def _update_leased(self, job: Job, **changes: Any) -> Job:
         with self._db.transaction():
             current = self.get(job.id)
@@ -183,6 +194,15 @@ class SqliteJobQueue(JobQueue):
             " WHERE id = ?",
             (*values, job_id),
         )
+
+
+def _same_state(current: Job, expected: Job) -> bool:
+    return (current.status, current.attempts, current.lease_token, current.updated_at) == (
+        expected.status,
+        expected.attempts,
+        expected.lease_token,
+        expected.updated_at,
+    )
 
 
 def _row(job: Job) -> tuple[Any, ...]:

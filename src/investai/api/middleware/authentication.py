@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from investai.domain.errors import InvalidToken
+from investai.http.headers import header_value
 from investai.ports.identity import IdentityVerifier
 
 
@@ -32,11 +33,3 @@ class AuthenticationMiddleware:
                     except InvalidToken as exc:
                         state["auth_error"] = str(exc)
         await self.app(scope, receive, send)
-
-
-def header_value(scope: Scope, name: bytes) -> str | None:
-    """The first value of the request header ``name`` (lower-case bytes), decoded as Latin-1."""
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None

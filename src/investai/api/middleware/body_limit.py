@@ -8,8 +8,8 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from investai.api.errors import error_body
 from investai.api.middleware.body_watch import call_watching_body
+from investai.http.errors import error_body
 
 
 class BodyLimitMiddleware:

@@ -1,5 +1,5 @@
 """A per-principal response cache for safe reads, modelled on API Gateway stage caching with the caller's
-identity in the cache key (DESIGN.md: TTL 300 s, keyed by principal).
+identity in the cache key (docs/ARCHITECTURE.md: TTL 300 s, keyed by principal).
 
 * Only ``GET``/``HEAD`` under ``/api/`` from an authenticated principal (``scope["state"]["principal"]``, set
   by the authentication middleware outside this one) are looked up or stored; anonymous requests never are.

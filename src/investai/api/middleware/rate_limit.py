@@ -1,4 +1,4 @@
-"""Per-client rate limiting, modelled on an AWS WAF rate-based rule (DESIGN.md: 2,000 requests per 5 minutes
+"""Per-client rate limiting, modelled on an AWS WAF rate-based rule (docs/ARCHITECTURE.md: 2,000 requests per 5 minutes
 per IP). The window slides in :data:`SLOTS` steps: each client keeps one counter per slot, the count is the
 sum over the slots inside the window, and slots leave the window whole. A client is therefore never refused
 while it has made fewer than ``limit`` requests in the last ``window_s`` seconds, and at most one slot's
@@ -29,8 +29,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from investai.api.errors import error_body
 from investai.api.middleware.client_ip import IPNetwork, client_ip, parse_ip
+from investai.http.errors import error_body
 
 SLOTS = 10
 PROBE_PATHS = frozenset({"/health", "/ready"})

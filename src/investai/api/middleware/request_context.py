@@ -17,7 +17,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from investai.api.errors import error_body
+from investai.http.errors import error_body
 from investai.observability.logging import bind_context, clear_context, get_logger
 from investai.observability.metrics import Metrics
 from investai.observability.tracing import current_trace_id

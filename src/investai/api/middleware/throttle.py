@@ -1,4 +1,4 @@
-"""Account-level throttling, modelled on API Gateway's token bucket (DESIGN.md: 10,000 requests per second,
+"""Account-level throttling, modelled on API Gateway's token bucket (docs/ARCHITECTURE.md: 10,000 requests per second,
 burst 5,000): one bucket for the whole service, holding at most ``burst`` tokens and refilled at ``rate_rps``
 tokens per second; each request takes one token, and a request that finds none is refused with 429
 ``throttled`` and a ``Retry-After`` for when the next token arrives. The health checks take no token and are

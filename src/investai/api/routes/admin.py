@@ -6,9 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from investai.api.deps import Administrator, Auditor, ContainerDep, Context
-from investai.api.schemas_identity import UserCreate, UserCreatedPublic, UserPublic, UserUpdate
+from investai.api.deps import Administrator, Auditor
+from investai.api.schemas.users import UserCreatedPublic, UserPublic, UserUpdate
 from investai.domain.audit import AuditEvent, AuditVerification
+from investai.http.deps import ContainerDep, Context
+from investai.http.schemas import UserCreate
 
 
 async def _never_cached(response: Response) -> None:

@@ -11,12 +11,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from investai.api.deps import ContainerDep, Context, Restorer
-from investai.api.schemas_identity import ProfilePublic
-from investai.domain.idea_views import IdeaView
+from investai.api.deps import Restorer
+from investai.api.schemas.pitr import (
+    IdeaAsOfPublic,
+    IdeaRestoredPublic,
+    IdeasAsOfPublic,
+    ProfileAsOfPublic,
+    ProfileRestoredPublic,
+    RestoreCreate,
+)
+from investai.api.schemas.profile import ProfilePublic
 from investai.domain.pitr import second_of
+from investai.http.deps import ContainerDep, Context
 
 
 async def _never_cached(response: Response) -> None:
@@ -32,42 +39,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 AsOfQuery = Annotated[datetime, Query(description="a second with a time zone, e.g. 2026-12-01T10:00:05Z")]
 
 
-class RestoreRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    as_of: datetime = Field(description="restore the content current at the end of this second")
-
-
-class IdeaAsOf(BaseModel):
-    as_of: datetime
-    idea: IdeaView
-
-
-class IdeasAsOf(BaseModel):
-    as_of: datetime
-    ideas: list[IdeaView]
-    next_before: int | None = Field(description="pass as before for the next page; null on the last page")
-
-
-class IdeaRestored(BaseModel):
-    as_of: datetime
-    created: bool = Field(description="false when the latest revision already had that content")
-    restored_version: int = Field(description="the version that was current then")
-    idea: IdeaView = Field(description="the latest revision now")
-
-
-class ProfileAsOf(BaseModel):
-    as_of: datetime
-    profile: ProfilePublic
-
-
-class ProfileRestored(BaseModel):
-    as_of: datetime
-    created: bool
-    profile: ProfilePublic = Field(description="the latest profile now")
-
-
-@router.get("/ideas", response_model=IdeasAsOf, responses=ERRORS, summary="Your organisation's ideas as of a second")
+@router.get(
+    "/ideas", response_model=IdeasAsOfPublic, responses=ERRORS, summary="Your organisation's ideas as of a second"
+)
 def ideas_as_of(
     admin: Restorer,
     container: ContainerDep,
@@ -75,28 +49,30 @@ def ideas_as_of(
     as_of: AsOfQuery,
     limit: int = Query(default=50, ge=1, le=500),
     before: int | None = Query(default=None, ge=0, le=2**62),
-) -> IdeasAsOf:
+) -> IdeasAsOfPublic:
     ideas = container.pitr.ideas_as_of(admin, ctx, as_of, limit=limit, before=before)
     next_before = ideas[-1].timestamp if len(ideas) == limit else None
-    return IdeasAsOf(as_of=second_of(as_of), ideas=ideas, next_before=next_before)
+    return IdeasAsOfPublic(as_of=second_of(as_of), ideas=ideas, next_before=next_before)
 
 
-@router.get("/ideas/{idea_id}", response_model=IdeaAsOf, responses=ERRORS, summary="An idea as of a second")
-def idea_as_of(idea_id: str, admin: Restorer, container: ContainerDep, ctx: Context, as_of: AsOfQuery) -> IdeaAsOf:
-    return IdeaAsOf(as_of=second_of(as_of), idea=container.pitr.idea_as_of(admin, ctx, idea_id, as_of))
+@router.get("/ideas/{idea_id}", response_model=IdeaAsOfPublic, responses=ERRORS, summary="An idea as of a second")
+def idea_as_of(
+    idea_id: str, admin: Restorer, container: ContainerDep, ctx: Context, as_of: AsOfQuery
+) -> IdeaAsOfPublic:
+    return IdeaAsOfPublic(as_of=second_of(as_of), idea=container.pitr.idea_as_of(admin, ctx, idea_id, as_of))
 
 
 @router.post(
     "/ideas/{idea_id}/restore",
-    response_model=IdeaRestored,
+    response_model=IdeaRestoredPublic,
     responses=ERRORS,
     summary="Make the idea as of a second its latest revision",
 )
 def restore_idea(
-    idea_id: str, body: RestoreRequest, admin: Restorer, container: ContainerDep, ctx: Context
-) -> IdeaRestored:
+    idea_id: str, body: RestoreCreate, admin: Restorer, container: ContainerDep, ctx: Context
+) -> IdeaRestoredPublic:
     result = container.pitr.restore_idea(admin, ctx, idea_id, body.as_of)
-    return IdeaRestored(
+    return IdeaRestoredPublic(
         as_of=second_of(body.as_of),
         created=result.created,
         restored_version=result.restored_version,
@@ -104,23 +80,25 @@ def restore_idea(
     )
 
 
-@router.get("/profiles/{user_id}", response_model=ProfileAsOf, responses=ERRORS, summary="A profile as of a second")
+@router.get(
+    "/profiles/{user_id}", response_model=ProfileAsOfPublic, responses=ERRORS, summary="A profile as of a second"
+)
 def profile_as_of(
     user_id: str, admin: Restorer, container: ContainerDep, ctx: Context, as_of: AsOfQuery
-) -> ProfileAsOf:
+) -> ProfileAsOfPublic:
     profile = container.pitr.profile_as_of(admin, ctx, user_id, as_of)
-    return ProfileAsOf(as_of=second_of(as_of), profile=ProfilePublic.model_validate(profile.model_dump()))
+    return ProfileAsOfPublic(as_of=second_of(as_of), profile=ProfilePublic.model_validate(profile.model_dump()))
 
 
 @router.post(
     "/profiles/{user_id}/restore",
-    response_model=ProfileRestored,
+    response_model=ProfileRestoredPublic,
     responses=ERRORS,
     summary="Make the preferences and notifications as of a second the latest profile",
 )
 def restore_profile(
-    user_id: str, body: RestoreRequest, admin: Restorer, container: ContainerDep, ctx: Context
-) -> ProfileRestored:
+    user_id: str, body: RestoreCreate, admin: Restorer, container: ContainerDep, ctx: Context
+) -> ProfileRestoredPublic:
     result = container.pitr.restore_profile(admin, ctx, user_id, body.as_of)
     profile = ProfilePublic.model_validate(result.profile.model_dump())
-    return ProfileRestored(as_of=second_of(body.as_of), created=result.created, profile=profile)
+    return ProfileRestoredPublic(as_of=second_of(body.as_of), created=result.created, profile=profile)

@@ -6,20 +6,21 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from investai.api.deps import ContainerDep, Context, CurrentPrincipal, SelfService
-from investai.api.schemas_identity import (
+from investai.api.deps import CurrentPrincipal, SelfService
+from investai.api.schemas.auth import (
     ChallengePublic,
-    LoginRequest,
-    MfaChallenge,
-    MfaCode,
+    LoginCreate,
+    MfaAnswerCreate,
+    MfaCodeCreate,
     MfaSetupPublic,
-    NewPasswordChallenge,
-    PasswordChange,
+    NewPasswordAnswerCreate,
+    PasswordUpdate,
     RecoveryCodesPublic,
-    RefreshRequest,
+    RefreshCreate,
     RevokedPublic,
     TokensPublic,
 )
+from investai.http.deps import ContainerDep, Context
 from investai.services.auth_common import Challenge, TokenSet
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -41,7 +42,7 @@ def _answer(result: TokenSet | Challenge, response: Response) -> TokensPublic | 
 
 
 @router.post("/login", response_model=TokensPublic | ChallengePublic, responses=AUTH_ERRORS, summary="Sign in")
-def login(body: LoginRequest, container: ContainerDep, ctx: Context, response: Response) -> Any:
+def login(body: LoginCreate, container: ContainerDep, ctx: Context, response: Response) -> Any:
     return _answer(container.identity.auth.login(body.email, body.password, ctx), response)
 
 
@@ -51,17 +52,17 @@ def login(body: LoginRequest, container: ContainerDep, ctx: Context, response: R
     responses=AUTH_ERRORS,
     summary="Answer NEW_PASSWORD_REQUIRED with a new password",
 )
-def new_password(body: NewPasswordChallenge, container: ContainerDep, ctx: Context, response: Response) -> Any:
+def new_password(body: NewPasswordAnswerCreate, container: ContainerDep, ctx: Context, response: Response) -> Any:
     return _answer(container.identity.auth.respond_new_password(body.session, body.new_password, ctx), response)
 
 
 @router.post("/challenge/mfa", response_model=TokensPublic, responses=AUTH_ERRORS, summary="Answer MFA with a code")
-def mfa_challenge(body: MfaChallenge, container: ContainerDep, ctx: Context, response: Response) -> Any:
+def mfa_challenge(body: MfaAnswerCreate, container: ContainerDep, ctx: Context, response: Response) -> Any:
     return _answer(container.identity.auth.respond_mfa(body.session, body.code, ctx), response)
 
 
 @router.post("/refresh", response_model=TokensPublic, responses=AUTH_ERRORS, summary="Rotate the refresh token")
-def refresh(body: RefreshRequest, container: ContainerDep, ctx: Context, response: Response) -> Any:
+def refresh(body: RefreshCreate, container: ContainerDep, ctx: Context, response: Response) -> Any:
     return _answer(container.identity.auth.refresh(body.refresh_token, ctx), response)
 
 
@@ -82,7 +83,7 @@ def sign_out_everywhere(principal: CurrentPrincipal, container: ContainerDep, ct
 
 
 @router.post("/password", status_code=204, responses=AUTH_ERRORS, summary="Change the password (ends all sessions)")
-def change_password(body: PasswordChange, principal: SelfService, container: ContainerDep, ctx: Context) -> Response:
+def change_password(body: PasswordUpdate, principal: SelfService, container: ContainerDep, ctx: Context) -> Response:
     container.identity.auth.change_password(
         user_id=principal.user_id, current=body.current_password, new=body.new_password, ctx=ctx
     )
@@ -98,13 +99,13 @@ def mfa_setup(principal: SelfService, container: ContainerDep, response: Respons
 
 @router.post("/mfa/verify", response_model=RecoveryCodesPublic, responses=MFA_ERRORS, summary="Confirm TOTP setup")
 def mfa_verify(
-    body: MfaCode, principal: SelfService, container: ContainerDep, ctx: Context, response: Response
+    body: MfaCodeCreate, principal: SelfService, container: ContainerDep, ctx: Context, response: Response
 ) -> RecoveryCodesPublic:
     response.headers.update(NO_STORE)
     return RecoveryCodesPublic(recovery_codes=container.identity.mfa.confirm_setup(principal, body.code, ctx))
 
 
 @router.post("/mfa/disable", status_code=204, responses=MFA_ERRORS, summary="Turn MFA off (needs a code)")
-def mfa_disable(body: MfaCode, principal: SelfService, container: ContainerDep, ctx: Context) -> Response:
+def mfa_disable(body: MfaCodeCreate, principal: SelfService, container: ContainerDep, ctx: Context) -> Response:
     container.identity.mfa.disable(principal, body.code, ctx)
     return Response(status_code=204)

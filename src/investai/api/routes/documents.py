@@ -3,22 +3,20 @@ download and extracted tables. Another user's private document answers 404 on ev
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from investai.api.deps import ContainerDep, Context, DocumentReader, DocumentWriter
+from investai.api.deps import DocumentReader, DocumentWriter
 from investai.bootstrap import Container
 from investai.domain.access import Principal
 from investai.domain.documents import Confidentiality, Document, DocumentMetadata, DocumentVersion, Visibility
 from investai.domain.errors import NotFound, ValidationFailed
 from investai.domain.knowledge import ExtractedTable
 from investai.domain.users import Role
+from investai.http.deps import ContainerDep, Context
 from investai.ingest.export import table_to_csv
 from investai.services.auth_common import CallContext
 
@@ -62,20 +60,10 @@ def _store_upload(
     metadata: DocumentMetadata,
     document_id: str | None = None,
 ) -> Document:
-    """Copy the spooled upload to a private scratch file (the parsers and the type check read a path)."""
-    scratch = container.settings.scratch_dir
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=scratch, suffix=".upload") as handle:
-        shutil.copyfileobj(file.file, handle, length=1 << 20)
-        handle.flush()
-        return container.knowledge.documents.upload(
-            principal,
-            ctx,
-            path=Path(handle.name),
-            filename=file.filename or "",
-            metadata=metadata,
-            document_id=document_id,
-        )
+    """Hand the spooled upload to the service as a stream."""
+    return container.knowledge.documents.upload(
+        principal, ctx, content=file.file, filename=file.filename or "", metadata=metadata, document_id=document_id
+    )
 
 
 @router.post(

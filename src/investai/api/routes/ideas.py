@@ -12,14 +12,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from investai.api.deps import ContainerDep, Context, IdeaReader, IdeaRequester
-from investai.api.schemas import IdeaRequestValidation
-from investai.domain.agents import AgentMessage, AgentProgress
-from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus, Usage
-from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, RequestTemplate
-from investai.domain.idea_views import IdeaView
+from investai.api.deps import IdeaReader, IdeaRequester
+from investai.api.schemas.ideas import IdeaRequestCreate, IdeaRequestValidationPublic, IdeaResultsPublic
+from investai.domain.agents import AgentMessage
+from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus
+from investai.domain.idea_request import REQUEST_TEMPLATES, RequestTemplate
+from investai.http.deps import ContainerDep, Context
+from investai.http.schemas import IdeaRequestPublic, idea_request_public
 from investai.services.idea_requests import parse_submission
 
 router = APIRouter(prefix="/api/v1/ideas", tags=["ideas"])
@@ -29,67 +30,9 @@ POLL_S = 0.25
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
-class IdeaRequestSubmission(IdeaRequest):
-    """An idea request; ``template`` fills the parameters you do not give."""
-
-    template: str | None = Field(default=None, max_length=64, description="e.g. aggressive_growth")
-
-
-class RequestStatusView(BaseModel):
-    request_id: str
-    status: RequestStatus
-    percent: float
-    eta_seconds: float | None
-    progress: list[AgentProgress]
-    request: IdeaRequest
-    template: str | None
-    warnings: list[str]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    idea_ids: list[str]
-    blocked: dict[str, str]
-    skipped: dict[str, str]
-    failures: list[str]
-    screened: int
-    error: str | None
-    usage: Usage
-    links: dict[str, str]
-
-
-class IdeaResults(BaseModel):
-    request_id: str
-    ideas: list[IdeaView]
-
-
-def view(record: IdeaRequestRecord, now: datetime) -> dict[str, Any]:
-    base = f"/api/v1/ideas/requests/{record.id}"
-    return RequestStatusView(
-        request_id=record.id,
-        status=record.status,
-        percent=round(record.percent, 1),
-        eta_seconds=None if (eta := record.seconds_remaining(now)) is None else round(eta, 1),
-        progress=list(record.progress.values()),
-        request=record.request,
-        template=record.template,
-        warnings=record.warnings,
-        created_at=record.created_at,
-        started_at=record.started_at,
-        finished_at=record.finished_at,
-        idea_ids=record.idea_ids,
-        blocked=record.blocked,
-        skipped=record.skipped,
-        failures=record.failures,
-        screened=record.screened,
-        error=record.error,
-        usage=record.usage,
-        links={"self": base, "events": f"{base}/events", "results": f"{base}/results", "messages": f"{base}/messages"},
-    ).model_dump(mode="json")
-
-
 @router.get("/requests/schema", summary="JSON schema of an idea request")
 def request_schema(principal: IdeaRequester) -> dict[str, Any]:
-    return IdeaRequestSubmission.model_json_schema()
+    return IdeaRequestCreate.model_json_schema()
 
 
 @router.get("/requests/templates", response_model=list[RequestTemplate], summary="Request templates")
@@ -99,23 +42,23 @@ def request_templates(principal: IdeaRequester) -> list[RequestTemplate]:
 
 @router.post(
     "/requests/validate",
-    response_model=IdeaRequestValidation,
+    response_model=IdeaRequestValidationPublic,
     summary="Validate an idea request: 422 with field errors, or the normalised request and warnings",
 )
-def validate_request(body: IdeaRequestSubmission, principal: IdeaRequester) -> IdeaRequestValidation:
+def validate_request(body: IdeaRequestCreate, principal: IdeaRequester) -> IdeaRequestValidationPublic:
     request, _ = parse_submission(body.model_dump(exclude_unset=True))
-    return IdeaRequestValidation(request=request, warnings=request.warnings())
+    return IdeaRequestValidationPublic(request=request, warnings=request.warnings())
 
 
 @router.post(
     "/requests",
     status_code=202,
-    response_model=RequestStatusView,
+    response_model=IdeaRequestPublic,
     responses={200: {"description": "mode=sync: the finished request and its ideas"}, 422: {"description": "Invalid"}},
     summary="Request ideas: 202 with the job to follow, or (mode=sync, small requests) the ideas at once",
 )
 def submit(
-    body: IdeaRequestSubmission,
+    body: IdeaRequestCreate,
     principal: IdeaRequester,
     container: ContainerDep,
     ctx: Context,
@@ -126,16 +69,16 @@ def submit(
     if mode == "sync":
         record, ideas = service.generate_now(principal, ctx, fields)
         payload = {
-            "request": view(record, container.clock.now()),
+            "request": idea_request_public(record, container.clock.now()),
             "ideas": [idea.model_dump(mode="json") for idea in ideas],
         }
         return JSONResponse(payload, status_code=200, headers=NO_STORE)
     record = service.submit(principal, ctx, fields)
     headers = {**NO_STORE, "Location": f"/api/v1/ideas/requests/{record.id}"}
-    return JSONResponse(view(record, container.clock.now()), status_code=202, headers=headers)
+    return JSONResponse(idea_request_public(record, container.clock.now()), status_code=202, headers=headers)
 
 
-@router.get("/requests", response_model=list[RequestStatusView], summary="Your idea requests, newest first")
+@router.get("/requests", response_model=list[IdeaRequestPublic], summary="Your idea requests, newest first")
 def history(
     principal: IdeaReader,
     container: ContainerDep,
@@ -150,18 +93,18 @@ def history(
         principal, ctx, status=status, since=since, until=until, limit=limit, everyone=scope == "organisation"
     )
     now = container.clock.now()
-    return JSONResponse([view(record, now) for record in records], headers=NO_STORE)
+    return JSONResponse([idea_request_public(record, now) for record in records], headers=NO_STORE)
 
 
-@router.get("/requests/{request_id}", response_model=RequestStatusView, responses=NOT_FOUND)
+@router.get("/requests/{request_id}", response_model=IdeaRequestPublic, responses=NOT_FOUND)
 def status(request_id: RequestId, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
     record = container.idea_requests.status(principal, ctx, request_id)
-    return JSONResponse(view(record, container.clock.now()), headers=NO_STORE)
+    return JSONResponse(idea_request_public(record, container.clock.now()), headers=NO_STORE)
 
 
 @router.get(
     "/requests/{request_id}/results",
-    response_model=IdeaResults,
+    response_model=IdeaResultsPublic,
     responses={**NOT_FOUND, 409: {"description": "Not finished, failed or cancelled"}},
 )
 def results(request_id: RequestId, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
@@ -186,12 +129,12 @@ def messages(
 
 @router.delete(
     "/requests/{request_id}",
-    response_model=RequestStatusView,
+    response_model=IdeaRequestPublic,
     responses={**NOT_FOUND, 409: {"description": "Already finished"}},
 )
 def cancel(request_id: RequestId, principal: IdeaRequester, container: ContainerDep, ctx: Context) -> Any:
     record = container.idea_requests.cancel(principal, ctx, request_id)
-    return JSONResponse(view(record, container.clock.now()), headers=NO_STORE)
+    return JSONResponse(idea_request_public(record, container.clock.now()), headers=NO_STORE)
 
 
 def _visible_request(
@@ -218,7 +161,7 @@ async def events(
     last_seen: str | None = None
     after = 0
     while True:
-        payload = view(record, container.clock.now())
+        payload = idea_request_public(record, container.clock.now())
         fingerprint = f"{record.status}|{record.updated_at.isoformat()}"
         if fingerprint != last_seen:
             last_seen = fingerprint

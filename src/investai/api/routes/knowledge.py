@@ -10,10 +10,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from investai.api.deps import ContainerDep, Context, KnowledgeSearcher
+from investai.api.deps import KnowledgeSearcher
 from investai.domain.documents import DocumentType
 from investai.domain.errors import ValidationFailed
 from investai.domain.knowledge import Chunk, KnowledgeHit, SearchFilters, SearchMode
+from investai.http.deps import ContainerDep, Context
 from investai.services.knowledge import MAX_QUERY_CHARS, parse_date
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])

@@ -3,19 +3,25 @@ reads of bars (daily, weekly, monthly), returns and the latest quote."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from investai.api.deps import AnalyticsRunner, ContainerDep, Context, MarketReader, MarketWriter
-from investai.domain.market import AssetClass, Bar, IngestReport, Interval, Quote, SymbolInfo
+from investai.api.deps import AnalyticsRunner, MarketReader, MarketWriter
+from investai.api.schemas.market import (
+    BarsCreate,
+    BarSeriesPublic,
+    QuotesCreate,
+    ReturnPublic,
+    ReturnSeriesPublic,
+    SymbolsCreate,
+    SymbolsPublic,
+)
+from investai.domain.market import AssetClass, IngestReport, Interval, Quote, SymbolInfo
+from investai.http.deps import ContainerDep, Context
 from investai.services.market import bar_frame_from_rows, parse_as_of, quote_frame_from_rows
 
 router = APIRouter(prefix="/api/v1/market", tags=["market"])
@@ -31,74 +37,7 @@ REJECTED: dict[int | str, dict[str, Any]] = {
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BarIn(_Strict):
-    symbol: str = Field(max_length=40)
-    date: str = Field(max_length=40, description="ISO date")
-    open: float | None = None
-    high: float | None = None
-    low: float | None = None
-    close: float | None = None
-    adj_close: float | None = None
-    volume: float | None = None
-
-
-class BarsIn(_Strict):
-    bars: list[BarIn] = Field(min_length=1, max_length=10_000)
-    source: str = Field(default="api", min_length=1, max_length=64)
-    history: bool = Field(
-        default=False, description="the rows are history: each was public when its day ended (a backfill)"
-    )
-    auto_create_symbols: bool | None = Field(default=None, description="default: the server's setting")
-
-
-class QuoteIn(_Strict):
-    symbol: str = Field(max_length=40)
-    timestamp: str = Field(max_length=40, description="ISO datetime with a zone (naive = UTC)")
-    price: float | None = None
-    size: float | None = None
-    bid: float | None = None
-    ask: float | None = None
-    source: str = Field(default="api", min_length=1, max_length=64)
-
-
-class QuotesIn(_Strict):
-    quotes: list[QuoteIn] = Field(min_length=1, max_length=10_000)
-    auto_create_symbols: bool | None = None
-
-
-class SymbolsIn(_Strict):
-    symbols: list[SymbolInfo] = Field(min_length=1, max_length=10_000)
-
-
-class SymbolList(BaseModel):
-    symbols: list[SymbolInfo]
-
-
-class BarSeries(BaseModel):
-    symbol: str
-    interval: Interval
-    as_of: str | None
-    bars: list[Bar]
-
-
-class ReturnOut(BaseModel):
-    date: date
-    value: float = Field(description="the period's return as a fraction (0.01 is 1%)")
-
-
-class ReturnSeries(BaseModel):
-    symbol: str
-    interval: Interval
-    kind: Literal["simple", "log"]
-    as_of: str | None
-    returns: list[ReturnOut]
-
-
-@router.get("/symbols", response_model=SymbolList, summary="Search the symbol master")
+@router.get("/symbols", response_model=SymbolsPublic, summary="Search the symbol master")
 def list_symbols(
     principal: MarketReader,
     container: ContainerDep,
@@ -108,11 +47,11 @@ def list_symbols(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     found = container.market.symbols(query=q, sector=sector, asset_class=asset_class, limit=limit)
-    return SymbolList(symbols=found)
+    return SymbolsPublic(symbols=found)
 
 
 @router.post("/symbols", summary="Add or replace symbol master entries")
-def put_symbols(principal: MarketWriter, container: ContainerDep, body: SymbolsIn) -> dict[str, int]:
+def put_symbols(principal: MarketWriter, container: ContainerDep, body: SymbolsCreate) -> dict[str, int]:
     return {"written": container.market.upsert_symbols(body.symbols)}
 
 
@@ -122,7 +61,7 @@ def get_symbol(principal: MarketReader, container: ContainerDep, symbol: SymbolP
 
 
 @router.post("/bars", response_model=IngestReport, responses=REJECTED, summary="Ingest daily bars (JSON)")
-def ingest_bars(principal: MarketWriter, container: ContainerDep, ctx: Context, body: BarsIn) -> Any:
+def ingest_bars(principal: MarketWriter, container: ContainerDep, ctx: Context, body: BarsCreate) -> Any:
     frame, problems = bar_frame_from_rows([bar.model_dump() for bar in body.bars])
     report = container.market.ingest_bars(
         frame, problems=problems, source=body.source, history=body.history, auto_create=body.auto_create_symbols
@@ -147,31 +86,26 @@ def import_bars(
     history: Annotated[bool, Form()] = False,
     auto_create_symbols: Annotated[bool | None, Form()] = None,
 ) -> Any:
-    scratch = container.settings.scratch_dir
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=scratch, suffix=".market") as handle:
-        shutil.copyfileobj(file.file, handle, length=1 << 20)
-        handle.flush()
-        report = container.market.import_file(
-            Path(handle.name),
-            symbol=symbol or None,
-            source=source or f"upload:{(file.filename or 'file')[:40]}",
-            history=history,
-            auto_create=auto_create_symbols,
-        )
+    report = container.market.import_bars(
+        file.file,
+        symbol=symbol or None,
+        source=source or f"upload:{(file.filename or 'file')[:40]}",
+        history=history,
+        auto_create=auto_create_symbols,
+    )
     container.market.record_ingest(principal, ctx, "market.bars_imported", report)
     return report
 
 
 @router.post("/quotes", response_model=IngestReport, responses=REJECTED, summary="Ingest real-time quotes")
-def ingest_quotes(principal: MarketWriter, container: ContainerDep, ctx: Context, body: QuotesIn) -> Any:
+def ingest_quotes(principal: MarketWriter, container: ContainerDep, ctx: Context, body: QuotesCreate) -> Any:
     frame, problems = quote_frame_from_rows([quote.model_dump() for quote in body.quotes])
     report = container.market.ingest_quotes(frame, problems=problems, auto_create=body.auto_create_symbols)
     container.market.record_ingest(principal, ctx, "market.quotes_ingested", report)
     return report
 
 
-@router.get("/{symbol}/bars", response_model=BarSeries, responses=NOT_FOUND, summary="Bars, point in time")
+@router.get("/{symbol}/bars", response_model=BarSeriesPublic, responses=NOT_FOUND, summary="Bars, point in time")
 def get_bars(
     principal: MarketReader,
     container: ContainerDep,
@@ -183,12 +117,14 @@ def get_bars(
 ) -> Any:
     moment = parse_as_of(as_of)
     bars = container.market.bars(symbol, start=start, end=end, interval=interval, as_of=moment)
-    return BarSeries(
+    return BarSeriesPublic(
         symbol=symbol.strip().upper(), interval=interval, as_of=moment.isoformat() if moment else None, bars=bars
     )
 
 
-@router.get("/{symbol}/returns", response_model=ReturnSeries, responses=NOT_FOUND, summary="Returns, point in time")
+@router.get(
+    "/{symbol}/returns", response_model=ReturnSeriesPublic, responses=NOT_FOUND, summary="Returns, point in time"
+)
 def get_returns(
     principal: MarketReader,
     container: ContainerDep,
@@ -201,12 +137,12 @@ def get_returns(
 ) -> Any:
     moment = parse_as_of(as_of)
     points = container.market.returns(symbol, start=start, end=end, interval=interval, as_of=moment, kind=kind)
-    return ReturnSeries(
+    return ReturnSeriesPublic(
         symbol=symbol.strip().upper(),
         interval=interval,
         kind=kind,
         as_of=moment.isoformat() if moment else None,
-        returns=[ReturnOut(date=point.date, value=point.value) for point in points],
+        returns=[ReturnPublic(date=point.date, value=point.value) for point in points],
     )
 
 

@@ -7,17 +7,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from investai.api.deps import ContainerDep, Context, MarketAdmin, MarketWriter
-from investai.api.routes.market import BarIn
-from investai.domain.market import CorrectionReport, QuarantinedBar, QuarantineStatus
+from investai.api.deps import MarketAdmin, MarketWriter
+from investai.api.schemas.quarantine import (
+    BarCorrectionCreate,
+    DiscardedPublic,
+    QuarantinePublic,
+    QuarantineReviewCreate,
+)
+from investai.domain.market import CorrectionReport, QuarantineStatus
+from investai.http.deps import ContainerDep, Context
 from investai.services.market import bar_frame_from_rows
-from investai.services.market_quarantine import MAX_REVIEW_ROWS
 
 router = APIRouter(prefix="/api/v1/market", tags=["market"])
-QuarantineId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Note = Annotated[str, Field(min_length=1, max_length=500, description="why: recorded in the audit log")]
 REVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Needs the market:admin permission (administrators)"},
     404: {"description": "No quarantined row with one of these ids"},
@@ -26,32 +28,7 @@ REVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class QuarantineList(BaseModel):
-    rows: list[QuarantinedBar]
-
-
-class ReviewIn(_Strict):
-    ids: list[QuarantineId] = Field(min_length=1, max_length=MAX_REVIEW_ROWS)
-    note: Note
-
-
-class CorrectionIn(_Strict):
-    bars: list[BarIn] = Field(min_length=1, max_length=MAX_REVIEW_ROWS)
-    note: Note
-    resolves: list[QuarantineId] = Field(
-        default_factory=list, max_length=MAX_REVIEW_ROWS, description="quarantined rows this correction settles"
-    )
-
-
-class Discarded(BaseModel):
-    discarded: list[str]
-
-
-@router.get("/quarantine", response_model=QuarantineList, summary="Bars held back as implausible")
+@router.get("/quarantine", response_model=QuarantinePublic, summary="Bars held back as implausible")
 def list_quarantine(
     principal: MarketWriter,
     container: ContainerDep,
@@ -62,7 +39,7 @@ def list_quarantine(
     """Rows a plausibility rule held back, newest first, each with its values as submitted and its reason."""
     chosen = None if status == "all" else QuarantineStatus(status)
     rows = container.market_review.quarantined(symbol=symbol, status=chosen, limit=limit)
-    body = QuarantineList(rows=rows).model_dump(mode="json")
+    body = QuarantinePublic(rows=rows).model_dump(mode="json")
     return JSONResponse(body, headers={"Cache-Control": "no-store"})  # a review queue: never from the cache
 
 
@@ -72,17 +49,21 @@ def list_quarantine(
     responses=REVIEW_ERRORS,
     summary="Store quarantined rows as they were submitted",
 )
-def release_quarantined(principal: MarketAdmin, container: ContainerDep, ctx: Context, body: ReviewIn) -> Any:
+def release_quarantined(
+    principal: MarketAdmin, container: ContainerDep, ctx: Context, body: QuarantineReviewCreate
+) -> Any:
     """An explicit correction: each row becomes the current bar of its date from now (reads as of earlier
     moments still see what it replaced), audited with the values before and after."""
     return container.market_review.release(principal, ctx, body.ids, note=body.note)
 
 
 @router.post(
-    "/quarantine:discard", response_model=Discarded, responses=REVIEW_ERRORS, summary="Discard quarantined rows"
+    "/quarantine:discard", response_model=DiscardedPublic, responses=REVIEW_ERRORS, summary="Discard quarantined rows"
 )
-def discard_quarantined(principal: MarketAdmin, container: ContainerDep, ctx: Context, body: ReviewIn) -> Any:
-    return Discarded(discarded=container.market_review.discard(principal, ctx, body.ids, note=body.note))
+def discard_quarantined(
+    principal: MarketAdmin, container: ContainerDep, ctx: Context, body: QuarantineReviewCreate
+) -> Any:
+    return DiscardedPublic(discarded=container.market_review.discard(principal, ctx, body.ids, note=body.note))
 
 
 @router.post(
@@ -91,7 +72,7 @@ def discard_quarantined(principal: MarketAdmin, container: ContainerDep, ctx: Co
     responses=REVIEW_ERRORS,
     summary="Correct stored bars explicitly",
 )
-def correct_bars(principal: MarketAdmin, container: ContainerDep, ctx: Context, body: CorrectionIn) -> Any:
+def correct_bars(principal: MarketAdmin, container: ContainerDep, ctx: Context, body: BarCorrectionCreate) -> Any:
     """Write bars whatever their move against the stored ones (the limits still hold), all or nothing, visible
     from now and audited; ``resolves`` marks quarantined rows of the same symbols and dates as corrected."""
     frame, problems = bar_frame_from_rows([bar.model_dump() for bar in body.bars])

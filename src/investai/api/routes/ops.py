@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from investai import __version__
-from investai.api.deps import ContainerDep, Operator
+from investai.api.deps import Operator
 from investai.api.errors import error_response
-from investai.api.schemas import HealthPublic, ReadinessPublic
+from investai.api.schemas.ops import HealthPublic, ReadinessPublic
+from investai.http.deps import ContainerDep
 
 router = APIRouter(tags=["ops"])
 NO_STORE = {"Cache-Control": "no-store"}

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from investai.api.deps import ContainerDep, Context, SelfService
-from investai.api.schemas_identity import ErasureRequest, ProfilePublic, ProfileUpdate
+from investai.api.deps import SelfService
+from investai.api.schemas.profile import ErasureCreate, ProfilePublic, ProfileUpdate
+from investai.http.deps import ContainerDep, Context
 
 router = APIRouter(prefix="/api/v1/profile", tags=["profile"])
 PRIVATE = {"Cache-Control": "no-store"}
@@ -35,7 +36,7 @@ def export_profile(principal: SelfService, container: ContainerDep, ctx: Context
 
 
 @router.post("/erase", status_code=204, summary="Erase your account (needs your password)")
-def erase_profile(body: ErasureRequest, principal: SelfService, container: ContainerDep, ctx: Context) -> Response:
+def erase_profile(body: ErasureCreate, principal: SelfService, container: ContainerDep, ctx: Context) -> Response:
     container.identity.auth.confirm_password(principal.user_id, body.password, ctx)
     container.identity.profiles.erase(principal, ctx)
     return Response(status_code=204)

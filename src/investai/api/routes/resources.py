@@ -7,15 +7,16 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from investai.api.deps import ContainerDep, Context, CurrentPrincipal, IdeaReader, JobReader
-from investai.api.schemas import FeedbackIn
+from investai.api.deps import CurrentPrincipal, IdeaReader, JobReader
+from investai.api.schemas.ideas import IdeaStatusUpdate
 from investai.domain.feedback import Feedback
 from investai.domain.idea_parts import Strategy
 from investai.domain.idea_views import IdeaView
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
+from investai.http.deps import ContainerDep, Context
+from investai.http.schemas import FeedbackCreate
 
 router = APIRouter(prefix="/api/v1", tags=["ideas", "jobs"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (or not yours)"}}
@@ -68,13 +69,6 @@ def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep, 
     return JSONResponse([idea.model_dump(mode="json") for idea in versions], headers=NO_STORE)
 
 
-class StatusChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: IdeaStatus
-    reason: str | None = Field(default=None, max_length=2000)
-
-
 @router.post(
     "/ideas/{idea_id}/status",
     response_model=IdeaView,
@@ -82,14 +76,14 @@ class StatusChangeIn(BaseModel):
     summary="Change an idea's status: owners submit, withdraw and archive; compliance officers approve or reject",
 )
 def change_status(
-    idea_id: str, body: StatusChangeIn, principal: CurrentPrincipal, container: ContainerDep, ctx: Context
+    idea_id: str, body: IdeaStatusUpdate, principal: CurrentPrincipal, container: ContainerDep, ctx: Context
 ) -> IdeaView:
     return container.idea_lifecycle.transition(principal, ctx, idea_id, body.status, reason=body.reason)
 
 
 @router.post("/ideas/{idea_id}/feedback", response_model=Feedback, status_code=201, responses=NOT_FOUND)
 def give_feedback(
-    idea_id: str, body: FeedbackIn, principal: CurrentPrincipal, container: ContainerDep, ctx: Context
+    idea_id: str, body: FeedbackCreate, principal: CurrentPrincipal, container: ContainerDep, ctx: Context
 ) -> Feedback:
     return container.idea_lifecycle.give_feedback(principal, ctx, idea_id, body.model_dump())
 

@@ -15,16 +15,17 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from investai import __version__
-from investai.api.schemas_identity import UserCreate
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.domain.audit import AuditVerification
+from investai.domain.auth import CreatedUser
 from investai.domain.errors import Conflict
 from investai.domain.users import Role, UserStatus
+from investai.http.deps import ContainerDep, Context
+from investai.http.schemas import UserCreate
 from investai.observability.metrics import Metrics
 from investai.services.auth_common import CallContext
-from investai.services.users import CreatedUser
-from investai.web.deps import AdminPage, AuditPage, ContainerDep, OpsPage, WebContext
+from investai.web.deps import AdminPage, AuditPage, OpsPage
 from investai.web.rendering import render
 
 router = APIRouter()
@@ -69,7 +70,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 @router.get("/admin")
-def users_page(request: Request, admin: AdminPage, container: ContainerDep, ctx: WebContext) -> Response:
+def users_page(request: Request, admin: AdminPage, container: ContainerDep, ctx: Context) -> Response:
     return _users_page(request, container, admin, ctx)
 
 
@@ -78,7 +79,7 @@ def create_user(
     request: Request,
     admin: AdminPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     email: Text = "",
     role: Text = "",
     display_name: Text = "",
@@ -130,7 +131,7 @@ def _user_page(
 
 
 @router.get("/admin/users/{user_id}")
-def user_page(request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: WebContext) -> Response:
+def user_page(request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: Context) -> Response:
     return _user_page(request, container, admin, ctx, user_id)
 
 
@@ -147,7 +148,7 @@ def _updated(
 
 @router.post("/admin/users/{user_id}/role")
 def change_role(
-    request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: WebContext, role: Text = ""
+    request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: Context, role: Text = ""
 ) -> Response:
     try:
         chosen = Role(role)
@@ -158,21 +159,17 @@ def change_role(
 
 
 @router.post("/admin/users/{user_id}/disable")
-def disable_user(
-    request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: WebContext
-) -> Response:
+def disable_user(request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: Context) -> Response:
     return _updated(request, container, admin, ctx, user_id, enabled=False)
 
 
 @router.post("/admin/users/{user_id}/enable")
-def enable_user(request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: WebContext) -> Response:
+def enable_user(request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: Context) -> Response:
     return _updated(request, container, admin, ctx, user_id, enabled=True)
 
 
 @router.post("/admin/users/{user_id}/reset-password")
-def reset_password(
-    request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: WebContext
-) -> Response:
+def reset_password(request: Request, user_id: str, admin: AdminPage, container: ContainerDep, ctx: Context) -> Response:
     reset = container.identity.users.reset_password(admin, user_id, ctx)
     return _user_page(request, container, admin, ctx, user_id, reset=reset)
 
@@ -296,6 +293,8 @@ def system_page(request: Request, operator: OpsPage, container: ContainerDep) ->
 
 
 def _backups(container: Container) -> dict[str, Any]:
+    if container.backups is None:
+        return {"backups_by_aws": True}
     latest = container.backups.latest()
     age = (container.clock.now() - latest.created_at).total_seconds() / 60 if latest is not None else None
     return {

@@ -13,8 +13,9 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from investai.domain.errors import AuthenticationFailed, ValidationFailed
+from investai.http.deps import ContainerDep, Context
 from investai.services.auth_common import Challenge, TokenSet
-from investai.web.deps import ContainerDep, WebContext, safe_next
+from investai.web.deps import safe_next
 from investai.web.rendering import render
 from investai.web.session import CHALLENGE_COOKIE, NEXT_COOKIE, CookiePolicy, read_cookies
 
@@ -62,7 +63,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login")
 async def login(
-    request: Request, container: ContainerDep, ctx: WebContext, email: Text, password: Text, next: Text = "/"
+    request: Request, container: ContainerDep, ctx: Context, email: Text, password: Text, next: Text = "/"
 ) -> Response:
     target = safe_next(next)
     try:
@@ -88,7 +89,7 @@ def new_password_page(request: Request) -> Response:
 
 @router.post("/login/new-password")
 async def new_password(
-    request: Request, container: ContainerDep, ctx: WebContext, new_password: Text, confirm_password: Text
+    request: Request, container: ContainerDep, ctx: Context, new_password: Text, confirm_password: Text
 ) -> Response:
     session, target = _pending(request)
     if session is None:
@@ -113,7 +114,7 @@ def mfa_page(request: Request) -> Response:
 
 
 @router.post("/login/mfa")
-async def mfa(request: Request, container: ContainerDep, ctx: WebContext, code: Text) -> Response:
+async def mfa(request: Request, container: ContainerDep, ctx: Context, code: Text) -> Response:
     session, target = _pending(request)
     if session is None:
         return _challenge_expired(request)
@@ -127,7 +128,7 @@ async def mfa(request: Request, container: ContainerDep, ctx: WebContext, code: 
 
 
 @router.post("/logout")
-async def logout(request: Request, container: ContainerDep, ctx: WebContext) -> Response:
+async def logout(request: Request, container: ContainerDep, ctx: Context) -> Response:
     principal = getattr(request.state, "principal", None)
     if principal is not None:
         await run_in_threadpool(

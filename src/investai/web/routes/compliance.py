@@ -10,15 +10,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request
 from starlette.responses import RedirectResponse, Response
 
-from investai.api.errors import status_of
 from investai.bootstrap import Container
 from investai.domain.access import Principal
 from investai.domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from investai.domain.idea_parts import Severity
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
+from investai.http.deps import ContainerDep, Context
+from investai.http.errors import status_of
 from investai.services.auth_common import CallContext
-from investai.web.deps import ContainerDep, IdeaReviewerPage, WebContext
+from investai.web.deps import IdeaReviewerPage
 from investai.web.rendering import render
 
 router = APIRouter()
@@ -67,9 +68,7 @@ def queue_page(
 
 
 @router.get("/compliance")
-def compliance_queue(
-    request: Request, principal: IdeaReviewerPage, container: ContainerDep, ctx: WebContext
-) -> Response:
+def compliance_queue(request: Request, principal: IdeaReviewerPage, container: ContainerDep, ctx: Context) -> Response:
     return queue_page(request, container, principal, ctx)
 
 
@@ -98,7 +97,7 @@ def approve(
     idea_id: IdeaId,
     principal: IdeaReviewerPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     note: Note = "",
 ) -> Response:
     return _decide(request, container, principal, ctx, idea_id, "approve", note)
@@ -110,7 +109,7 @@ def reject(
     idea_id: IdeaId,
     principal: IdeaReviewerPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     reason: Note = "",
 ) -> Response:
     return _decide(request, container, principal, ctx, idea_id, "reject", reason)

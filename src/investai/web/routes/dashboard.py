@@ -14,11 +14,12 @@ from starlette.responses import Response
 
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
-from investai.domain.errors import DomainError
+from investai.domain.errors import DomainError, StoreUnavailable
 from investai.domain.lifecycle import IdeaStatus
-from investai.domain.market import AssetClass, MarketStoreBusy
+from investai.domain.market import AssetClass
+from investai.http.deps import ContainerDep, Context
 from investai.services.auth_common import CallContext
-from investai.web.deps import ContainerDep, SignedIn, WebContext
+from investai.web.deps import SignedIn
 from investai.web.rendering import render
 
 router = APIRouter()
@@ -77,7 +78,7 @@ def _overview_panel(container: Container, principal: Principal) -> dict[str, Any
     try:
         symbols = overview_symbols(container)
         overview = container.analytics.rebased(symbols, lookback_days=OVERVIEW_DAYS) if symbols else None
-    except MarketStoreBusy:
+    except StoreUnavailable:
         return {"overview": None, "overview_error": "Market data is being updated right now; reload in a moment."}
     except DomainError as exc:
         return {"overview": None, "overview_error": str(exc)}
@@ -87,7 +88,7 @@ def _overview_panel(container: Container, principal: Principal) -> dict[str, Any
 
 
 @router.get("/")
-def dashboard(request: Request, principal: SignedIn, container: ContainerDep, ctx: WebContext) -> Response:
+def dashboard(request: Request, principal: SignedIn, container: ContainerDep, ctx: Context) -> Response:
     context: dict[str, Any] = {}
     context.update(_ideas_panel(container, principal, ctx))
     context.update(_requests_panel(container, principal, ctx))

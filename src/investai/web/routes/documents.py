@@ -20,9 +20,10 @@ from investai.domain.documents import Document, DocumentMetadata, Visibility
 from investai.domain.errors import NotFound
 from investai.domain.knowledge import Chunk, ChunkKind, ExtractedTable, ParsedPage
 from investai.domain.users import Role
+from investai.http.deps import ContainerDep, Context
 from investai.services.auth_common import CallContext
 from investai.services.documents import CONTENT_TYPES, ParsedVersion
-from investai.web.deps import ContainerDep, DocumentReaderPage, DocumentWriterPage, WebContext
+from investai.web.deps import DocumentReaderPage, DocumentWriterPage
 from investai.web.rendering import render
 
 router = APIRouter()
@@ -55,9 +56,7 @@ def _choices() -> dict[str, Any]:
 
 
 @router.get("/documents")
-def documents_page(
-    request: Request, principal: DocumentReaderPage, container: ContainerDep, ctx: WebContext
-) -> Response:
+def documents_page(request: Request, principal: DocumentReaderPage, container: ContainerDep, ctx: Context) -> Response:
     documents = container.knowledge.documents.list_documents(principal, ctx, limit=500)
     context = {"documents": documents, "can_upload": principal.can(Permission.DOCUMENTS_WRITE), **_choices()}
     return render(request, "documents/list.html", context)
@@ -93,7 +92,7 @@ def _detail(
 
 @router.get("/documents/{document_id}")
 def document_page(
-    request: Request, document_id: DocumentId, principal: DocumentReaderPage, container: ContainerDep, ctx: WebContext
+    request: Request, document_id: DocumentId, principal: DocumentReaderPage, container: ContainerDep, ctx: Context
 ) -> Response:
     return _detail(request, container, principal, ctx, document_id)
 
@@ -103,7 +102,7 @@ def restore_version(
     document_id: DocumentId,
     principal: DocumentWriterPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     version: Annotated[int, Form(ge=1, le=2**31)],
 ) -> Response:
     container.knowledge.documents.restore(principal, ctx, document_id, version)
@@ -112,7 +111,7 @@ def restore_version(
 
 @router.post("/documents/{document_id}/delete")
 def delete_document(
-    document_id: DocumentId, principal: DocumentWriterPage, container: ContainerDep, ctx: WebContext
+    document_id: DocumentId, principal: DocumentWriterPage, container: ContainerDep, ctx: Context
 ) -> Response:
     container.knowledge.documents.delete(principal, ctx, document_id)
     return _see_other("/documents?notice=document_deleted")
@@ -144,7 +143,7 @@ def change_sharing(
     document_id: DocumentId,
     principal: DocumentWriterPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     visibility: Annotated[str, Form(max_length=32)],
     allowed_roles: Annotated[list[str] | None, Form()] = None,
     allowed_users: Annotated[str, Form(max_length=20_000)] = "",
@@ -263,7 +262,7 @@ def document_viewer(
     document_id: DocumentId,
     principal: DocumentReaderPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     page: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     chunk: Annotated[str | None, Query(max_length=128)] = None,

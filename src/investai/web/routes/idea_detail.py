@@ -11,8 +11,6 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from pydantic import TypeAdapter, ValidationError, field_validator
 from starlette.responses import RedirectResponse, Response
 
-from investai.api.errors import status_of
-from investai.api.schemas import FeedbackIn
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.domain.citations import Citation, DocumentCitation, MarketCitation
@@ -30,8 +28,11 @@ from investai.domain.idea_parts import Severity
 from investai.domain.idea_views import IdeaView
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
+from investai.http.deps import ContainerDep, Context
+from investai.http.errors import status_of
+from investai.http.schemas import FeedbackCreate
 from investai.services.auth_common import CallContext
-from investai.web.deps import ContainerDep, FeedbackPage, IdeaReaderPage, WebContext
+from investai.web.deps import FeedbackPage, IdeaReaderPage
 from investai.web.rendering import render
 
 router = APIRouter()
@@ -64,7 +65,7 @@ SEVERITIES = list(Severity)
 _CITATION: TypeAdapter[Citation] = TypeAdapter(Citation)
 
 
-class FeedbackForm(FeedbackIn):
+class FeedbackForm(FeedbackCreate):
     """The feedback form: the API's feedback body, where a blank optional field means "not given"."""
 
     @field_validator("usefulness", "accuracy", "insight", "comment", mode="before")
@@ -209,7 +210,7 @@ def idea_page(
     idea_id: IdeaId,
     principal: IdeaReaderPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     version: Version = None,
 ) -> Response:
     return render(request, "ideas/detail.html", page_context(container, principal, ctx, idea_id, version))
@@ -227,7 +228,7 @@ def change_status(
     idea_id: IdeaId,
     principal: IdeaReaderPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     status: Choice,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -258,7 +259,7 @@ def give_feedback(
     idea_id: IdeaId,
     principal: FeedbackPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     rating: Choice = "",
     usefulness: Choice = "",
     accuracy: Choice = "",

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from investai.api.routes.ideas import view
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.domain.agents import WORKERS
@@ -28,8 +27,10 @@ from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, Priorit
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.domain.users import EsgPreference, RiskTolerance
+from investai.http.deps import ContainerDep, Context
+from investai.http.schemas import idea_request_public
 from investai.services.idea_requests import RequestValidationFailed
-from investai.web.deps import ContainerDep, IdeaReaderPage, IdeaRequesterPage, WebContext
+from investai.web.deps import IdeaReaderPage, IdeaRequesterPage
 from investai.web.rendering import render
 
 router = APIRouter()
@@ -200,7 +201,7 @@ def new_request_page(
 
 @router.post("/ideas/new")
 def submit_request(
-    request: Request, form: Form, principal: IdeaRequesterPage, container: ContainerDep, ctx: WebContext
+    request: Request, form: Form, principal: IdeaRequesterPage, container: ContainerDep, ctx: Context
 ) -> Response:
     values = values_from_form(form)
     if form.get("action") == "apply_template":
@@ -231,13 +232,13 @@ def idea_summary(idea: InvestmentIdea) -> dict[str, Any]:
 
 @router.get("/ideas/requests/{request_id}")
 def request_progress(
-    request: Request, request_id: RequestId, principal: IdeaReaderPage, container: ContainerDep, ctx: WebContext
+    request: Request, request_id: RequestId, principal: IdeaReaderPage, container: ContainerDep, ctx: Context
 ) -> Response:
     record = container.idea_requests.status(principal, ctx, request_id)
     ideas = (
         container.idea_requests.results(principal, ctx, request_id) if record.status is RequestStatus.SUCCEEDED else []
     )
-    state = view(record, container.clock.now())
+    state = idea_request_public(record, container.clock.now())
     context = {
         "record": record,
         "state": state,
@@ -301,7 +302,7 @@ def ideas_list(
     request: Request,
     principal: IdeaReaderPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     status: Annotated[str | None, Query(max_length=32)] = None,
     symbol: Annotated[str | None, Query(max_length=32)] = None,
     strategy: Annotated[str | None, Query(max_length=32)] = None,
@@ -356,7 +357,7 @@ def compare_ideas(
     request: Request,
     principal: IdeaReaderPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     id: Annotated[list[str] | None, Query(max_length=64)] = None,
 ) -> Response:
     wanted = list(dict.fromkeys(item for item in id or [] if item))

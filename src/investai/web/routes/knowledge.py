@@ -14,8 +14,9 @@ from starlette.responses import Response
 from investai.domain.documents import DocumentType
 from investai.domain.errors import ValidationFailed
 from investai.domain.knowledge import KnowledgeHit, SearchFilters, SearchMode
+from investai.http.deps import ContainerDep, Context
 from investai.services.knowledge import parse_date
-from investai.web.deps import ContainerDep, KnowledgePage, WebContext
+from investai.web.deps import KnowledgePage
 from investai.web.rendering import render
 
 router = APIRouter()
@@ -61,7 +62,7 @@ def knowledge_page(
     request: Request,
     principal: KnowledgePage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     q: Annotated[str, Query(max_length=4000)] = "",
     mode: Field = "hybrid",
     type: Field = "",

@@ -15,13 +15,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from investai.api.errors import status_of
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
-from investai.domain.errors import NotFound, ValidationFailed
-from investai.domain.market import MarketStoreBusy, SymbolInfo
+from investai.domain.errors import NotFound, StoreUnavailable, ValidationFailed
+from investai.domain.market import SymbolInfo
+from investai.http.deps import ContainerDep
+from investai.http.errors import status_of
 from investai.services.market import BarCoverage, parse_as_of
-from investai.web.deps import ContainerDep, MarketPage
+from investai.web.deps import MarketPage
 from investai.web.rendering import render
 
 router = APIRouter()
@@ -219,8 +220,8 @@ def market_page(
         if chosen:
             info = container.market.symbol(chosen)
             context.update(query=query, **_symbol_view(container, principal, info, query))
-    except (ValidationFailed, NotFound, MarketStoreBusy) as exc:
-        message = STORE_BUSY if isinstance(exc, MarketStoreBusy) else str(exc)
+    except (ValidationFailed, NotFound, StoreUnavailable) as exc:
+        message = STORE_BUSY if isinstance(exc, StoreUnavailable) else str(exc)
         context.update(error=message)
         return render(request, "market/page.html", context, status_code=status_of(exc))
     return render(request, "market/page.html", context)

@@ -28,8 +28,9 @@ from investai.domain.users import (
     NotificationSettings,
     RiskTolerance,
 )
+from investai.http.deps import ContainerDep, Context
 from investai.services.auth_common import CallContext
-from investai.web.deps import ContainerDep, SelfPage, WebContext
+from investai.web.deps import SelfPage
 from investai.web.rendering import render
 from investai.web.session import CookiePolicy
 
@@ -92,7 +93,7 @@ def _profile_page(
 
 
 @router.get("/profile")
-def profile_page(request: Request, principal: SelfPage, container: ContainerDep, ctx: WebContext) -> Response:
+def profile_page(request: Request, principal: SelfPage, container: ContainerDep, ctx: Context) -> Response:
     return _profile_page(request, container, principal, ctx)
 
 
@@ -101,7 +102,7 @@ def save_profile(
     request: Request,
     principal: SelfPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     risk_tolerance: Text = "",
     time_horizon: Text = "",
     sectors: LongText = "",
@@ -143,7 +144,7 @@ def change_password(
     request: Request,
     principal: SelfPage,
     container: ContainerDep,
-    ctx: WebContext,
+    ctx: Context,
     current_password: Text = "",
     new_password: Text = "",
     confirm_password: Text = "",
@@ -197,7 +198,7 @@ def start_mfa(principal: SelfPage, container: ContainerDep) -> Response:
 
 @router.post("/profile/mfa")
 def confirm_mfa(
-    request: Request, principal: SelfPage, container: ContainerDep, ctx: WebContext, code: Text = ""
+    request: Request, principal: SelfPage, container: ContainerDep, ctx: Context, code: Text = ""
 ) -> Response:
     try:
         codes = container.identity.mfa.confirm_setup(principal, code.replace(" ", ""), ctx)
@@ -208,7 +209,7 @@ def confirm_mfa(
 
 @router.post("/profile/mfa/disable")
 def disable_mfa(
-    request: Request, principal: SelfPage, container: ContainerDep, ctx: WebContext, code: Text = ""
+    request: Request, principal: SelfPage, container: ContainerDep, ctx: Context, code: Text = ""
 ) -> Response:
     try:
         container.identity.mfa.disable(principal, code.strip(), ctx)

@@ -3,12 +3,13 @@ organisation (``--as``, by default ``INVESTAI_ADMIN_EMAIL``), audited like the A
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from investai.cli.common import acting_principal, echo_json, open_container
 
 if TYPE_CHECKING:
     from investai.bootstrap import Container
@@ -38,23 +39,17 @@ def _parse(as_of: str) -> datetime:
 
 
 def _administrator(container: Container, email: str | None) -> Principal:
-    from investai.cli_knowledge import _principal
     from investai.domain.access import Permission
 
-    return _principal(container, email or container.settings.admin_email, Permission.DATA_RESTORE)
-
-
-def _echo_json(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+    return acting_principal(container, email or container.settings.admin_email, Permission.DATA_RESTORE)
 
 
 def _run(work: Any) -> None:
     """Open the store, run ``work(container, ctx)``, and turn domain errors into exit codes (2: bad as-of)."""
-    from investai.cli import _container
     from investai.domain.errors import DomainError, ValidationFailed
     from investai.services.auth_common import CallContext
 
-    container = _container()
+    container = open_container()
     try:
         work(container, CallContext())
     except DomainError as exc:
@@ -82,7 +77,7 @@ def show(
             item = container.pitr.idea_as_of(admin, ctx, item_id, moment).model_dump(mode="json")
         else:
             item = container.pitr.profile_as_of(admin, ctx, item_id, moment).model_dump(mode="json")
-        _echo_json({"as_of": second_of(moment).isoformat(), kind.value: item})
+        echo_json({"as_of": second_of(moment).isoformat(), kind.value: item})
 
     _run(work)
 
@@ -139,7 +134,7 @@ def ideas(
         found = container.pitr.ideas_as_of(admin, ctx, moment, limit=limit)
         if as_json:
             ideas_json = [idea.model_dump(mode="json") for idea in found]
-            _echo_json({"as_of": second_of(moment).isoformat(), "ideas": ideas_json})
+            echo_json({"as_of": second_of(moment).isoformat(), "ideas": ideas_json})
             return
         for idea in found:
             revised = from_epoch_ms(idea.timestamp).isoformat(timespec="milliseconds")

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from investai.cli.common import acting_principal, command, open_container
+
 if TYPE_CHECKING:
     from investai.bootstrap import Container
     from investai.domain.access import Principal
@@ -21,12 +23,6 @@ if TYPE_CHECKING:
 market_app = typer.Typer(help="Market data", no_args_is_help=True)
 AsAdministrator = Annotated[str, typer.Option("--as", help="E-mail of the administrator acting (market:admin)")]
 Note = Annotated[str, typer.Option(help="Why: recorded in the audit log")]
-
-
-def _open() -> Container:
-    from investai.cli import _container
-
-    return _container()
 
 
 def _summary(name: str, report: IngestReport) -> str:
@@ -38,10 +34,9 @@ def _summary(name: str, report: IngestReport) -> str:
 
 
 def _administrator(container: Container, email: str) -> Principal:
-    from investai.cli_knowledge import _principal
     from investai.domain.access import Permission
 
-    return _principal(container, email, Permission.MARKET_ADMIN)
+    return acting_principal(container, email, Permission.MARKET_ADMIN)
 
 
 def _echo_correction(report: CorrectionReport) -> None:
@@ -67,7 +62,7 @@ def import_files(
 
     from investai.domain.errors import DomainError
 
-    container = _open()
+    container = open_container()
     failures = 0
     try:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -79,14 +74,15 @@ def import_files(
                     progress.update(task, description=f"{name}: writing", completed=done, total=total)
 
                 try:
-                    report = container.market.import_file(
-                        path,
-                        symbol=symbol,
-                        source=source or f"file:{path.name}"[:64],
-                        history=history,
-                        auto_create=auto_create,
-                        progress=advance,
-                    )
+                    with path.open("rb") as content:
+                        report = container.market.import_bars(
+                            content,
+                            symbol=symbol,
+                            source=source or f"file:{path.name}"[:64],
+                            history=history,
+                            auto_create=auto_create,
+                            progress=advance,
+                        )
                 except DomainError as exc:
                     failures += 1
                     progress.console.print(f"{path.name}: refused: {exc}")
@@ -109,8 +105,6 @@ def load_sample() -> None:
     """Load the sample history bundled with skfolio (20 US large caps 1990-2022, the S&P 500, 5 factor ETFs)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from investai.cli import command
-
     with command() as container:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()) as progress:
             task = progress.add_task("sample: writing", total=None)
@@ -126,7 +120,6 @@ def symbols(
     sector: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """List symbol master entries."""
-    from investai.cli import command
 
     with command() as container:
         found = container.market.symbols(query=query, sector=sector, limit=1000)
@@ -145,7 +138,6 @@ def bars(
     """Print bars as CSV."""
     from datetime import date
 
-    from investai.cli import command
     from investai.domain.market import Interval
     from investai.services.market import parse_as_of
 
@@ -170,7 +162,6 @@ def list_quarantine(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
 ) -> None:
     """List bars held in quarantine as implausible: id, symbol, date, status, close and reason."""
-    from investai.cli import command
     from investai.domain.market import QuarantineStatus
 
     try:
@@ -188,7 +179,6 @@ def release(
     ids: Annotated[list[str], typer.Argument(help="Quarantined row ids")], as_user: AsAdministrator, note: Note
 ) -> None:
     """Store quarantined rows as they were submitted (an explicit, audited correction, visible from now)."""
-    from investai.cli import command
     from investai.services.auth_common import CallContext
 
     with command() as container:
@@ -201,7 +191,6 @@ def discard(
     ids: Annotated[list[str], typer.Argument(help="Quarantined row ids")], as_user: AsAdministrator, note: Note
 ) -> None:
     """Discard quarantined rows (audited; nothing is stored)."""
-    from investai.cli import command
     from investai.services.auth_common import CallContext
 
     with command() as container:
@@ -225,7 +214,6 @@ def correct(
     resolves: Annotated[list[str] | None, typer.Option(help="A quarantined row this settles (repeatable)")] = None,
 ) -> None:
     """Correct one stored bar explicitly, whatever its move against the stored one (the limits still hold)."""
-    from investai.cli import command
     from investai.services.auth_common import CallContext
     from investai.services.market import bar_frame_from_rows
 

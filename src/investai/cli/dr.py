@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from investai.cli.common import cli_settings
+
 if TYPE_CHECKING:
     from investai.bootstrap import Container
     from investai.config import Settings
@@ -167,11 +169,11 @@ def _run(settings: Settings, report: DrillReport, drill_dir: Path, sample: int) 
 
     live = build_container(settings)
     try:
-        previous = live.backups.latest()
+        previous = live.local_backups().latest()
         if previous is not None:
             report.rpo_s = round((live.clock.now() - previous.created_at).total_seconds(), 1)
         started = time.perf_counter()
-        summary = live.backups.create()
+        summary = live.local_backups().create()
         report.backup_s = round(time.perf_counter() - started, 3)
         report.backup_id, report.backup_bytes, report.backup_new_bytes = summary.id, summary.bytes, summary.new_bytes
         target = drill_dir / "var"
@@ -210,9 +212,7 @@ def drill(
     output_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON")] = False,
 ) -> None:
     """Back up, restore into a fresh directory, start a server on it and check it; print the RPO and RTO."""
-    from investai.cli import _settings
-
-    settings = _settings()
+    settings = cli_settings()
     report = DrillReport(schedule=settings.backup_cron or "none")
     drills = settings.backup_path / "drills"
     drills.mkdir(parents=True, exist_ok=True, mode=0o700)

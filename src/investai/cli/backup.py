@@ -1,4 +1,4 @@
-"""``investai backup …`` and ``investai keys rotate``: encrypted backups of every store, and their restore.
+"""``investai backup …``: encrypted backups of every store, and their restore.
 
 Every command here runs beside a live server and worker except ``restore``, which only ever writes into an
 empty directory that nothing uses, and refuses anything else before touching it.
@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from investai.cli.common import cli_settings, command
+
 if TYPE_CHECKING:
     from investai.domain.backups import BackupSummary
 
@@ -18,7 +20,6 @@ backup_app = typer.Typer(help="Backups of every store, and restore", no_args_is_
 Repository = Annotated[
     Path | None, typer.Option("--dir", help="The backup repository, any path (default: INVESTAI_BACKUP_DIR)")
 ]
-keys_app = typer.Typer(help="The keyring's master keys", no_args_is_help=True)
 
 
 def _size(count: int) -> str:
@@ -40,10 +41,8 @@ def _line(summary: BackupSummary) -> str:
 @backup_app.command("create")
 def create(directory: Repository = None) -> None:
     """Take a backup now: a consistent, encrypted snapshot of every store (safe while the server runs)."""
-    from investai.cli import command
-
     with command(backup_dir=directory) as container:
-        summary = container.backups.create()
+        summary = container.local_backups().create()
         typer.echo(f"backup {summary.id} in {container.settings.backup_path}")
         typer.echo(_line(summary))
 
@@ -51,10 +50,8 @@ def create(directory: Repository = None) -> None:
 @backup_app.command("list")
 def list_backups(directory: Repository = None) -> None:
     """The backups held, newest first."""
-    from investai.cli import command
-
     with command(backup_dir=directory) as container:
-        found = container.backups.list_backups()
+        found = container.local_backups().list_backups()
         typer.echo(f"{len(found)} backups in {container.settings.backup_path}")
         for summary in found:
             typer.echo(_line(summary))
@@ -67,17 +64,15 @@ def verify(
     directory: Repository = None,
 ) -> None:
     """Re-read a backup whole: decrypt every file and compare every hash; exit 1 on any problem."""
-    from investai.cli import command
-
     with command(backup_dir=directory) as container:
-        held = [summary.id for summary in container.backups.list_backups()]
+        held = [summary.id for summary in container.local_backups().list_backups()]
         chosen = held if every else [backup_id or (held[0] if held else "")]
         if not chosen or not chosen[0]:
             typer.echo(f"error: no backups in {container.settings.backup_path}", err=True)
             raise typer.Exit(1)
         broken = 0
         for identifier in chosen:
-            result = container.backups.verify(identifier)
+            result = container.local_backups().verify(identifier)
             state = "ok" if result.ok else "BROKEN"
             typer.echo(f"{identifier}  {state}  {result.files_checked} files, {_size(result.bytes_checked)} checked")
             for problem in result.problems:
@@ -97,10 +92,9 @@ def restore(
 ) -> None:
     """Restore a backup into an empty data directory; refuses a directory that holds anything or is in use."""
     from investai.bootstrap import restore_backup
-    from investai.cli import _settings
     from investai.domain.errors import DomainError
 
-    settings = _settings(backup_dir=directory)
+    settings = cli_settings(backup_dir=directory)
     target = (to or settings.data_dir).resolve()
     try:
         report = restore_backup(settings, backup_id=backup_id, target=target)
@@ -114,17 +108,6 @@ def restore(
 @backup_app.command("prune")
 def prune(directory: Repository = None) -> None:
     """Drop backups older than the retention (INVESTAI_BACKUP_RETENTION_DAYS; the newest always stays)."""
-    from investai.cli import command
-
     with command(backup_dir=directory) as container:
-        removed = container.backups.prune(container.clock.now())
+        removed = container.local_backups().prune(container.clock.now())
         typer.echo(f"removed {len(removed)} backups" + (f": {', '.join(removed)}" if removed else ""))
-
-
-@keys_app.command("rotate")
-def rotate() -> None:
-    """Make a new master key current: new data is sealed with it; everything sealed earlier stays readable."""
-    from investai.cli import command
-
-    with command() as container:
-        typer.echo(f"sealing new data with master key {container.keys.rotate()}")

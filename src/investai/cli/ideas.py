@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from investai.cli.common import acting_principal, open_container
+
 if TYPE_CHECKING:
     from investai.bootstrap import Container
     from investai.domain.access import Principal
@@ -21,7 +23,6 @@ CLI_ANALYST = "analyst@localhost"
 def _acting_user(container: Container, email: str | None) -> Principal:
     """The user named by ``--as``; without it, the local command-line analyst (created on first use, with no
     password that was ever shown, so it never signs in over the API)."""
-    from investai.cli_knowledge import _principal
     from investai.domain.access import Permission
     from investai.domain.users import Role
 
@@ -35,14 +36,11 @@ def _acting_user(container: Container, email: str | None) -> Principal:
                 organisation_id=container.settings.default_organisation,
                 display_name="Command-line analyst",
             )
-    return _principal(container, email, Permission.IDEAS_REQUEST)
+    return acting_principal(container, email, Permission.IDEAS_REQUEST)
 
 
 def _prepare_samples(container: Container) -> None:
     """Load the sample market history and documents into empty stores and index the documents now."""
-    from datetime import timedelta
-
-    from investai.jobs.worker import Worker
     from investai.services.documents import PROCESS_DOCUMENT
 
     settings = container.settings
@@ -52,16 +50,9 @@ def _prepare_samples(container: Container) -> None:
         loaded = settings.load_sample_documents and container.knowledge.samples.ensure_loaded(
             settings.default_organisation
         )
-    if loaded:
+    if loaded and not container.jobs_dispatched:  # with a job queue, the deployment's workers index them
         typer.echo("indexing the sample documents...", err=True)
-        worker = Worker(  # document jobs only: nobody else's queued work runs in this command
-            queue=container.jobs,
-            handlers={PROCESS_DOCUMENT: container.handlers[PROCESS_DOCUMENT]},
-            visibility_timeout=timedelta(seconds=settings.job_visibility_timeout_s),
-            poll_interval=settings.worker_poll_interval_s,
-            metrics=container.metrics,
-            name="cli",
-        )
+        worker = container.worker(name="cli", kinds={PROCESS_DOCUMENT})  # nobody else's queued work runs here
         while worker.run_once():
             pass
 
@@ -93,7 +84,7 @@ def generate(
     from investai.services.idea_requests import RequestValidationFailed
 
     console = Console(stderr=True)
-    container = _open()
+    container = open_container()
     try:
         principal = _acting_user(container, as_user)
         _prepare_samples(container)
@@ -172,12 +163,6 @@ def _expected(point: float, low: float, high: float) -> str:
     return f"{point:+.1%} ({low:+.1%} to {high:+.1%})"
 
 
-def _open() -> Container:
-    from investai.cli import _container
-
-    return _container()
-
-
 def evaluate(
     start: Annotated[str, typer.Option(help="First rebalance date, YYYY-MM-DD")] = "2012-01-01",
     end: Annotated[str, typer.Option(help="Last rebalance date, YYYY-MM-DD")] = "2022-09-30",
@@ -201,7 +186,7 @@ def evaluate(
     from investai.services.evaluation import WalkForward, write_report
 
     console = Console(stderr=True)
-    container = _open()
+    container = open_container()
     try:
         principal = _acting_user(container, None)
         if container.settings.load_sample_market_data:

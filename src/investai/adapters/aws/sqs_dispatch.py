@@ -1,0 +1,110 @@
+"""Job ids to workers through SQS (:class:`investai.ports.jobs.JobDispatch`).
+
+A message is ``{"job_id": ..., "kind": ...}`` with the kind also as a message attribute (for filtering and
+for people reading the queue). SQS delays a message by at most 15 minutes, so a job due later arrives early
+and is deferred: the runner's claim answers ``NOT_YET`` with the time left, and the consumer hides the message
+that long (at most 12 hours at a time). The queue's redrive policy moves a message that keeps coming back
+without being dealt with to the dead-letter queue (see :func:`investai.adapters.aws.provision.ensure_queue`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+from typing import Any
+
+from investai.domain.jobs import Job
+from investai.observability.logging import get_logger
+from investai.ports.clock import Clock
+from investai.ports.jobs import Delivery
+
+MAX_DELAY_S = 900  # SendMessage DelaySeconds
+MAX_VISIBILITY_S = 43_200  # ChangeMessageVisibility / ReceiveMessage VisibilityTimeout: 12 hours
+MAX_WAIT_S = 20  # ReceiveMessage long polling
+MAX_BATCH = 10  # ReceiveMessage MaxNumberOfMessages
+KIND_ATTRIBUTE = "kind"
+
+log = get_logger(__name__)
+
+
+class SqsDispatch:
+    health_name = "job_dispatch"
+
+    def __init__(self, *, sqs: Any, queue_url: str, clock: Clock) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._clock = clock
+
+    def send(self, job: Job) -> None:
+        wait_s = (job.available_at - self._clock.now()).total_seconds()
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=json.dumps({"job_id": job.id, "kind": job.kind}),
+            DelaySeconds=min(max(math.ceil(wait_s), 0), MAX_DELAY_S),
+            MessageAttributes={KIND_ATTRIBUTE: {"DataType": "String", "StringValue": job.kind}},
+        )
+
+    def receive(self, *, max_messages: int, wait_s: float, visibility_timeout: timedelta) -> list[Delivery]:
+        response = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=min(max(max_messages, 1), MAX_BATCH),
+            WaitTimeSeconds=min(max(int(wait_s), 0), MAX_WAIT_S),
+            VisibilityTimeout=_seconds(visibility_timeout),
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            MessageAttributeNames=[KIND_ATTRIBUTE],
+        )
+        deliveries = []
+        for message in response.get("Messages", []):
+            delivery = _delivery(message)
+            if delivery is None:
+                log.warning("jobs.malformed_message", message_id=message.get("MessageId"), body=_excerpt(message))
+                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+                continue
+            deliveries.append(delivery)
+        return deliveries
+
+    def delete(self, delivery: Delivery) -> None:
+        try:
+            self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=delivery.receipt)
+        except self._sqs.exceptions.ReceiptHandleIsInvalid:
+            log.warning("jobs.delete_stale_receipt", job_id=delivery.job_id)  # delivered again meanwhile: harmless
+
+    def defer(self, delivery: Delivery, delay: timedelta) -> None:
+        try:
+            self._sqs.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=delivery.receipt, VisibilityTimeout=_seconds(delay)
+            )
+        except (self._sqs.exceptions.ReceiptHandleIsInvalid, self._sqs.exceptions.MessageNotInflight):
+            log.warning("jobs.defer_stale_receipt", job_id=delivery.job_id)  # visible again already
+
+    def check(self) -> None:
+        self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])
+
+
+def _delivery(message: dict[str, Any]) -> Delivery | None:
+    """The delivery a message carries, or ``None`` when it is not one of ours."""
+    try:
+        body = json.loads(message.get("Body", ""))
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    job_id, kind = body.get("job_id"), body.get("kind")
+    if not (isinstance(job_id, str) and job_id and isinstance(kind, str) and kind):
+        return None
+    count = message.get("Attributes", {}).get("ApproximateReceiveCount", "1")
+    return Delivery(
+        job_id=job_id,
+        kind=kind,
+        receipt=message["ReceiptHandle"],
+        receive_count=int(count) if str(count).isdigit() else 1,
+    )
+
+
+def _seconds(delay: timedelta) -> int:
+    return min(max(math.ceil(delay.total_seconds()), 0), MAX_VISIBILITY_S)
+
+
+def _excerpt(message: dict[str, Any]) -> str:
+    return str(message.get("Body", ""))[:200]

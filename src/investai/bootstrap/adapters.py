@@ -1,0 +1,90 @@
+"""One shape's adapters: everything the services need, as ports. ``embedded.py`` and ``aws.py`` each build one
+:class:`Adapters`; :mod:`investai.bootstrap.container` wires the services once from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from investai.ports.audit import AuditLog
+from investai.ports.backups import Backups
+from investai.ports.clock import Clock
+from investai.ports.health import HealthCheck
+from investai.ports.identity import (
+    IdentityVerifier,
+    MfaEnrolment,
+    MfaSecretRepository,
+    SignIn,
+    TokenIssuer,
+    TokenStore,
+    UserDirectory,
+)
+from investai.ports.jobs import JobDispatch, JobRecords
+from investai.ports.keys import KeyManager
+from investai.ports.knowledge import Embedder, SearchIndex
+from investai.ports.market import MarketDataProvider, TimeSeriesStore
+from investai.ports.object_store import ObjectStore
+from investai.ports.repositories import (
+    DocumentRepository,
+    FeedbackRepository,
+    IdeaRepository,
+    IdeaRequestRepository,
+    ProfileRepository,
+    UserRepository,
+)
+from investai.ports.scheduler import Scheduler
+from investai.ports.secrets import SecretStore
+from investai.security.envelope import EnvelopeCipher
+
+
+@dataclass(frozen=True)
+class Records:
+    """The record repositories, built once and shared by every service."""
+
+    ideas: IdeaRepository
+    users: UserRepository
+    profiles: ProfileRepository
+    documents: DocumentRepository
+    feedback: FeedbackRepository
+    idea_requests: IdeaRequestRepository
+
+
+@dataclass(frozen=True)
+class IdentityProvider:
+    """Sign-in, MFA, user administration and token verification: the local issuer or a Cognito user pool."""
+
+    sign_in: SignIn
+    mfa: MfaEnrolment
+    directory: UserDirectory
+    verifier: IdentityVerifier
+    tokens: TokenStore
+    mfa_secrets: MfaSecretRepository
+    issuer: TokenIssuer | None = None
+    """The local issuer, whose JWKS the service publishes; ``None`` when the provider publishes its own."""
+
+
+@dataclass
+class Adapters:
+    """The adapters of one shape. Health checks are the adapters' own; ``closers`` run on shutdown, in order."""
+
+    shape: str
+    clock: Clock
+    secrets: SecretStore
+    keys: KeyManager
+    cipher: EnvelopeCipher
+    objects: ObjectStore
+    records: Records
+    audit: AuditLog
+    jobs: JobRecords
+    dispatch: JobDispatch | None
+    embedder: Embedder
+    index: SearchIndex
+    market_store: TimeSeriesStore
+    market_provider: MarketDataProvider
+    scheduler: Scheduler
+    identity: IdentityProvider
+    backups: Backups | None
+    first_start: Callable[[], AbstractContextManager[None]]
+    health_checks: list[HealthCheck] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)

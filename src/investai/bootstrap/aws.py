@@ -1,0 +1,249 @@
+"""The AWS shape: records, jobs, audit and sessions in DynamoDB, objects in S3 (SSE-KMS), data keys from KMS,
+secrets from Secrets Manager, job delivery through SQS, identities in a Cognito user pool.
+
+Endpoints and credentials come from boto3's own configuration (``AWS_ENDPOINT_URL`` points every client at an
+emulator). The knowledge base, market data and embeddings stay in this machine's ``DATA_DIR`` (LanceDB,
+DuckDB, MiniLM) until their AWS adapters land; backups are AWS's own (PITR, S3 versioning, AWS Backup).
+AWS adapters are imported inside the builder, so the embedded shape never loads boto3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from investai.bootstrap.adapters import Adapters, IdentityProvider, Records
+from investai.bootstrap.embedded import (
+    first_start_lock,
+    in_process_scheduler,
+    job_ttl,
+    local_embedder,
+    local_market_store,
+    retry_policy,
+)
+from investai.bootstrap.overrides import Overrides
+from investai.config import ConfigurationError, Settings
+from investai.ports.audit import AuditLog
+from investai.ports.clock import Clock
+from investai.ports.health import HealthCheck
+from investai.ports.identity import MfaSecretRepository, TokenStore
+from investai.ports.secrets import SecretStore
+from investai.security.envelope import EnvelopeCipher
+
+if TYPE_CHECKING:
+    from investai.adapters.aws.clients import AwsClients
+    from investai.adapters.aws.resources import ResourceNames
+
+
+@dataclass(frozen=True)
+class NamedCheck:
+    """An adapter's own check, reported under the AWS resource it reaches (``dynamodb:investai-ideas``)."""
+
+    health_name: str
+    check: Callable[[], None]
+
+
+def resource_names(settings: Settings) -> ResourceNames:
+    from investai.adapters.aws.resources import ResourceNames
+
+    return ResourceNames(
+        prefix=settings.aws_resource_prefix,
+        bucket_name=settings.aws_bucket,
+        table_names=dict(settings.aws_table_names),
+        queue_url=settings.aws_jobs_queue_url,
+        key_id=settings.aws_kms_key_id,
+        secret_id=settings.aws_secret_id,
+        user_pool_id=settings.aws_user_pool_id,
+        user_pool_client_id=settings.aws_user_pool_client_id,
+    )
+
+
+def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
+    from investai.adapters.aws.clients import AwsClients
+    from investai.adapters.aws.deployment import resolve
+    from investai.adapters.aws.dynamodb_audit import DynamoDbAuditLog
+    from investai.adapters.aws.dynamodb_identity import DynamoDbMfaSecretRepository, DynamoDbTokenStore
+    from investai.adapters.aws.dynamodb_jobs import DynamoDbJobRecords
+    from investai.adapters.aws.kms_keys import KmsKeyManager
+    from investai.adapters.aws.s3_objects import S3ObjectStore
+    from investai.adapters.aws.secrets_manager import SecretsManagerSecretStore
+    from investai.adapters.aws.sqs_dispatch import SqsDispatch
+    from investai.adapters.local.clock import SystemClock
+    from investai.adapters.local.data_directory import DataDirectoryUse
+    from investai.adapters.local.lancedb_index import LanceDbSearchIndex
+    from investai.adapters.local.market_directory import DirectoryProvider
+
+    clock = overrides.clock or SystemClock()
+    clients = AwsClients(region=settings.aws_region)
+    names = resolve(clients, resource_names(settings))
+    dynamodb, table = clients.client("dynamodb"), names.table
+    secret_store = SecretsManagerSecretStore(
+        client=clients.client("secretsmanager"), secret_id=names.secret, clock=clock
+    )
+    secrets = overrides.secrets or secret_store
+    kms = KmsKeyManager(kms=clients.client("kms"), key_id=names.key)
+    keys = overrides.keys or kms
+    cipher = EnvelopeCipher(key_manager=keys)
+    objects = S3ObjectStore(
+        s3=clients.client("s3"), bucket=names.bucket, kms_key_id=names.key, cipher=cipher, clock=clock
+    )
+    assert names.queue_url is not None  # resolve() fills it in or raises
+    dispatch = SqsDispatch(sqs=clients.client("sqs"), queue_url=names.queue_url, clock=clock)
+    jobs = DynamoDbJobRecords(
+        dynamodb=dynamodb,
+        table_name=table("jobs"),
+        clock=clock,
+        retry=retry_policy(settings),
+        ttl=job_ttl(settings),
+        dispatch=dispatch,
+    )
+    records, record_checks = _records(dynamodb, names, cipher)
+    audit = DynamoDbAuditLog(dynamodb=dynamodb, table=table("audit"), clock=clock)
+    tokens = DynamoDbTokenStore(
+        dynamodb=dynamodb,
+        families_table=table("token-families"),
+        tokens_table=table("refresh-tokens"),
+        single_use_table=table("single-use-keys"),
+    )
+    mfa_secrets = DynamoDbMfaSecretRepository(dynamodb=dynamodb, table=table("mfa-secrets"), cipher=cipher)
+    identity, pool_check = _cognito(
+        settings,
+        clients,
+        names,
+        records=records,
+        tokens=tokens,
+        mfa_secrets=mfa_secrets,
+        audit=audit,
+        clock=clock,
+        secrets=secrets,
+    )
+    data_directory = DataDirectoryUse(settings.data_dir)  # the local stores below live there
+    embedder = overrides.embedder or local_embedder(settings)
+    index = LanceDbSearchIndex(path=settings.knowledge_dir, dimension=embedder.dimension)
+    market_store = local_market_store(settings)
+    checks: list[HealthCheck] = [
+        NamedCheck(f"kms:{names.key}", kms.check),
+        NamedCheck(f"s3:{names.bucket}", objects.check),
+        NamedCheck(f"secretsmanager:{names.secret}", secret_store.check),
+        NamedCheck(f"sqs:{names.queue}", dispatch.check),
+        NamedCheck(f"cognito-idp:{names.user_pool_id}", pool_check),
+        *(
+            NamedCheck(f"dynamodb:{table(role)}", check)
+            for role, check in (
+                *record_checks,
+                ("audit", audit.check),
+                ("jobs", jobs.check),
+                ("token-families", tokens.check),
+            )
+        ),
+    ]
+    return Adapters(
+        shape="aws",
+        clock=clock,
+        secrets=secrets,
+        keys=keys,
+        cipher=cipher,
+        objects=objects,
+        records=records,
+        audit=audit,
+        jobs=jobs,
+        dispatch=dispatch,
+        embedder=embedder,
+        index=index,
+        market_store=market_store,
+        market_provider=DirectoryProvider(settings.market_drop_path),
+        scheduler=overrides.scheduler or in_process_scheduler(jobs, clock),
+        identity=identity,
+        backups=None,
+        first_start=lambda: first_start_lock(settings.data_dir),
+        health_checks=checks,
+        closers=[index.close, market_store.close, data_directory.close],
+    )
+
+
+def _records(
+    dynamodb: Any, names: ResourceNames, cipher: EnvelopeCipher
+) -> tuple[Records, list[tuple[str, Callable[[], None]]]]:
+    from investai.adapters.aws.dynamodb_idea_requests import DynamoDbIdeaRequestRepository
+    from investai.adapters.aws.dynamodb_ideas import DynamoDbIdeaRepository
+    from investai.adapters.aws.dynamodb_records import DynamoDbDocumentRepository, DynamoDbFeedbackRepository
+    from investai.adapters.aws.dynamodb_users import DynamoDbProfileRepository, DynamoDbUserRepository
+
+    table = names.table
+    ideas = DynamoDbIdeaRepository(client=dynamodb, table=table("ideas"))
+    users = DynamoDbUserRepository(client=dynamodb, table=table("users"))
+    profiles = DynamoDbProfileRepository(client=dynamodb, table=table("profiles"), cipher=cipher)
+    documents = DynamoDbDocumentRepository(client=dynamodb, table=table("documents"))
+    feedback = DynamoDbFeedbackRepository(client=dynamodb, table=table("feedback"))
+    requests = DynamoDbIdeaRequestRepository(
+        client=dynamodb, requests_table=table("idea-requests"), messages_table=table("agent-messages"), ideas=ideas
+    )
+    records = Records(
+        ideas=ideas, users=users, profiles=profiles, documents=documents, feedback=feedback, idea_requests=requests
+    )
+    checks: list[tuple[str, Callable[[], None]]] = [
+        ("ideas", ideas.check),
+        ("users", users.check),
+        ("profiles", profiles.check),
+        ("documents", documents.check),
+        ("feedback", feedback.check),
+        ("idea-requests", requests.check),
+    ]
+    return records, checks
+
+
+def _cognito(
+    settings: Settings,
+    clients: AwsClients,
+    names: ResourceNames,
+    *,
+    records: Records,
+    tokens: TokenStore,
+    mfa_secrets: MfaSecretRepository,
+    audit: AuditLog,
+    clock: Clock,
+    secrets: SecretStore,
+) -> tuple[IdentityProvider, Callable[[], None]]:
+    from investai.adapters.aws.cognito_common import CognitoPolicy
+    from investai.adapters.aws.cognito_identity import cognito_identity
+
+    assert names.user_pool_id is not None  # resolve() fills the ids in or raises
+    assert names.user_pool_client_id is not None
+    secret_key = secrets.get("secret_key")
+    if not secret_key or len(secret_key) < 32:
+        raise ConfigurationError(
+            f"the secret {names.secret} must hold a 'secret_key' of 32+ characters (`investai aws provision` makes one)"
+        )
+    cognito = cognito_identity(
+        clients.client("cognito-idp"),
+        pool_id=names.user_pool_id,
+        client_id=names.user_pool_client_id,
+        users=records.users,
+        tokens=tokens,
+        mfa_secrets=mfa_secrets,
+        audit=audit,
+        clock=clock,
+        challenge_key=hashlib.sha256(f"cognito-challenge:{secret_key}".encode()).digest(),
+        policy=CognitoPolicy(
+            refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
+            temporary_password_ttl=timedelta(days=settings.temporary_password_days),
+            lockout_threshold=settings.lockout_threshold,
+            lockout_base_s=settings.lockout_base_s,
+            lockout_max_s=settings.lockout_max_s,
+            challenge_ttl_s=settings.challenge_ttl_s,
+            leeway_s=settings.token_leeway_s,
+        ),
+    )
+    provider = IdentityProvider(
+        sign_in=cognito.sign_in,
+        mfa=cognito.mfa,
+        directory=cognito.directory,
+        verifier=cognito.verifier,
+        tokens=tokens,
+        mfa_secrets=mfa_secrets,
+        issuer=None,
+    )
+    return provider, cognito.directory.check

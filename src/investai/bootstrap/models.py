@@ -1,0 +1,63 @@
+"""The model router over the configured provider (offline, Bedrock Converse or an OpenAI-compatible server)."""
+
+from __future__ import annotations
+
+from investai.adapters.models.offline import OfflineModelProvider
+from investai.agents.router import ModelLink, ModelRouter, Price
+from investai.agents.router import RetryPolicy as ModelRetryPolicy
+from investai.config import ModelProviderName, Settings
+from investai.domain.llm import TaskKind
+from investai.observability.metrics import Metrics
+from investai.ports.models import ModelProvider
+
+
+def build_model_router(
+    settings: Settings, *, metrics: Metrics, providers: dict[str, ModelProvider] | None = None
+) -> ModelRouter:
+    """The router over the configured provider: reasoning, fast and quantitative chains, each ending offline.
+
+    Chains: reasoning tries the reasoning model then the fast one; quantitative tries its model then the fast
+    one; fast tries the fast model. With ``model_provider=offline`` every chain is empty and the offline
+    provider answers everything. ``providers`` replaces the configured one (tests).
+    """
+    name = settings.model_provider.value
+    if providers is None:
+        providers = {}
+        if settings.model_provider is ModelProviderName.BEDROCK:
+            from investai.adapters.aws.bedrock_models import BedrockModelProvider, bedrock_runtime_client
+
+            client = bedrock_runtime_client(region=settings.aws_region, timeout_s=settings.model_timeout_s)
+            providers[name] = BedrockModelProvider(client)
+        elif settings.model_provider is ModelProviderName.OPENAI:
+            from investai.adapters.models.openai_compatible import OpenAICompatibleProvider
+
+            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+            providers[name] = OpenAICompatibleProvider(base_url=settings.openai_base_url, api_key=key)
+    chains: dict[TaskKind, list[ModelLink]] = {}
+    if name in providers:
+        reasoning, fast, quantitative = (
+            ModelLink(name, settings.model_reasoning),
+            ModelLink(name, settings.model_fast),
+            ModelLink(name, settings.model_quantitative),
+        )
+        chains = {
+            TaskKind.REASONING: [reasoning, fast],
+            TaskKind.FAST: [fast],
+            TaskKind.QUANTITATIVE: [quantitative, fast],
+        }
+    return ModelRouter(
+        providers=providers,
+        chains=chains,
+        offline=OfflineModelProvider(),
+        prices={model: Price(*price) for model, price in settings.model_prices.items()},
+        requests_per_minute=settings.model_requests_per_minute,
+        burst=settings.model_burst,
+        timeout_s=settings.model_timeout_s,
+        max_wait_s=settings.model_max_wait_s,
+        retry=ModelRetryPolicy(
+            max_attempts=settings.model_max_attempts,
+            backoff_base_s=settings.model_backoff_base_s,
+            backoff_max_s=settings.model_backoff_max_s,
+        ),
+        metrics=metrics,
+    )

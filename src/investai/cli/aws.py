@@ -1,0 +1,41 @@
+"""``investai aws``: the AWS shape's resources.
+
+``provision`` creates every table, the bucket, the queues, the data key, the application secret and the user
+pool from the one definition the CDK app also reads (``adapters/aws/resources.py``); for emulators (moto, with
+``AWS_ENDPOINT_URL``) and sandbox accounts. Production accounts are deployed by the CDK app.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from investai.cli.common import cli_settings, fail
+
+aws_app = typer.Typer(
+    help="The AWS shape: create its resources on an emulator or a sandbox account", no_args_is_help=True
+)
+
+
+@aws_app.command("provision")
+def provision() -> None:
+    """Create every resource of the AWS shape that does not exist yet (safe to run again)."""
+    import secrets
+
+    from investai.adapters.aws.clients import AwsClients
+    from investai.adapters.aws.deployment import provision as provision_resources
+    from investai.bootstrap.aws import resource_names
+
+    settings = cli_settings()
+    clients = AwsClients(region=settings.aws_region)
+    try:
+        report = provision_resources(
+            clients, resource_names(settings), initial_secrets={"secret_key": secrets.token_urlsafe(48)}
+        )
+    except Exception as exc:  # botocore's errors: no credentials, no endpoint, access denied
+        fail(f"provisioning failed: {type(exc).__name__}: {exc}")
+    width = max(len(kind) for kind, _, _ in report.resources)
+    for kind, name, created in report.resources:
+        typer.echo(f"{kind:{width}}  {'created' if created else 'exists ':7}  {name}")
+    names = report.names
+    typer.echo(f"queue url       {names.queue_url}")
+    typer.echo(f"user pool       {names.user_pool_id} (app client {names.user_pool_client_id})")

@@ -1,0 +1,165 @@
+"""The AWS shape end to end against a moto server, driven the way an operator drives it:
+``investai aws provision``, ``investai ready``, then ``investai serve`` and the API — sign-in through Cognito,
+MFA setup, a document upload (bytes in S3 under SSE-KMS, its record in DynamoDB, processed through SQS) and an
+idea request recorded in DynamoDB. boto3's own ``AWS_ENDPOINT_URL`` is the only thing pointing it at moto."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from investai.security.totp import code_at
+from tests.aws import MotoServer, fresh_prefix
+from tests.processes import ADMIN_EMAIL, Api, Deployment, Server
+
+pytestmark = pytest.mark.timeout(600)
+
+CSV = b"symbol,sector,pe_ratio\nAAPL,Technology,28.1\nKO,Consumer Staples,24.3\n"
+
+
+@pytest.fixture
+def deployment(moto: MotoServer, tmp_path: Path) -> Deployment:
+    prefix = fresh_prefix()
+    return Deployment(
+        root=tmp_path,
+        extra_env={
+            **moto.environment,
+            "INVESTAI_BACKEND": "aws",
+            "INVESTAI_AWS_RESOURCE_PREFIX": prefix,
+            "INVESTAI_LOAD_SAMPLE_DOCUMENTS": "false",
+            "INVESTAI_LOAD_SAMPLE_MARKET_DATA": "false",
+        },
+    )
+
+
+@pytest.fixture
+def server(deployment: Deployment) -> Iterator[Server]:
+    provisioned = deployment.cli("aws", "provision")
+    assert provisioned.returncode == 0, provisioned.stderr
+    running = deployment.start_server()
+    running.wait_ready()
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+def test_ready_before_provisioning_says_what_is_missing(deployment: Deployment) -> None:
+    result = deployment.cli("ready")
+    assert result.returncode == 1
+    assert "investai aws provision" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_provision_then_ready_names_every_aws_store_it_checked(deployment: Deployment, moto: MotoServer) -> None:
+    first = deployment.cli("aws", "provision")
+    assert first.returncode == 0, first.stderr
+    again = deployment.cli("aws", "provision")
+    assert again.returncode == 0, again.stderr
+    assert "created" in first.stdout
+    assert "created" not in again.stdout  # a second run finds everything in place
+
+    ready = deployment.cli("ready")
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    prefix = deployment.extra_env["INVESTAI_AWS_RESOURCE_PREFIX"]
+    checked = {line.split()[0]: line.split()[1] for line in ready.stdout.splitlines() if line.strip()}
+    assert set(checked.values()) == {"ok"}
+    expected = {
+        f"kms:alias/{prefix}-data",
+        f"s3:{prefix}-data",
+        f"secretsmanager:{prefix}/app",
+        f"sqs:{prefix}-jobs",
+        *(f"dynamodb:{prefix}-{role}" for role in ("ideas", "users", "profiles", "documents", "idea-requests", "jobs")),
+    }
+    assert expected <= set(checked)
+    assert any(name.startswith("cognito-idp:") for name in checked)
+    assert not any(name in ("sqlite", "keyring") for name in checked)  # nothing of the embedded shape
+
+
+def test_sign_in_mfa_upload_and_an_idea_request_through_the_api(
+    deployment: Deployment, server: Server, moto: MotoServer
+) -> None:
+    prefix = deployment.extra_env["INVESTAI_AWS_RESOURCE_PREFIX"]
+    admin = Api.admin(server.base_url)  # the first administrator, created in Cognito at start
+    pool = moto.client("cognito-idp")
+    pools = [p["Id"] for p in pool.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == f"{prefix}-users"]
+    assert len(pools) == 1
+    emails = [
+        attribute["Value"]
+        for user in pool.list_users(UserPoolId=pools[0])["Users"]
+        for attribute in user["Attributes"]
+        if attribute["Name"] == "email"
+    ]
+    assert ADMIN_EMAIL in emails
+
+    analyst = admin.new_user("ana@example.com", "analyst")  # temporary password, then a new one
+    _set_up_mfa(analyst)
+
+    uploaded = analyst.request(
+        "POST", "/api/v1/documents", files={"file": ("fundamentals.csv", io.BytesIO(CSV))}, data={"title": "F"}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    document = uploaded.json()
+    _assert_stored_in_s3_with_kms(moto, f"{prefix}-data", document["id"])
+    item = moto.client("dynamodb").get_item(TableName=f"{prefix}-documents", Key={"id": {"S": document["id"]}})
+    assert "Item" in item
+    assert _processed(analyst, document["id"]) == "indexed"  # the job went through SQS to the server's worker
+
+    requested = analyst.request(
+        "POST", "/api/v1/ideas/requests", json={"risk_tolerance": "moderate", "investment_horizon": "medium"}
+    )
+    assert requested.status_code == 202, requested.text
+    request_id = requested.json()["request_id"]
+    stored = moto.client("dynamodb").get_item(TableName=f"{prefix}-idea-requests", Key={"id": {"S": request_id}})
+    assert "Item" in stored
+    assert analyst.request("GET", f"/api/v1/ideas/requests/{request_id}").status_code == 200
+
+
+def _set_up_mfa(account: Api) -> None:
+    setup = account.request("POST", "/api/v1/auth/mfa/setup")
+    assert setup.status_code == 200, setup.text
+    secret = setup.json()["secret"]
+    wrong = f"{(int(code_at(secret, time.time())) + 1) % 1_000_000:06d}"
+    refused = account.request("POST", "/api/v1/auth/mfa/verify", json={"code": wrong})
+    assert refused.status_code in (400, 401), refused.text
+    confirmed = account.request("POST", "/api/v1/auth/mfa/verify", json={"code": code_at(secret, time.time())})
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["recovery_codes"]
+    fresh = Api(account.base_url)
+    login = fresh.client.post("/api/v1/auth/login", json={"email": "ana@example.com", "password": _password()})
+    assert login.status_code == 200, login.text
+    assert login.json()["challenge"] == "MFA"
+    answer = fresh.client.post(
+        "/api/v1/auth/challenge/mfa",
+        json={"session": login.json()["session"], "code": code_at(secret, time.time() + 30)},  # the next step's
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["access_token"]
+
+
+def _password() -> str:
+    from tests.processes import USER_PASSWORD
+
+    return USER_PASSWORD
+
+
+def _assert_stored_in_s3_with_kms(moto: MotoServer, bucket: str, document_id: str) -> None:
+    s3 = moto.client("s3")
+    keys = [entry["Key"] for entry in s3.list_object_versions(Bucket=bucket).get("Versions", [])]
+    mine = [key for key in keys if document_id in key]
+    assert mine, keys
+    head = s3.head_object(Bucket=bucket, Key=mine[0])
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head.get("BucketKeyEnabled") is True
+    assert CSV not in s3.get_object(Bucket=bucket, Key=mine[0])["Body"].read()  # sealed by the app as well
+
+
+def _processed(account: Api, document_id: str, timeout_s: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = str(account.request("GET", f"/api/v1/documents/{document_id}").json()["status"])
+        if status not in ("uploaded", "processing") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
