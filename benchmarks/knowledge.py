@@ -102,7 +102,7 @@ def ingestion() -> tuple[float, float, int]:
         path = Path(scratch) / "long.pdf"
         path.write_bytes(extra)
         container.knowledge.documents.upload(
-            principal, CallContext(), path=path, filename="long.pdf", metadata=DocumentMetadata()
+            principal, CallContext(), content=path.read_bytes(), filename="long.pdf", metadata=DocumentMetadata()
         )
         worker = container.worker_pool().workers[0]
         while worker.run_once():

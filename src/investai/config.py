@@ -361,14 +361,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
-        if self.profile is Profile.DEV:
-            return self
+        """Outside dev, the embedded shape needs both secrets set and strong; the AWS shape keeps its
+        ``secret_key`` in Secrets Manager and its keys in KMS, so only values that are set are checked."""
+        required = ("secret_key", "master_secret") if self.backend is Backend.EMBEDDED else ()
         for name in ("secret_key", "master_secret"):
             secret: SecretStr | None = getattr(self, name)
             if secret is None:
-                raise ConfigurationError(f"INVESTAI_{name.upper()} must be set in the {self.profile.value} profile")
+                if self.profile is not Profile.DEV and name in required:
+                    raise ConfigurationError(f"INVESTAI_{name.upper()} must be set in the {self.profile.value} profile")
+                continue
             value = secret.get_secret_value()
-            if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+            weak = value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH
+            if weak and self.profile is not Profile.DEV:
                 raise ConfigurationError(
                     f"INVESTAI_{name.upper()} is a default or too short (< {MIN_SECRET_LENGTH} characters)"
                     f" for the {self.profile.value} profile"

@@ -6,9 +6,11 @@ idea request recorded in DynamoDB. boto3's own ``AWS_ENDPOINT_URL`` is the only 
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,3 +165,30 @@ def _processed(account: Api, document_id: str, timeout_s: float = 120.0) -> str:
         if status not in ("uploaded", "processing") or time.monotonic() > deadline:
             return status
         time.sleep(0.5)
+
+
+def test_the_container_reads_runtime_secrets_through_the_secret_store(
+    deployment: Deployment, moto: MotoServer, monkeypatch: pytest.MonkeyPatch, embedder: Any
+) -> None:
+    """The AWS shape's ``secret_key`` (CSRF, challenge sessions) comes from Secrets Manager, not the settings."""
+    from investai.bootstrap import build_container
+    from investai.config import Settings
+
+    assert deployment.cli("aws", "provision").returncode == 0
+    for name, value in moto.environment.items():
+        monkeypatch.setenv(name, value)
+    prefix = deployment.extra_env["INVESTAI_AWS_RESOURCE_PREFIX"]
+    stored = json.loads(moto.client("secretsmanager").get_secret_value(SecretId=f"{prefix}/app")["SecretString"])
+    assert len(stored["secret_key"]) >= 32
+    settings = Settings(_env_file=None, backend="aws", aws_resource_prefix=prefix, data_dir=deployment.data_dir)
+    container = build_container(settings, embedder=embedder)
+    try:
+        assert container.shape == "aws"
+        assert container.secret("secret_key") == stored["secret_key"]
+        assert container.identity.issuer is None  # Cognito signs the tokens
+        assert container.jobs_dispatched
+        assert "backup" not in {schedule.name for schedule in container.schedules()}
+        assert "document-lifecycle" not in {schedule.name for schedule in container.schedules()}
+        assert all(check.ok for check in container.operations.readiness().checks)
+    finally:
+        container.close()

@@ -68,7 +68,7 @@ def _upload(container: Container, principal: Principal, directory: Path, name: s
     path = directory / name
     path.write_bytes(make_csv(["ticker", "note"], [[f"T{row}", f"{name} row {row}"] for row in range(rows)]))
     document = container.knowledge.documents.upload(
-        principal, CallContext(), path=path, filename=name, metadata=DocumentMetadata()
+        principal, CallContext(), content=path.read_bytes(), filename=name, metadata=DocumentMetadata()
     )
     return document.id
 

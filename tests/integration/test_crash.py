@@ -135,11 +135,11 @@ def test_acknowledged_writes_survive_sigkill_at_random_moments(tmp_path: Path) -
 
 def _full_check_after_restart(settings: Settings, progress: Progress) -> None:
     """Through the real composition root: every ack, every document row, every visible version."""
-    container = build_container(settings)
+    container = build_container(settings)  # it opens (and migrates) the stores as the service would
+    database = open_stores(settings).database  # the SQLite file itself, for its integrity check and raw rows
     try:
-        assert container.database is not None
-        stores = Stores(database=container.database, objects=container.objects, documents=container.documents)
-        assert container.database.integrity_check() == "ok"
+        stores = Stores(database=database, objects=container.objects, documents=container.documents)
+        assert database.integrity_check() == "ok"
         whole = _read_every_visible_version(stores)
         for ack in progress.acks:
             assert whole.get((ack.key, ack.version)) == ack.sha256, f"{ack} is lost or changed"
@@ -153,6 +153,7 @@ def _full_check_after_restart(settings: Settings, progress: Progress) -> None:
                     f"{document.id} points at a missing or different object version"
                 )
     finally:
+        database.close()
         container.close()
 
 

@@ -22,7 +22,12 @@ def _upload(
     path = tmp_path / name
     path.write_bytes(make_csv(["ticker", "eps"], [["AAPL", name]]))
     document = container.knowledge.documents.upload(
-        principal, CallContext(), path=path, filename=name, metadata=DocumentMetadata(), document_id=document_id
+        principal,
+        CallContext(),
+        content=path.read_bytes(),
+        filename=name,
+        metadata=DocumentMetadata(),
+        document_id=document_id,
     )
     return document.id
 

@@ -9,7 +9,9 @@ citing a document the administrator may not read.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -312,11 +314,9 @@ def test_erasure_removes_every_profile_revision_for_good(
     assert_error(restore, 404, "not_found")
     with pytest.raises(NotFound):  # gone from the store, not merely hidden
         container.profiles.as_of(analyst.user.id, epoch_ms(at("10:00:05")))
-    assert container.database is not None
-    rows = container.database.connection().execute(
-        "SELECT COUNT(*) FROM profile_revisions WHERE user_id = ?", (analyst.user.id,)
-    )
-    assert rows.fetchone()[0] == 0
+    with closing(sqlite3.connect(f"file:{container.settings.database_path}?mode=ro", uri=True)) as database:
+        rows = database.execute("SELECT COUNT(*) FROM profile_revisions WHERE user_id = ?", (analyst.user.id,))
+        assert rows.fetchone()[0] == 0
 
 
 # -- who may, and when --------------------------------------------------------------------------------

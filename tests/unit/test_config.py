@@ -60,6 +60,20 @@ def test_outside_dev_missing_or_default_secrets_are_refused(profile: str, secret
         Settings(_env_file=None, profile=profile, **secrets)
 
 
+def test_the_aws_shape_keeps_its_secrets_in_aws_but_weak_values_are_still_refused() -> None:
+    settings = Settings(_env_file=None, profile="prod", backend="aws")  # secret_key from Secrets Manager, keys in KMS
+    assert settings.secret_key is None
+    with pytest.raises(ValidationError, match="INVESTAI_SECRET_KEY"):
+        Settings(_env_file=None, profile="prod", backend="aws", secret_key="changethis")
+
+
+def test_aws_settings_name_resources_from_one_prefix() -> None:
+    settings = Settings(_env_file=None, aws_resource_prefix="acme-prod", aws_table_names={"ideas": "Ideas"})
+    assert settings.aws_bucket is None
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, aws_resource_prefix="Not A Prefix")
+
+
 def test_outside_dev_strong_secrets_are_accepted() -> None:
     settings = Settings(_env_file=None, profile="prod", secret_key=STRONG, master_secret=STRONG[::-1])
     assert settings.secret_value("master_secret") == STRONG[::-1]

@@ -50,7 +50,7 @@ def upload(
     document = container.knowledge.documents.upload(
         principal_of(container, user),
         CallContext(),
-        path=path,
+        content=path.read_bytes(),
         filename=name,
         metadata=DocumentMetadata(**metadata),
         document_id=document_id,

@@ -49,7 +49,11 @@ def generated(sample_container: Container, tmp_path_factory: pytest.TempPathFact
     path = tmp_path_factory.mktemp("notes") / "desk-note.pdf"
     path.write_bytes(make_pdf([PRIVATE_NOTE]))
     document = sample_container.knowledge.documents.upload(
-        principal, CallContext(), path=Path(path), filename=path.name, metadata=DocumentMetadata(title="Desk note")
+        principal,
+        CallContext(),
+        content=Path(path).read_bytes(),
+        filename=path.name,
+        metadata=DocumentMetadata(title="Desk note"),
     )
     drain(sample_container)
     body = {"tickers": ["PG", "JNJ"], "max_ideas": 2, "min_confidence": 0, "risk_tolerance": "very_aggressive"}

@@ -61,6 +61,38 @@ def resource_names(settings: Settings) -> ResourceNames:
     )
 
 
+@dataclass(frozen=True)
+class Provisioned:
+    """What ``investai aws provision`` found or made: (kind, name, created) per resource, and the ids AWS gave."""
+
+    resources: list[tuple[str, str, bool]]
+    queue_url: str
+    user_pool_id: str
+    user_pool_client_id: str
+
+
+def provision(settings: Settings) -> Provisioned:
+    """Create every resource of the AWS shape that does not exist (with a fresh ``secret_key`` in a new
+    application secret); safe to run again."""
+    import secrets
+
+    from investai.adapters.aws.clients import AwsClients
+    from investai.adapters.aws.deployment import provision as provision_resources
+
+    report = provision_resources(
+        AwsClients(region=settings.aws_region),
+        resource_names(settings),
+        initial_secrets={"secret_key": secrets.token_urlsafe(48)},
+    )
+    names = report.names
+    return Provisioned(
+        resources=report.resources,
+        queue_url=str(names.queue_url),
+        user_pool_id=str(names.user_pool_id),
+        user_pool_client_id=str(names.user_pool_client_id),
+    )
+
+
 def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
     from investai.adapters.aws.clients import AwsClients
     from investai.adapters.aws.deployment import resolve

@@ -132,6 +132,14 @@ class Container:
     def handlers(self) -> dict[str, JobHandler]:
         return dict(self._handlers)
 
+    def secret(self, name: str) -> str:
+        """A runtime secret (``secret_key``, API keys) through the secret store — Secrets Manager on AWS, the
+        environment and secret files here — falling back to the settings (and their dev-profile default)."""
+        stored = self.secrets.get(name)
+        if stored:
+            return stored
+        return self.settings.secret_value(name)
+
     def local_backups(self) -> Backups:
         """The backup repository of the embedded shape; ``Unsupported`` on a shape that AWS backs up."""
         if self.backups is None:

@@ -9,16 +9,22 @@ from investai.config import ModelProviderName, Settings
 from investai.domain.llm import TaskKind
 from investai.observability.metrics import Metrics
 from investai.ports.models import ModelProvider
+from investai.ports.secrets import SecretStore
 
 
 def build_model_router(
-    settings: Settings, *, metrics: Metrics, providers: dict[str, ModelProvider] | None = None
+    settings: Settings,
+    *,
+    metrics: Metrics,
+    providers: dict[str, ModelProvider] | None = None,
+    secrets: SecretStore | None = None,
 ) -> ModelRouter:
     """The router over the configured provider: reasoning, fast and quantitative chains, each ending offline.
 
     Chains: reasoning tries the reasoning model then the fast one; quantitative tries its model then the fast
     one; fast tries the fast model. With ``model_provider=offline`` every chain is empty and the offline
-    provider answers everything. ``providers`` replaces the configured one (tests).
+    provider answers everything. ``providers`` replaces the configured one (tests). An API key is read from
+    ``secrets`` (``openai_api_key``) before the settings.
     """
     name = settings.model_provider.value
     if providers is None:
@@ -31,7 +37,8 @@ def build_model_router(
         elif settings.model_provider is ModelProviderName.OPENAI:
             from investai.adapters.models.openai_compatible import OpenAICompatibleProvider
 
-            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+            configured = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+            key = (secrets.get("openai_api_key") if secrets is not None else None) or configured or "not-needed"
             providers[name] = OpenAICompatibleProvider(base_url=settings.openai_base_url, api_key=key)
     chains: dict[TaskKind, list[ModelLink]] = {}
     if name in providers:

@@ -83,7 +83,7 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         pitr_retention=pitr_retention,
     )
     metrics = Metrics()
-    models = build_model_router(settings, metrics=metrics)
+    models = build_model_router(settings, metrics=metrics, secrets=adapters.secrets)
     generator = Supervisor(
         market=market,
         evidence=KnowledgeEvidence(index=knowledge.index, embedder=knowledge.embedder),

@@ -19,23 +19,15 @@ aws_app = typer.Typer(
 @aws_app.command("provision")
 def provision() -> None:
     """Create every resource of the AWS shape that does not exist yet (safe to run again)."""
-    import secrets
-
-    from investai.adapters.aws.clients import AwsClients
-    from investai.adapters.aws.deployment import provision as provision_resources
-    from investai.bootstrap.aws import resource_names
+    from investai.bootstrap.aws import provision as provision_resources
 
     settings = cli_settings()
-    clients = AwsClients(region=settings.aws_region)
     try:
-        report = provision_resources(
-            clients, resource_names(settings), initial_secrets={"secret_key": secrets.token_urlsafe(48)}
-        )
+        report = provision_resources(settings)
     except Exception as exc:  # botocore's errors: no credentials, no endpoint, access denied
         fail(f"provisioning failed: {type(exc).__name__}: {exc}")
     width = max(len(kind) for kind, _, _ in report.resources)
     for kind, name, created in report.resources:
         typer.echo(f"{kind:{width}}  {'created' if created else 'exists ':7}  {name}")
-    names = report.names
-    typer.echo(f"queue url       {names.queue_url}")
-    typer.echo(f"user pool       {names.user_pool_id} (app client {names.user_pool_client_id})")
+    typer.echo(f"{'queue url':{width}}  {report.queue_url}")
+    typer.echo(f"{'user pool':{width}}  {report.user_pool_id} (app client {report.user_pool_client_id})")

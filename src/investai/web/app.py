@@ -79,6 +79,6 @@ def add_web_session(app: FastAPI, container: Container) -> None:
         WebSessionMiddleware,
         verifier=container.identity.verifier,
         refresher=container.identity.auth.refresh,
-        csrf=CsrfTokens(container.settings.secret_value("secret_key")),
+        csrf=CsrfTokens(container.secret("secret_key")),
         cookies=cookie_policy(container),
     )
