@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     serve_with_worker: bool = True
     serve_with_scheduler: bool = True
     maintenance_cron: str = "17 3 * * *"
+    job_redelivery_cron: str = Field(
+        default="*/10 * * * *",
+        description="queue-delivered shapes: when ready jobs whose message may be lost are sent again",
+    )
+    job_redeliver_after_s: float = Field(default=900.0, gt=0, description="how long a ready job waits before that")
     pitr_retention_days: int = Field(
         default=35, ge=1, le=3650, description="how far back ideas and profiles can be read and restored"
     )

@@ -715,7 +715,23 @@ def test_local_version_ids_increase_even_if_the_wall_clock_steps_back(
     assert reopened.get("clock/skew").data == b"two"
 
 
+def test_local_version_ids_never_reach_the_file_system_unless_plain(tmp_path: Path, clock: FakeClock) -> None:
+    store = _local_adapter(tmp_path, clock).store
+    store.put("a/b", b"x")
+    for version_id in ("../../keys/keyring.json", "a/b", "x+y"):
+        with pytest.raises(NotFound):
+            store.head("a/b", version_id)
+
+
 # -- S3 adapter specifics ---------------------------------------------------------------------------------
+
+
+def test_s3_version_ids_may_hold_the_characters_s3_uses() -> None:
+    """Real S3 version ids are base64-like ('+' and '/'); moto's are UUIDs, so the pattern is checked here."""
+    from investai.adapters.aws.s3_objects import S3ObjectStore
+
+    assert S3ObjectStore.version_pattern.fullmatch("3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo")
+    assert not S3ObjectStore.version_pattern.fullmatch("version id with spaces")
 
 
 class TestS3:

@@ -289,3 +289,25 @@ def test_expired_jobs_read_as_purged_before_anything_deletes_them(aws: AwsJobs) 
     assert aws.records.purge_expired() == 1
     assert item(aws, f"job#{job.id}") == {}
     assert item(aws, f"key#{KIND}#k1")["jobId"] == {"S": again.id}  # the newer job keeps its key
+
+
+def test_a_job_whose_message_was_lost_is_sent_again_and_runs_once(aws: AwsJobs) -> None:
+    handler = ScriptedHandler()
+    lost = aws.records.enqueue(KIND, idempotency_key="lost")
+    (delivery,) = aws.receive()
+    aws.dispatch.delete(delivery)  # as if the send had failed after the record was written
+    assert aws.records.redeliver_stale(older_than=timedelta(minutes=15)) == 0  # too recent to call lost
+
+    aws.clock.advance(timedelta(minutes=16))
+    fresh = aws.records.enqueue(KIND, idempotency_key="fresh")  # ready, but its message is surely on its way
+    assert aws.records.redeliver_stale(older_than=timedelta(minutes=15)) == 1
+
+    deliveries = aws.receive(expect=2)
+    assert sorted(d.job_id for d in deliveries) == sorted([lost.id, fresh.id])
+    runner = aws.runner(handler)
+    for received in deliveries:
+        assert runner.handle(received.job_id).settled
+        aws.dispatch.delete(received)
+    assert sorted(job.id for job in handler.calls) == sorted([lost.id, fresh.id])
+    assert aws.records.get(lost.id).status is JobStatus.SUCCEEDED
+    assert aws.records.redeliver_stale(older_than=timedelta(0)) == 0  # nothing ready is left

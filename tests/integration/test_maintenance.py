@@ -58,3 +58,11 @@ def test_the_purge_removes_finished_jobs_and_expired_sessions(
         token_hash=hash_token(analyst.tokens.refresh_token), at=clock.now()
     )
     assert use.outcome is RefreshOutcome.UNKNOWN  # the session's rows are gone, not just expired
+
+
+def test_where_workers_poll_the_records_nothing_is_redelivered(container: Container, clock: FakeClock) -> None:
+    container.jobs.enqueue("report.build")
+    clock.advance(timedelta(hours=1))
+    assert not container.jobs_dispatched
+    assert container.operations.redeliver_stale_jobs() == 0
+    assert "job-redelivery" not in {schedule.name for schedule in container.schedules()}

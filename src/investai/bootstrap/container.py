@@ -181,7 +181,8 @@ class Container:
 
     def schedules(self) -> list[Schedule]:
         """The recurring jobs this deployment's settings ask for: backups only where the shape takes them,
-        document tiers only where the object store does not move them itself."""
+        document tiers only where the object store does not move them itself, redelivery of jobs only where a
+        queue delivers them."""
         settings = self.settings
         return schedules(
             maintenance_cron=settings.maintenance_cron,
@@ -190,6 +191,7 @@ class Container:
             market_refresh_cron=settings.market_refresh_cron,
             ideas_expiry_cron=settings.ideas_expiry_cron,
             backup_cron=settings.backup_cron if self.backups is not None else None,
+            redelivery_cron=settings.job_redelivery_cron if self.jobs_dispatched else None,
         )
 
     @contextmanager

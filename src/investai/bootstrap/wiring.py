@@ -81,6 +81,7 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         clock=clock,
         profiles=records.profiles,
         pitr_retention=pitr_retention,
+        redeliver_after=timedelta(seconds=settings.job_redeliver_after_s),
     )
     metrics = Metrics()
     models = build_model_router(settings, metrics=metrics, secrets=adapters.secrets)

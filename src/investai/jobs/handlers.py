@@ -25,6 +25,7 @@ MARKET_RETENTION = "market.retention"
 MARKET_REFRESH = "market.refresh"
 EXPIRE_IDEAS = "ideas.expire"
 BACKUP = "backup.create"
+REDELIVER_JOBS = "jobs.redeliver"
 
 
 def build_handlers(
@@ -41,6 +42,9 @@ def build_handlers(
 ) -> dict[str, JobHandler]:
     def purge_expired(_job: Job) -> Mapping[str, Any]:
         return {"purged": operations.purge_expired()}
+
+    def redeliver_jobs(_job: Job) -> Mapping[str, Any]:
+        return {"redelivered": operations.redeliver_stale_jobs()}
 
     def process_document(job: Job) -> Mapping[str, Any]:
         document_id = job.payload.get("document_id")
@@ -84,6 +88,7 @@ def build_handlers(
         GENERATE_IDEAS: generate_ideas,
         EXPIRE_IDEAS: expire_ideas,
         PURGE_EXPIRED: purge_expired,
+        REDELIVER_JOBS: redeliver_jobs,
         PROCESS_DOCUMENT: process_document,
         DOCUMENT_LIFECYCLE: apply_lifecycle,
         MARKET_RETENTION: market_retention,

@@ -18,6 +18,7 @@ from investai.jobs.handlers import (
     MARKET_REFRESH,
     MARKET_RETENTION,
     PURGE_EXPIRED,
+    REDELIVER_JOBS,
 )
 from investai.ports.jobs import JobRecords
 
@@ -32,6 +33,7 @@ def schedules(
     market_refresh_cron: str | None = None,
     ideas_expiry_cron: str | None = None,
     backup_cron: str | None = None,
+    redelivery_cron: str | None = None,
 ) -> list[Schedule]:
     """Every schedule configured; an empty or missing cron expression leaves its schedule out."""
     listed = [
@@ -41,6 +43,7 @@ def schedules(
         ("ideas-expiry", ideas_expiry_cron or "", EXPIRE_IDEAS, EVERY_MINUTE),
         ("market-retention", market_retention_cron or "", MARKET_RETENTION, EVERY_MINUTE),
         ("market-refresh", market_refresh_cron or "", MARKET_REFRESH, EVERY_MINUTE),
+        ("job-redelivery", redelivery_cron or "", REDELIVER_JOBS, EVERY_MINUTE),
     ]
     return [Schedule(name, cron, kind, dedupe) for name, cron, kind, dedupe in listed if cron.strip()]
 

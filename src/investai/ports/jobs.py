@@ -229,6 +229,18 @@ class JobRecords(ABC):
         self._send(job)
         return job
 
+    def redeliver_stale(self, *, older_than: timedelta, limit: int = 500) -> int:
+        """Send the ids of ready jobs again when their message may be gone: queued and due, or leased with a
+        lease that ran out, for longer than ``older_than`` (a send that failed after the record was written, a
+        worker lost with its message dead-lettered by the queue). Duplicates are harmless (:meth:`claim`
+        decides). Nothing to do when workers poll the records. Returns how many were sent."""
+        if self._dispatch is None:
+            return 0
+        stale = self._stale(self._clock.now() - older_than, limit)
+        for job in stale:
+            self._dispatch.send(job)
+        return len(stale)
+
     def _send(self, job: Job) -> None:
         if self._dispatch is not None:
             self._dispatch.send(job)
@@ -264,6 +276,10 @@ class JobRecords(ABC):
 
     @abstractmethod
     def _insert(self, job: Job) -> Job: ...
+
+    @abstractmethod
+    def _stale(self, cutoff: datetime, limit: int) -> list[Job]:
+        """Up to ``limit`` jobs queued and due at ``cutoff``, or leased with a lease that ran out by then."""
 
     @abstractmethod
     def _swap(self, expected: Job, updated: Job) -> bool:

@@ -71,6 +71,8 @@ def associated_data(key: str, sha256: str, size: int, content_type: str, metadat
 
 class ObjectStore(ABC):
     health_name = "object_store"
+    version_pattern = VERSION_PATTERN
+    """The version ids the backend issues; anything else is NotFound before the backend is asked."""
     tiers_managed_by_lifecycle = False
     """True where the backend moves versions between tiers itself (S3 lifecycle rules), so the scheduled
     document-lifecycle job is not needed and :meth:`set_storage_class` may refuse."""
@@ -130,7 +132,7 @@ class ObjectStore(ABC):
             if latest is None or latest.delete_marker:
                 raise NotFound(f"object {key!r} does not exist")
             return latest
-        version = self._read_version(key, version_id) if VERSION_PATTERN.fullmatch(version_id) else None
+        version = self._read_version(key, version_id) if self.version_pattern.fullmatch(version_id) else None
         if version is None:
             raise NotFound(f"object {key!r} has no version {version_id[:80]!r}")
         return version

@@ -47,7 +47,9 @@ class OperationsService:
         clock: Clock,
         profiles: ProfileRepository,
         pitr_retention: timedelta,
+        redeliver_after: timedelta = timedelta(minutes=15),
     ) -> None:
+        self._redeliver_after = redeliver_after
         self._checks = list(checks)
         self._queue = queue
         self._sessions = sessions
@@ -80,6 +82,10 @@ class OperationsService:
             "sessions": self._sessions.purge_expired(at=now),
             "profile_revisions": self._profiles.prune_revisions(epoch_ms(now - self._pitr_retention)),
         }
+
+    def redeliver_stale_jobs(self) -> int:
+        """Send again the ids of ready jobs whose message may be lost (queue-delivered shapes only)."""
+        return self._queue.redeliver_stale(older_than=self._redeliver_after)
 
     def job_counts(self) -> dict[JobStatus, int]:
         return self._queue.counts()

@@ -20,6 +20,7 @@ Every state change is a write conditioned on the state it was computed from (sta
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -158,6 +159,11 @@ class DynamoDbJobRecords(JobRecords):
             else:
                 self._write(job, updated)  # dead-lettered: its last attempt's worker was lost
         return None
+
+    def _stale(self, cutoff: datetime, limit: int) -> list[Job]:
+        queued = self._ready(JobStatus.QUEUED, "availableUs", cutoff, None)
+        expired = self._ready(JobStatus.LEASED, "leaseExpiresUs", cutoff, None)
+        return list(itertools.islice(heapq.merge(queued, expired, key=_order), limit))
 
     def _swap(self, expected: Job, updated: Job) -> bool:
         return self._write(expected, updated)

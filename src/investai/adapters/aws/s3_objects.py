@@ -17,6 +17,7 @@ change with :class:`StorageTierManaged`. Reading a version S3 has archived raise
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -63,6 +64,8 @@ class S3ObjectStore(ObjectStore):
 
     health_name = "object_store"
     tiers_managed_by_lifecycle = True
+    version_pattern = re.compile(r"[A-Za-z0-9._=+/-]{1,1024}")  # S3 version ids may hold '+' and '/'
+
     """S3 moves versions between tiers itself; a scheduled tiering job has nothing to do here."""
 
     def __init__(

@@ -162,6 +162,19 @@ class SqliteJobRecords(JobRecords):
                 self._save(leased)
                 return leased
 
+    def _stale(self, cutoff: datetime, limit: int) -> list[Job]:
+        stamp = epoch_ms(cutoff)
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT body FROM jobs WHERE (status = 'queued' AND available_at <= ?)"
+                " OR (status = 'leased' AND lease_expires_at <= ?) ORDER BY available_at LIMIT ?",
+                (stamp, stamp, limit),
+            )
+            .fetchall()
+        )
+        return [Job.model_validate_json(row["body"]) for row in rows]
+
     def _swap(self, expected: Job, updated: Job) -> bool:
         with self._db.transaction():
             try:

@@ -27,7 +27,7 @@ class MfaAnswerCreate(Strict):
 
 
 class RefreshCreate(Strict):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    refresh_token: str = Field(min_length=1, max_length=4096)  # Cognito's are about 1,800 characters
 
 
 class TokensPublic(BaseModel):
