@@ -38,8 +38,8 @@ from investai.adapters.aws.resources import AUDIT_TABLE, ResourceNames
 from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.migrations import MIGRATIONS
 from investai.adapters.local.sqlite import SqliteDatabase
-from investai.adapters.local.sqlite_audit import MAX_DETAILS_BYTES, MAX_PAGE, SqliteAuditLog
-from investai.domain.audit import GENESIS_HASH, AuditEvent, AuditOutcome, chain_hash
+from investai.adapters.local.sqlite_audit import MAX_PAGE, SqliteAuditLog
+from investai.domain.audit import GENESIS_HASH, MAX_DETAILS_BYTES, AuditEvent, AuditOutcome, chain_hash
 from investai.domain.errors import IntegrityError, ValidationFailed
 from investai.ports.audit import AuditLog
 from tests.aws import MotoServer, fresh_prefix

@@ -185,7 +185,7 @@ class JobRecords(ABC):
         there is none. An empty ``kinds`` matches nothing (a worker without handlers must not take jobs)."""
         if kinds is not None and not kinds:
             return None
-        return self._lease(self._clock.now(), visibility_timeout, kinds, secrets.token_hex(16))
+        return self._lease(self._clock.now(), visibility_timeout, kinds)
 
     def extend(self, job: Job, *, visibility_timeout: timedelta) -> Job:
         """Push the lease's expiry out (a heartbeat); ``Conflict`` if the lease was lost."""
@@ -287,9 +287,7 @@ class JobRecords(ABC):
         ``updated_at``); False when another writer changed it first."""
 
     @abstractmethod
-    def _lease(
-        self, now: datetime, visibility_timeout: timedelta, kinds: Sequence[str] | None, token: str
-    ) -> Job | None:
+    def _lease(self, now: datetime, visibility_timeout: timedelta, kinds: Sequence[str] | None) -> Job | None:
         """Lease the next job: queued and available, or leased with an expired lease. A job past its
         last attempt whose lease expired is dead-lettered instead of leased."""
 

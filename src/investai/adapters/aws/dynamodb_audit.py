@@ -26,25 +26,25 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
-
-from pydantic import ValidationError
 
 from investai.domain.audit import (
     GENESIS_HASH,
     AuditEvent,
     AuditOutcome,
     AuditVerification,
+    StoredRecord,
     canonical_json,
-    chain_hash,
+    checked_details,
+    event_body,
+    sealed_event,
+    verify_chain,
 )
 from investai.domain.common import epoch_ms
-from investai.domain.errors import IntegrityError, StoreUnavailable, ValidationFailed
+from investai.domain.errors import IntegrityError, StoreUnavailable
 from investai.ports.clock import Clock
 
 CHAIN = "audit"
-MAX_DETAILS_BYTES = 16 * 1024
 MAX_PAGE = 500
 MAX_ATTEMPTS = 100
 _RETRYABLE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
@@ -87,13 +87,13 @@ class DynamoDbAuditLog:
             "resource_id": resource_id,
             "ip": ip,
             "request_id": request_id,
-            "details": _checked_details(details),
+            "details": checked_details(details),
         }
-        _sealed_event(seq=1, at=self._clock.now(), prev_hash=GENESIS_HASH, fields=fields)  # refuse before writing
+        sealed_event(seq=1, at=self._clock.now(), prev_hash=GENESIS_HASH, fields=fields)  # refuse before writing
         with self._lock:
             for attempt in range(self._max_attempts):
                 last_seq, prev_hash = self.head()
-                event = _sealed_event(seq=last_seq + 1, at=self._clock.now(), prev_hash=prev_hash, fields=fields)
+                event = sealed_event(seq=last_seq + 1, at=self._clock.now(), prev_hash=prev_hash, fields=fields)
                 if self._try_append(event, last_seq):
                     return event
                 self.conflicts += 1
@@ -112,17 +112,7 @@ class DynamoDbAuditLog:
         the missing newest records when the chain ends before the ``seq`` the head named when the walk began.
         Records appended during the walk are checked too: they must chain like any other."""
         head_seq, _ = self.head()
-        expected_seq, prev_hash = 1, GENESIS_HASH
-        for item in self._records():
-            reason = _broken_reason(item, expected_seq=expected_seq, prev_hash=prev_hash)
-            if reason is not None:
-                seq = int(item["seq"]["N"])
-                return AuditVerification(ok=False, checked=expected_seq - 1, first_broken_seq=seq, reason=reason)
-            expected_seq, prev_hash = expected_seq + 1, str(item["hash"]["S"])
-        if expected_seq <= head_seq:
-            missing = f"record(s) {expected_seq}..{head_seq} missing: the head names seq {head_seq}"
-            return AuditVerification(ok=False, checked=expected_seq - 1, first_broken_seq=expected_seq, reason=missing)
-        return AuditVerification(ok=True, checked=expected_seq - 1)
+        return verify_chain((_stored(item) for item in self._records()), head_seq=head_seq)
 
     def list_events(
         self,
@@ -204,7 +194,7 @@ def _item(event: AuditEvent) -> dict[str, Any]:
         **_key(event.seq),
         "at": {"N": str(epoch_ms(event.at))},
         "action": {"S": event.action},
-        "body": {"S": canonical_json(_body(event))},
+        "body": {"S": canonical_json(event_body(event))},
         "prevHash": {"S": event.prev_hash},
         "hash": {"S": event.hash},
     }
@@ -243,78 +233,25 @@ def _list_query(
     return query
 
 
-def _checked_details(details: dict[str, Any] | None) -> dict[str, Any]:
-    """Details as they will read back from storage; refuse what JSON cannot hold, or more than 16 KiB."""
-    if details is None:
-        return {}
-    if not isinstance(details, dict):
-        raise ValidationFailed("audit details must be a JSON object")
-    try:
-        text = canonical_json(details)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationFailed(f"audit details must be JSON-serialisable: {exc}") from exc
-    if len(text.encode()) > MAX_DETAILS_BYTES:
-        raise ValidationFailed(f"audit details exceed {MAX_DETAILS_BYTES} bytes as JSON")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-def _sealed_event(*, seq: int, at: datetime, prev_hash: str, fields: dict[str, Any]) -> AuditEvent:
-    try:
-        draft = AuditEvent(seq=seq, at=at, prev_hash=prev_hash, hash=GENESIS_HASH, **fields)
-    except ValidationError as exc:
-        raise ValidationFailed(f"invalid audit event: {exc.errors(include_url=False)}") from exc
-    return draft.model_copy(update={"hash": chain_hash(prev_hash, _body(draft))})
-
-
-def _body(event: AuditEvent) -> dict[str, Any]:
-    return event.model_dump(mode="json", exclude={"prev_hash", "hash"})
-
-
 def _event_from_item(item: dict[str, Any]) -> AuditEvent:
     body = json.loads(item["body"]["S"])
     return AuditEvent.model_validate({**body, "prev_hash": item["prevHash"]["S"], "hash": item["hash"]["S"]})
 
 
+def _stored(item: dict[str, Any]) -> StoredRecord:
+    """A record as :func:`~investai.domain.audit.verify_chain` reads it, columns by their field names."""
+    at = _text(item, "at")
+    columns: dict[str, object] = {"seq": int(item["seq"]["N"]), "at": int(at) if at and at.isdigit() else at}
+    columns |= {field: _text(item, attribute) for attribute, field in _COLUMNS.items() if field != "at"}
+    return StoredRecord(
+        seq=int(item["seq"]["N"]),
+        prev_hash=_text(item, "prevHash"),
+        hash=_text(item, "hash"),
+        body=_text(item, "body") or "",
+        columns=columns,
+    )
+
+
 def _text(item: dict[str, Any], name: str) -> str | None:
     value = item.get(name, {})
     return str(value["S"]) if "S" in value else str(value["N"]) if "N" in value else None
-
-
-def _broken_reason(item: dict[str, Any], *, expected_seq: int, prev_hash: str) -> str | None:
-    """Why this record breaks the chain, or ``None`` when it holds (the SQLite log's rules and wording)."""
-    seq = int(item["seq"]["N"])
-    if seq < expected_seq:
-        return f"seq {seq} is out of range"
-    if seq > expected_seq:
-        missing = str(expected_seq) if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
-        return f"record(s) {missing} missing before this one"
-    if _text(item, "prevHash") != prev_hash:
-        return "prev_hash does not match the previous record's hash"
-    text = _text(item, "body") or ""
-    try:
-        body = json.loads(text)
-        hashed, canonical = chain_hash(prev_hash, body), canonical_json(body)
-    except (TypeError, ValueError, RecursionError):
-        return "body is not valid JSON"
-    if hashed != _text(item, "hash"):
-        return "hash does not match the record's contents"
-    if not isinstance(body, dict) or canonical != text:
-        return "body is not a canonical JSON object"
-    return _body_mismatch(item, body)
-
-
-def _body_mismatch(item: dict[str, Any], body: dict[str, Any]) -> str | None:
-    try:
-        event = AuditEvent.model_validate({**body, "prev_hash": _text(item, "prevHash"), "hash": _text(item, "hash")})
-    except ValidationError:
-        return "body is not a valid audit event"
-    if event.seq != int(item["seq"]["N"]):
-        return "column seq does not match the body"
-    expected = {"at": str(epoch_ms(event.at))} | {
-        attribute: body.get(field) for attribute, field in _COLUMNS.items() if field != "at"
-    }
-    for attribute, value in expected.items():
-        if _text(item, attribute) != value:
-            return f"column {_COLUMNS[attribute]} does not match the body"
-    return None

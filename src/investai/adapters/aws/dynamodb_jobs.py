@@ -143,9 +143,7 @@ class DynamoDbJobRecords(JobRecords):
                 return job
         raise Conflict(f"idempotency key {job.idempotency_key!r} of {job.kind} kept changing; try again")
 
-    def _lease(
-        self, now: datetime, visibility_timeout: timedelta, kinds: Sequence[str] | None, token: str
-    ) -> Job | None:
+    def _lease(self, now: datetime, visibility_timeout: timedelta, kinds: Sequence[str] | None) -> Job | None:
         queued = self._ready(JobStatus.QUEUED, "availableUs", now, kinds)
         expired = self._ready(JobStatus.LEASED, "leaseExpiresUs", now, kinds)
         for job in heapq.merge(queued, expired, key=_order):
@@ -153,7 +151,6 @@ class DynamoDbJobRecords(JobRecords):
             if updated is None:
                 continue  # the index was behind: no longer ready
             if claim.outcome is ClaimOutcome.CLAIMED:
-                updated = updated.model_copy(update={"lease_token": token})
                 if self._write(job, updated):
                     return updated
             else:

@@ -20,29 +20,29 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
-
-from pydantic import ValidationError
 
 from investai.adapters.local.sqlite import SqliteDatabase
 from investai.domain.audit import (
+    FILTER_FIELDS,
     GENESIS_HASH,
     AuditEvent,
     AuditOutcome,
     AuditVerification,
+    StoredRecord,
     canonical_json,
-    chain_hash,
+    checked_details,
+    event_body,
+    sealed_event,
+    verify_chain,
 )
 from investai.domain.common import epoch_ms
-from investai.domain.errors import IntegrityError, ValidationFailed
+from investai.domain.errors import IntegrityError
 from investai.ports.clock import Clock
 
-MAX_DETAILS_BYTES = 16 * 1024
 MAX_PAGE = 500
 VERIFY_BATCH = 500
 APPEND_ONLY_TRIGGERS = frozenset({"audit_events_no_update", "audit_events_no_delete"})
-_FILTER_COLUMNS = ("organisation_id", "actor_id", "action")
 
 
 class SqliteAuditLog:
@@ -75,11 +75,11 @@ class SqliteAuditLog:
             "resource_id": resource_id,
             "ip": ip,
             "request_id": request_id,
-            "details": _checked_details(details),
+            "details": checked_details(details),
         }
         with self._db.transaction() as conn:
             last_seq, prev_hash = _head(conn)
-            event = _sealed_event(seq=last_seq + 1, at=self._clock.now(), prev_hash=prev_hash, fields=fields)
+            event = sealed_event(seq=last_seq + 1, at=self._clock.now(), prev_hash=prev_hash, fields=fields)
             conn.execute(
                 "INSERT INTO audit_events (seq, at, actor_id, organisation_id, action, body, prev_hash, hash)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -89,7 +89,7 @@ class SqliteAuditLog:
                     event.actor_id,
                     event.organisation_id,
                     event.action,
-                    canonical_json(_body(event)),
+                    canonical_json(event_body(event)),
                     event.prev_hash,
                     event.hash,
                 ),
@@ -108,15 +108,7 @@ class SqliteAuditLog:
         Truncating the newest records, or rewriting every record from some point on with fresh hashes,
         is not detectable from the chain alone: compare :meth:`head` with a copy kept elsewhere.
         """
-        expected_seq, prev_hash = 1, GENESIS_HASH
-        for row in self._rows_in_order():
-            reason = _broken_reason(row, expected_seq=expected_seq, prev_hash=prev_hash)
-            if reason is not None:
-                return AuditVerification(
-                    ok=False, checked=expected_seq - 1, first_broken_seq=int(row["seq"]), reason=reason
-                )
-            expected_seq, prev_hash = expected_seq + 1, str(row["hash"])
-        return AuditVerification(ok=True, checked=expected_seq - 1)
+        return verify_chain(_stored(row) for row in self._rows_in_order())
 
     def head(self) -> tuple[int, str]:
         """The newest record's ``seq`` and hash (``(0, GENESIS_HASH)`` when empty), to anchor externally."""
@@ -133,7 +125,7 @@ class SqliteAuditLog:
     ) -> list[AuditEvent]:
         """Newest first; filters combine with AND; ``before_seq`` pages back; ``limit`` is clamped to 1..500."""
         values = (organisation_id, actor_id, action)
-        clauses = [f"{column} = ?" for column, value in zip(_FILTER_COLUMNS, values, strict=True) if value is not None]
+        clauses = [f"{column} = ?" for column, value in zip(FILTER_FIELDS, values, strict=True) if value is not None]
         params: list[object] = [value for value in values if value is not None]
         if before_seq is not None:
             clauses.append("seq < ?")
@@ -165,72 +157,17 @@ class SqliteAuditLog:
             cursor.close()
 
 
-def _checked_details(details: dict[str, Any] | None) -> dict[str, Any]:
-    """Details as they will read back from storage; refuse what JSON cannot hold, or more than 16 KiB."""
-    if details is None:
-        return {}
-    if not isinstance(details, dict):
-        raise ValidationFailed("audit details must be a JSON object")
-    try:
-        text = canonical_json(details)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationFailed(f"audit details must be JSON-serialisable: {exc}") from exc
-    if len(text.encode()) > MAX_DETAILS_BYTES:
-        raise ValidationFailed(f"audit details exceed {MAX_DETAILS_BYTES} bytes as JSON")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-def _sealed_event(*, seq: int, at: datetime, prev_hash: str, fields: dict[str, Any]) -> AuditEvent:
-    try:
-        draft = AuditEvent(seq=seq, at=at, prev_hash=prev_hash, hash=GENESIS_HASH, **fields)
-    except ValidationError as exc:
-        raise ValidationFailed(f"invalid audit event: {exc.errors(include_url=False)}") from exc
-    return draft.model_copy(update={"hash": chain_hash(prev_hash, _body(draft))})
-
-
-def _body(event: AuditEvent) -> dict[str, Any]:
-    return event.model_dump(mode="json", exclude={"prev_hash", "hash"})
-
-
 def _head(conn: sqlite3.Connection) -> tuple[int, str]:
     row = conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
     return (0, GENESIS_HASH) if row is None else (int(row["seq"]), str(row["hash"]))
 
 
+def _stored(row: sqlite3.Row) -> StoredRecord:
+    columns: dict[str, object] = {"seq": row["seq"], "at": row["at"]} | {name: row[name] for name in FILTER_FIELDS}
+    return StoredRecord(
+        seq=int(row["seq"]), prev_hash=row["prev_hash"], hash=row["hash"], body=row["body"], columns=columns
+    )
+
+
 def _event_from_row(row: sqlite3.Row) -> AuditEvent:
     return AuditEvent.model_validate({**json.loads(row["body"]), "prev_hash": row["prev_hash"], "hash": row["hash"]})
-
-
-def _broken_reason(row: sqlite3.Row, *, expected_seq: int, prev_hash: str) -> str | None:
-    """Why this record breaks the chain, or ``None`` when it holds."""
-    seq = int(row["seq"])
-    if seq < expected_seq:
-        return f"seq {seq} is out of range"
-    if seq > expected_seq:
-        missing = str(expected_seq) if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
-        return f"record(s) {missing} missing before this one"
-    if row["prev_hash"] != prev_hash:
-        return "prev_hash does not match the previous record's hash"
-    try:
-        body = json.loads(row["body"])
-        hashed, canonical = chain_hash(prev_hash, body), canonical_json(body)
-    except (TypeError, ValueError, RecursionError):
-        return "body is not valid JSON"
-    if hashed != row["hash"]:
-        return "hash does not match the record's contents"
-    if not isinstance(body, dict) or canonical != row["body"]:
-        return "body is not a canonical JSON object"
-    return _body_mismatch(row, body)
-
-
-def _body_mismatch(row: sqlite3.Row, body: dict[str, Any]) -> str | None:
-    try:
-        event = AuditEvent.model_validate({**body, "prev_hash": row["prev_hash"], "hash": row["hash"]})
-    except ValidationError:
-        return "body is not a valid audit event"
-    stored = {"seq": event.seq, "at": epoch_ms(event.at)} | {column: body.get(column) for column in _FILTER_COLUMNS}
-    for column, value in stored.items():
-        if row[column] != value:
-            return f"column {column} does not match the body"
-    return None

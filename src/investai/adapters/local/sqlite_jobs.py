@@ -13,7 +13,7 @@ from investai.domain.common import epoch_ms
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.jobs import TERMINAL_JOB_STATUSES, Job, JobStatus, RetryPolicy
 from investai.ports.clock import Clock
-from investai.ports.jobs import JobRecords, LeaseLost
+from investai.ports.jobs import ClaimOutcome, JobRecords, LeaseLost
 
 
 class SqliteJobRecords(JobRecords):
@@ -116,9 +116,7 @@ class SqliteJobRecords(JobRecords):
                 raise Conflict(f"job {job.id} already exists") from exc
         return job
 
-    def _lease(
-        self, now: datetime, visibility_timeout: timedelta, kinds: Sequence[str] | None, token: str
-    ) -> Job | None:
+    def _lease(self, now: datetime, visibility_timeout: timedelta, kinds: Sequence[str] | None) -> Job | None:
         stamp = epoch_ms(now)
         kind_filter: str = ""
         kind_args: tuple[str, ...] = ()
@@ -135,32 +133,13 @@ class SqliteJobRecords(JobRecords):
                 row = conn.execute(sql, (stamp, stamp, *kind_args)).fetchone()
                 if row is None:
                     return None
-                job = Job.model_validate_json(row["body"])
-                if job.status is JobStatus.LEASED and job.attempts >= job.max_attempts:
-                    self._save(
-                        job.model_copy(
-                            update={
-                                "status": JobStatus.DEAD,
-                                "lease_token": None,
-                                "lease_expires_at": None,
-                                "last_error": job.last_error or "lease expired on the final attempt (worker lost)",
-                                "updated_at": now,
-                                "expires_at": self._expiry(),
-                            }
-                        )
-                    )
-                    continue
-                leased = job.model_copy(
-                    update={
-                        "status": JobStatus.LEASED,
-                        "attempts": job.attempts + 1,
-                        "lease_token": token,
-                        "lease_expires_at": now + visibility_timeout,
-                        "updated_at": now,
-                    }
-                )
-                self._save(leased)
-                return leased
+                claim, updated = self._decide_claim(Job.model_validate_json(row["body"]), now, visibility_timeout)
+                if updated is None:  # not ready after all (the query and the rule agree; a guard, not a path)
+                    return None
+                self._save(updated)
+                if claim.outcome is ClaimOutcome.CLAIMED:
+                    return updated
+                # dead-lettered: its last attempt's worker was lost; look for the next
 
     def _stale(self, cutoff: datetime, limit: int) -> list[Job]:
         stamp = epoch_ms(cutoff)
