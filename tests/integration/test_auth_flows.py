@@ -610,6 +610,19 @@ class TestAdministration:
         assert enabled.json()["status"] == "active"
         assert set(sign_in(client, member.email, member.password)) == TOKEN_FIELDS
 
+    def test_a_password_reset_does_not_enable_a_disabled_account(self, client: TestClient, admin: Account) -> None:
+        member = activate(client, admin)
+        client.patch(f"{ADMIN_USERS}/{member.id}", json={"enabled": False}, headers=admin.headers)
+        reset = client.post(f"{ADMIN_USERS}/{member.id}/reset-password", headers=admin.headers)
+        assert reset.status_code == 200, reset.text
+        assert reset.json()["user"]["status"] == "disabled"
+        assert_error(login(client, member.email, reset.json()["temporary_password"]), 401)
+        enabled = client.patch(f"{ADMIN_USERS}/{member.id}", json={"enabled": True}, headers=admin.headers)
+        assert enabled.json()["status"] == "force_change_password"  # the reset's temporary password now applies
+        assert login(client, member.email, reset.json()["temporary_password"]).json()["challenge"] == (
+            "NEW_PASSWORD_REQUIRED"
+        )
+
     def test_a_role_change_ends_the_sessions_and_is_audited(self, client: TestClient, admin: Account) -> None:
         member = activate(client, admin)
         changed = client.patch(f"{ADMIN_USERS}/{member.id}", json={"role": "portfolio-manager"}, headers=admin.headers)

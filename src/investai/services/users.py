@@ -142,6 +142,8 @@ class UserAdminService:
         secret = temporary_password()
         now = self._clock.now()
         updated = with_new_password(user, secret, hasher=self._hasher, policy=self._policy, now=now, temporary=True)
+        if user.status is UserStatus.DISABLED:  # a reset is no way back in: the account stays disabled
+            updated = updated.model_copy(update={"status": UserStatus.DISABLED})
         self._users.update(updated)
         self._tokens.revoke_user(user_id=user.id, at=now, reason="password reset")
         self._log("user.password_reset", actor, updated, ctx, {})
