@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -102,3 +103,36 @@ def moto_server(log_path: Path) -> Iterator[MotoServer]:
 def fresh_prefix() -> str:
     """A resource-name prefix no other test uses (lower case, as bucket names require)."""
     return f"t{secrets.token_hex(6)}"
+
+
+class SerialisedClient:
+    """A boto3 client whose requests (paginators' and waiters' included) reach moto one at a time; clients
+    sharing ``lock`` take turns. It records each request as ``(operation, index name)``.
+
+    DynamoDB applies every request atomically; moto's threaded server does not (a cancelled transaction puts
+    back a copy of the whole table taken when it began, undoing writes that landed meanwhile), so concurrency
+    tests would fail for moto's sake. Races between requests, which the adapters' conditions settle, remain.
+    """
+
+    def __init__(self, client: Any, lock: threading.Lock | None = None) -> None:
+        self.client = client
+        self.calls: list[tuple[str, str | None]] = []
+        turn = lock or threading.Lock()
+        make_api_call = client._make_api_call
+
+        def serialised(operation: str, parameters: dict[str, Any]) -> Any:
+            with turn:
+                self.calls.append((operation, parameters.get("IndexName")))
+                return make_api_call(operation, parameters)
+
+        client._make_api_call = serialised
+
+    @property
+    def operations(self) -> list[str]:
+        """The requests' operations as the client's method names (``query``, ``transact_write_items``)."""
+        from botocore import xform_name
+
+        return [xform_name(operation) for operation, _ in self.calls]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)

@@ -42,7 +42,7 @@ from investai.adapters.local.sqlite_audit import MAX_PAGE, SqliteAuditLog
 from investai.domain.audit import GENESIS_HASH, MAX_DETAILS_BYTES, AuditEvent, AuditOutcome, chain_hash
 from investai.domain.errors import IntegrityError, ValidationFailed
 from investai.ports.audit import AuditLog
-from tests.aws import MotoServer, fresh_prefix
+from tests.aws import MotoServer, SerialisedClient, fresh_prefix
 from tests.factories import T0
 
 FORGED_HASH = hashlib.sha256(b"forged").hexdigest()
@@ -179,24 +179,6 @@ def sqlite_audit(tmp_path: Path, clock: FakeClock) -> Iterator[AuditHarness]:
         db.close()
 
 
-class SerialisedClient:
-    """A boto3 client whose requests (paginators' and waiters' included) reach moto one at a time: clients
-    sharing ``lock`` take turns. Records each operation and the index it names."""
-
-    def __init__(self, client: Any, lock: threading.Lock | None = None) -> None:
-        self.client = client
-        self.operations: list[tuple[str, str | None]] = []
-        turn = lock or threading.Lock()
-        make_api_call = client._make_api_call
-
-        def serialised(operation: str, parameters: dict[str, Any]) -> Any:
-            with turn:
-                self.operations.append((operation, parameters.get("IndexName")))
-                return make_api_call(operation, parameters)
-
-        client._make_api_call = serialised
-
-
 class DynamoDbTamper:
     """Raw DynamoDB writes on the audit table, going around the adapter's conditions."""
 
@@ -297,7 +279,7 @@ def dynamodb_audit(tmp_path: Path, clock: FakeClock, *, moto: MotoServer) -> Ite
     with dynamodb_setup(moto) as setup:
         client = setup.client()
         yield AuditHarness(log=setup.log(clock, client), tamper=DynamoDbTamper(setup.client().client, setup.table))
-        assert "Scan" not in {name for name, _ in client.operations}
+        assert "Scan" not in {name for name, _ in client.calls}
 
 
 ADAPTERS: dict[str, AuditFactory] = {
@@ -801,7 +783,7 @@ def test_dynamodb_an_append_is_one_read_and_one_transaction(dynamodb: DynamoDbSe
     log.append(action="auth.login")
     log.append(action="auth.logout")
 
-    assert [name for name, _ in client.operations] == ["GetItem", "TransactWriteItems"] * 2
+    assert [name for name, _ in client.calls] == ["GetItem", "TransactWriteItems"] * 2
 
 
 def test_dynamodb_lists_by_index_without_scanning(dynamodb: DynamoDbSetup, clock: FakeClock) -> None:
@@ -809,13 +791,13 @@ def test_dynamodb_lists_by_index_without_scanning(dynamodb: DynamoDbSetup, clock
     log = dynamodb.log(clock, client)
     for n in range(6):
         log.append(action="document.read", actor_id="ab"[n % 2], organisation_id="xy"[n // 3])
-    client.operations.clear()
+    client.calls.clear()
 
     assert [e.seq for e in log.list_events(organisation_id="y", actor_id="a")] == [5]
     assert [e.seq for e in log.list_events(actor_id="b", limit=2)] == [6, 4]
     assert [e.seq for e in log.list_events(action="document.read", before_seq=3)] == [2, 1]
 
-    assert client.operations == [("Query", "byOrganisation"), ("Query", "byActor"), ("Query", None)]
+    assert client.calls == [("Query", "byOrganisation"), ("Query", "byActor"), ("Query", None)]
 
 
 def test_dynamodb_the_head_reveals_truncated_newest_records(dynamodb: DynamoDbSetup, clock: FakeClock) -> None:

@@ -286,7 +286,7 @@ def test_dynamodb_a_completion_too_large_for_one_transaction_is_refused_whole(
     requests, ideas, client = dynamodb
     requests.add(record("r1"))
     produced = [InvestmentIdea(**idea_data(owner_id="u1", organisation_id="org1")) for _ in range(50)]
-    client.operations.clear()
+    client.calls.clear()
     with pytest.raises(ValueError, match="100"):  # 50 ideas are 100 writes, and the request one more
         requests.complete(record("r1").model_copy(update={"status": RequestStatus.SUCCEEDED}), produced)
     assert "transact_write_items" not in client.operations
@@ -302,7 +302,7 @@ def test_dynamodb_messages_are_read_across_pages(
     requests.add(record("r1"))
     bulky = [message("r1", f"{index:03d}" + "x" * 40_000) for index in range(30)]  # about 1.2 MB in all
     assert [requests.append_message(item) for item in bulky] == list(range(1, 31))
-    client.operations.clear()
+    client.calls.clear()
     assert [item for _, item in requests.messages("r1")] == bulky
     assert client.operations.count("query") >= 2
     assert [seq for seq, _ in requests.messages("r1", after=25)] == [26, 27, 28, 29, 30]

@@ -4,7 +4,7 @@ MfaSecretRepository (encrypted TOTP secrets), run against every adapter in :data
 A factory yields an :class:`IdentityHarness` on fresh storage: both stores, a second pair over the same storage
 (another process), and raw access to the stored MFA bodies for the tamper tests. SQLite runs on ``tmp_path``;
 DynamoDB on the session's moto server (started only when its cases run), one set of fresh tables per test, its
-requests reaching moto one at a time (see ``test_audit_log.SerialisedClient``: moto's threaded server is not
+requests reaching moto one at a time (see ``tests.aws.SerialisedClient``: moto's threaded server is not
 atomic per request, DynamoDB is). moto never deletes items past their time to live, and the contract asks
 nothing of that: expired sessions must read as expired whether or not their items are still there. What only
 one backend does (DynamoDB's global sign-out beside a lagging index, its TTL attribute) is tested at the end.

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import pytest
 
@@ -30,7 +30,7 @@ from investai.adapters.local.sqlite_jobs import SqliteJobRecords
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.jobs import Job, JobStatus, RetryPolicy
 from investai.ports.jobs import MAX_ERROR_CHARS, Claim, ClaimOutcome, JobRecords, LeaseLost
-from tests.aws import MotoServer, fresh_prefix
+from tests.aws import MotoServer, SerialisedClient, fresh_prefix
 
 VISIBILITY = timedelta(seconds=30)
 TTL = timedelta(days=7)
@@ -52,32 +52,6 @@ def sqlite_queue(
         yield SqliteJobRecords(db=db, clock=clock, retry=retry, ttl=ttl)
     finally:
         db.close()
-
-
-class SerialisedClient:
-    """A boto3 client whose requests reach moto one at a time, as a list of the operations called.
-
-    DynamoDB makes each request atomic; moto's threaded server does not (a cancelled transaction restores a
-    copy of the whole table taken when it began, undoing writes that landed meanwhile), so concurrent tests
-    would fail for moto's sake. Races between requests, which the adapter's conditions must settle, remain.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-        self.operations: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if name in ("exceptions", "meta", "get_waiter") or not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                self.operations.append(name)
-                return attribute(*args, **kwargs)
-
-        return call
 
 
 @contextmanager

@@ -61,7 +61,7 @@ from investai.ports.repositories import (
     UserRepository,
 )
 from investai.security.envelope import EnvelopeCipher
-from tests.aws import MotoServer, fresh_prefix
+from tests.aws import MotoServer, SerialisedClient, fresh_prefix
 from tests.factories import T0, make_document, make_feedback, make_idea, make_profile, make_user
 
 MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"
@@ -96,32 +96,6 @@ def sqlite_repositories(tmp_path: Path, clock: FakeClock) -> Iterator[Repositori
         )
     finally:
         db.close()
-
-
-class SerialisedClient:
-    """A boto3 client whose calls run one at a time, recording each operation's name.
-
-    moto's server answers requests on threads without locking its DynamoDB backend: two transactions can
-    both pass their conditions, and a cancelled one restores a copy of the table taken before a concurrent
-    write, erasing it. DynamoDB applies every request atomically; so does this wrapper, so the adapters'
-    own races (read, then write conditioned on what was read) still interleave between calls."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-        self.operations: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if name in ("exceptions", "meta", "get_waiter", "get_paginator") or not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                self.operations.append(name)
-                return attribute(*args, **kwargs)
-
-        return call
 
 
 @contextmanager
@@ -969,7 +943,7 @@ def test_dynamodb_lists_follow_pages_past_one_megabyte(dynamo: Dynamo) -> None:
     for idea in stored:
         ideas.add(idea)
     newest_first = ids(stored[::-1])
-    dynamo.client.operations.clear()
+    dynamo.client.calls.clear()
 
     assert ids(ideas.list_by_user("user_1", limit=500)) == newest_first
     assert dynamo.client.operations.count("query") >= 2  # the first page stopped at 1 MB
