@@ -43,7 +43,7 @@ from investai.domain.common import epoch_ms
 from investai.domain.errors import Conflict, IntegrityError
 from investai.ports.identity import MfaSecretRepository, RefreshOutcome, TokenStore
 from investai.security.envelope import EnvelopeCipher
-from tests.aws import MotoServer, fresh_prefix
+from tests.aws import MotoServer, SerialisedClient, fresh_prefix
 from tests.factories import T0
 
 MASTER_SECRET = "contract-test-master-secret-0123456789abcdef"
@@ -96,18 +96,6 @@ def sqlite_identity(tmp_path: Path, clock: FakeClock) -> Iterator[IdentityHarnes
 # -- DynamoDB --------------------------------------------------------------------------------------
 
 
-def serialised(client: Any, lock: threading.Lock) -> Any:
-    """``client`` with its requests reaching moto one at a time (clients sharing ``lock`` take turns)."""
-    make_api_call = client._make_api_call
-
-    def one_at_a_time(operation: str, parameters: dict[str, Any]) -> Any:
-        with lock:
-            return make_api_call(operation, parameters)
-
-    client._make_api_call = one_at_a_time
-    return client
-
-
 @dataclass(frozen=True)
 class DynamoDbTables:
     moto: MotoServer
@@ -116,7 +104,7 @@ class DynamoDbTables:
     lock: threading.Lock
 
     def client(self) -> Any:
-        return serialised(self.moto.client("dynamodb"), self.lock)
+        return SerialisedClient(self.moto.client("dynamodb"), self.lock)
 
     def token_store(self, client: Any | None = None) -> DynamoDbTokenStore:
         return DynamoDbTokenStore(
@@ -441,7 +429,7 @@ def test_dynamodb_global_sign_out_reaches_a_family_the_index_has_not_caught_up_w
     dynamodb: DynamoDbTables,
 ) -> None:
     """The byUser index is eventually consistent; here it lags so far that it lists nothing."""
-    client = dynamodb.client()
+    client = dynamodb.client().client  # the boto3 client itself, its requests already serialised
     make_api_call = client._make_api_call
 
     def lagging_index(operation: str, parameters: dict[str, Any]) -> Any:
