@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import Field
@@ -41,6 +42,39 @@ class User(DomainModel):
 
     def is_locked(self, at: datetime) -> bool:
         return self.locked_until is not None and at < self.locked_until
+
+    def administered_in(self, organisation_id: str) -> bool:
+        """Whether an administrator of ``organisation_id`` sees this account (an erased one is seen by none)."""
+        return self.organisation_id == organisation_id and not self.email.endswith(ERASED_DOMAIN)
+
+    def with_failed_attempt(self, now: datetime, *, threshold: int, base_s: float, max_s: float) -> User:
+        """One more failed sign-in; from ``threshold`` failures on, locked with a back-off doubling from
+        ``base_s`` up to ``max_s``."""
+        attempts = self.failed_attempts + 1
+        locked_until = self.locked_until
+        if attempts >= threshold:
+            seconds = min(max_s, base_s * 2 ** min(attempts - threshold, 30))
+            locked_until = now + timedelta(seconds=seconds)
+        return self.model_copy(update={"failed_attempts": attempts, "locked_until": locked_until, "updated_at": now})
+
+    def status_when_enabled(self) -> UserStatus:
+        """What a disabled account returns to: still a temporary password (which must be changed at the next
+        sign-in) when one was issued and never replaced, otherwise active."""
+        temporary = self.temporary_password_expires_at is not None or self.password_changed_at is None
+        return UserStatus.FORCE_CHANGE_PASSWORD if temporary else UserStatus.ACTIVE
+
+
+ERASED_DOMAIN = "@erased.invalid"
+"""Erased accounts keep a pseudonymous address in this domain, so their ideas and audit records stay linked."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_fingerprint(email: str) -> str:
+    """Audit records name unknown e-mail addresses by hash only."""
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
 
 
 class RiskTolerance(StrEnum):

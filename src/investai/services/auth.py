@@ -4,14 +4,14 @@ rotation with reuse detection; lockout with doubling back-off; sign-out of one o
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from investai.domain.access import MfaSecrets
 from investai.domain.audit import AuditOutcome
 from investai.domain.common import new_id
 from investai.domain.errors import AuthenticationFailed, InvalidToken
-from investai.domain.users import User, UserStatus
+from investai.domain.users import User, UserStatus, email_fingerprint, normalise_email
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.identity import MfaSecretRepository, RefreshOutcome, TokenIssuer, TokenStore
@@ -25,9 +25,7 @@ from investai.services.auth_common import (
     CallContext,
     Challenge,
     TokenSet,
-    email_fingerprint,
     hash_token,
-    normalise_email,
     with_new_password,
 )
 
@@ -244,7 +242,14 @@ class AuthService:
         self, user: User | None, ctx: CallContext, action: str, *, reason: str, count: bool, email: str = ""
     ) -> None:
         if user is not None and count:
-            self._users.update(self._with_failure(user))
+            policy = self._policy
+            failed = user.with_failed_attempt(
+                self._clock.now(),
+                threshold=policy.lockout_threshold,
+                base_s=policy.lockout_base_s,
+                max_s=policy.lockout_max_s,
+            )
+            self._users.update(failed)
         self._audit.append(
             action=action,
             outcome=AuditOutcome.FAILURE,
@@ -257,16 +262,6 @@ class AuthService:
             details={"reason": reason} | ({} if user else {"email_sha256": email_fingerprint(email)}),
         )
         raise AuthenticationFailed(GENERIC_FAILURE)
-
-    def _with_failure(self, user: User) -> User:
-        now = self._clock.now()
-        attempts = user.failed_attempts + 1
-        locked_until = user.locked_until
-        if attempts >= self._policy.lockout_threshold:
-            extra = attempts - self._policy.lockout_threshold
-            seconds = min(self._policy.lockout_max_s, self._policy.lockout_base_s * 2 ** min(extra, 30))
-            locked_until = now + timedelta(seconds=seconds)
-        return user.model_copy(update={"failed_attempts": attempts, "locked_until": locked_until, "updated_at": now})
 
     def _record(self, action: str, user: User, ctx: CallContext, details: dict[str, Any] | None = None) -> None:
         self._audit.append(

@@ -16,9 +16,7 @@ __all__ = [
     "CallContext",
     "Challenge",
     "TokenSet",
-    "email_fingerprint",
     "hash_token",
-    "normalise_email",
     "with_new_password",
 ]
 
@@ -37,15 +35,6 @@ class AuthPolicy:
     lockout_max_s: float = 900.0
     challenge_ttl_s: int = 180
     mfa_issuer_name: str = "Investment AI Agent"
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def email_fingerprint(email: str) -> str:
-    """Audit records name unknown e-mail addresses by hash only."""
-    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
 
 
 def hash_token(token: str) -> str:

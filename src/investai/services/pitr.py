@@ -41,7 +41,6 @@ from investai.ports.clock import Clock
 from investai.ports.repositories import IdeaRepository, ProfileRepository, UserRepository
 from investai.services.auth_common import CallContext
 from investai.services.source_access import SourceAccess
-from investai.services.users import ERASED_DOMAIN
 
 REVISION_KEYS = {"version", "timestamp"}
 KEPT_ON_RESTORE = REVISION_KEYS | {"status", "status_history"}
@@ -183,7 +182,7 @@ class PointInTimeService:
 
     def _user_in_organisation(self, principal: Principal, user_id: str) -> User:
         user = self._users.get(user_id)
-        if user.organisation_id != principal.organisation_id or user.email.endswith(ERASED_DOMAIN):
+        if not user.administered_in(principal.organisation_id):
             raise NotFound(f"no profile for user {user_id} then")  # erased users have no revisions left
         return user
 

@@ -7,7 +7,14 @@ from typing import Any
 from investai.domain.access import Principal
 from investai.domain.audit import AuditOutcome
 from investai.domain.errors import NotFound
-from investai.domain.users import InvestmentPreferences, NotificationSettings, User, UserProfile, UserStatus
+from investai.domain.users import (
+    ERASED_DOMAIN,
+    InvestmentPreferences,
+    NotificationSettings,
+    User,
+    UserProfile,
+    UserStatus,
+)
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.identity import MfaSecretRepository, TokenStore
@@ -21,7 +28,6 @@ from investai.ports.repositories import (
 from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
 from investai.services.source_access import SourceAccess
-from investai.services.users import ERASED_DOMAIN
 
 PRIVATE_USER_FIELDS = {"password_hash", "password_history"}
 

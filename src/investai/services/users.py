@@ -10,17 +10,16 @@ from investai.domain.access import Principal
 from investai.domain.auth import CreatedUser
 from investai.domain.common import new_id
 from investai.domain.errors import Conflict, NotFound
-from investai.domain.users import Role, User, UserStatus
+from investai.domain.users import Role, User, UserStatus, normalise_email
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.identity import TokenStore
 from investai.ports.repositories import UserRepository
 from investai.security.passwords import PasswordHasher, temporary_password
 from investai.services.audit_trail import record_access
-from investai.services.auth_common import AuthPolicy, CallContext, normalise_email, with_new_password
+from investai.services.auth_common import AuthPolicy, CallContext, with_new_password
 
 SYSTEM = "system"
-ERASED_DOMAIN = "@erased.invalid"
 
 
 class UserAdminService:
@@ -101,7 +100,7 @@ class UserAdminService:
 
     def get_user(self, actor: Principal, user_id: str) -> User:
         user = self._users.get(user_id)  # NotFound for an unknown id
-        if user.organisation_id != actor.organisation_id or user.email.endswith(ERASED_DOMAIN):
+        if not user.administered_in(actor.organisation_id):
             raise NotFound(f"user {user_id} not found")  # the same answer as for an unknown id
         return user
 
@@ -126,7 +125,7 @@ class UserAdminService:
         if enabled is False and user.status is not UserStatus.DISABLED:
             changes["status"] = UserStatus.DISABLED
         if enabled is True and user.status is UserStatus.DISABLED:
-            changes["status"] = _status_when_enabled(user)
+            changes["status"] = user.status_when_enabled()
         updated = User.model_validate({**user.model_dump(), **changes})
         self._users.update(updated)
         if "role" in changes or changes.get("status") is UserStatus.DISABLED:
@@ -163,10 +162,3 @@ class UserAdminService:
             request_id=ctx.request_id,
             details=details,
         )
-
-
-def _status_when_enabled(user: User) -> UserStatus:
-    """What a disabled account returns to: still a temporary password (which must be changed at the next
-    sign-in) when one was issued and never replaced, otherwise active."""
-    temporary = user.temporary_password_expires_at is not None or user.password_changed_at is None
-    return UserStatus.FORCE_CHANGE_PASSWORD if temporary else UserStatus.ACTIVE

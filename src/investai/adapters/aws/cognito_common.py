@@ -3,10 +3,9 @@ bookkeeping (lockout, status) and audit records shaped like the local provider's
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -75,31 +74,10 @@ def raise_mapped(exc: ClientError) -> NoReturn:
     raise exc
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def email_fingerprint(email: str) -> str:
-    """Audit records name unknown e-mail addresses by hash only."""
-    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
-
-
 def decoy_username() -> str:
     """A user name no pool holds: sign-in attempts for unknown or refused accounts still make one call to
     Cognito, so the response time does not tell which accounts exist."""
     return f"usr_decoy{secrets.token_hex(12)}"
-
-
-def with_failure(user: User, policy: CognitoPolicy, now: datetime) -> User:
-    """``user`` with one more failed attempt, locked with doubling back-off from the threshold on (the local
-    provider's rule; Cognito applies its own lockout as well)."""
-    attempts = user.failed_attempts + 1
-    locked_until = user.locked_until
-    if attempts >= policy.lockout_threshold:
-        extra = attempts - policy.lockout_threshold
-        seconds = min(policy.lockout_max_s, policy.lockout_base_s * 2 ** min(extra, 30))
-        locked_until = now + timedelta(seconds=seconds)
-    return user.model_copy(update={"failed_attempts": attempts, "locked_until": locked_until, "updated_at": now})
 
 
 def audit_user(

@@ -32,20 +32,17 @@ from investai.adapters.aws.cognito_common import (
     CognitoPolicy,
     audit_user,
     decoy_username,
-    email_fingerprint,
     error_code,
     error_message,
-    normalise_email,
     raise_mapped,
     unavailable,
-    with_failure,
 )
 from investai.adapters.aws.cognito_tokens import CognitoTokenVerifier
 from investai.domain.access import MfaSecrets
 from investai.domain.audit import AuditOutcome
 from investai.domain.auth import CallContext, Challenge, TokenSet
 from investai.domain.errors import AuthenticationFailed, InvalidToken, NotFound, WeakPassword
-from investai.domain.users import User, UserStatus
+from investai.domain.users import User, UserStatus, email_fingerprint, normalise_email
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.identity import MfaSecretRepository, TokenStore
@@ -439,7 +436,14 @@ class CognitoSignIn:
         self, user: User | None, ctx: CallContext, action: str, *, reason: str, count: bool, email: str = ""
     ) -> NoReturn:
         if user is not None and count:
-            self._users.update(with_failure(self._users.get(user.id), self._policy, self._clock.now()))
+            policy = self._policy
+            failed = self._users.get(user.id).with_failed_attempt(
+                self._clock.now(),
+                threshold=policy.lockout_threshold,
+                base_s=policy.lockout_base_s,
+                max_s=policy.lockout_max_s,
+            )
+            self._users.update(failed)
         details = {"reason": reason} | ({} if user else {"email_sha256": email_fingerprint(email)})
         audit_user(self._audit, action, user, ctx, outcome=AuditOutcome.FAILURE, details=details)
         raise AuthenticationFailed(GENERIC_FAILURE)

@@ -14,7 +14,6 @@ from investai.adapters.aws.cognito_common import (
     CognitoPolicy,
     audit_user,
     error_code,
-    normalise_email,
     raise_mapped,
 )
 from investai.domain.access import Principal
@@ -22,7 +21,7 @@ from investai.domain.audit import AuditOutcome
 from investai.domain.auth import CallContext, CreatedUser
 from investai.domain.common import new_id
 from investai.domain.errors import Conflict, NotFound
-from investai.domain.users import Role, User, UserStatus
+from investai.domain.users import Role, User, UserStatus, normalise_email
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.identity import TokenStore
@@ -30,7 +29,6 @@ from investai.ports.repositories import UserRepository
 from investai.security.passwords import check_policy, temporary_password
 
 SYSTEM = "system"
-ERASED_DOMAIN = "@erased.invalid"
 
 
 class CognitoUserDirectory:
@@ -137,7 +135,7 @@ class CognitoUserDirectory:
 
     def get_user(self, actor: Principal, user_id: str) -> User:
         user = self._users.get(user_id)  # NotFound for an unknown id
-        if user.organisation_id != actor.organisation_id or user.email.endswith(ERASED_DOMAIN):
+        if not user.administered_in(actor.organisation_id):
             raise NotFound(f"user {user_id} not found")  # the same answer as for an unknown id
         return user
 
@@ -165,7 +163,7 @@ class CognitoUserDirectory:
                 changes["status"] = UserStatus.DISABLED
             if enabled is True and user.status is UserStatus.DISABLED:
                 self._cognito.admin_enable_user(UserPoolId=self._pool_id, Username=user.id)
-                changes["status"] = _status_when_enabled(user)
+                changes["status"] = user.status_when_enabled()
         except ClientError as exc:
             raise_mapped(exc)
         updated = User.model_validate({**user.model_dump(), **changes})
@@ -246,10 +244,3 @@ class CognitoUserDirectory:
         self, action: str, actor: Principal | None, user: User, ctx: CallContext | None, details: dict[str, Any]
     ) -> None:
         audit_user(self._audit, action, user, ctx, actor_id=actor.user_id if actor else SYSTEM, details=details)
-
-
-def _status_when_enabled(user: User) -> UserStatus:
-    """What a disabled account returns to: still a temporary password (which must be changed at the next
-    sign-in) when one was issued and never replaced, otherwise active."""
-    temporary = user.temporary_password_expires_at is not None or user.password_changed_at is None
-    return UserStatus.FORCE_CHANGE_PASSWORD if temporary else UserStatus.ACTIVE
