@@ -35,6 +35,7 @@ from investai.security.envelope import EnvelopeCipher
 
 if TYPE_CHECKING:
     from investai.adapters.aws.clients import AwsClients
+    from investai.adapters.aws.deployment import ProvisionReport
     from investai.adapters.aws.resources import ResourceNames
 
 
@@ -61,35 +62,18 @@ def resource_names(settings: Settings) -> ResourceNames:
     )
 
 
-@dataclass(frozen=True)
-class Provisioned:
-    """What ``investai aws provision`` found or made: (kind, name, created) per resource, and the ids AWS gave."""
-
-    resources: list[tuple[str, str, bool]]
-    queue_url: str
-    user_pool_id: str
-    user_pool_client_id: str
-
-
-def provision(settings: Settings) -> Provisioned:
+def provision(settings: Settings) -> ProvisionReport:
     """Create every resource of the AWS shape that does not exist (with a fresh ``secret_key`` in a new
-    application secret); safe to run again."""
+    application secret); safe to run again. The report names each resource and the ids AWS assigned."""
     import secrets
 
     from investai.adapters.aws.clients import AwsClients
     from investai.adapters.aws.deployment import provision as provision_resources
 
-    report = provision_resources(
+    return provision_resources(
         AwsClients(region=settings.aws_region),
         resource_names(settings),
         initial_secrets={"secret_key": secrets.token_urlsafe(48)},
-    )
-    names = report.names
-    return Provisioned(
-        resources=report.resources,
-        queue_url=str(names.queue_url),
-        user_pool_id=str(names.user_pool_id),
-        user_pool_client_id=str(names.user_pool_client_id),
     )
 
 
@@ -157,9 +141,9 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
     index = LanceDbSearchIndex(path=settings.knowledge_dir, dimension=embedder.dimension)
     market_store = local_market_store(settings)
     checks: list[HealthCheck] = [
-        NamedCheck(f"kms:{names.key}", kms.check),
+        *([NamedCheck(f"kms:{names.key}", kms.check)] if keys is kms else []),
         NamedCheck(f"s3:{names.bucket}", objects.check),
-        NamedCheck(f"secretsmanager:{names.secret}", secret_store.check),
+        *([NamedCheck(f"secretsmanager:{names.secret}", secret_store.check)] if secrets is secret_store else []),
         NamedCheck(f"sqs:{names.queue}", dispatch.check),
         NamedCheck(f"cognito-idp:{names.user_pool_id}", pool_check),
         *(

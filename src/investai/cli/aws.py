@@ -29,5 +29,6 @@ def provision() -> None:
     width = max(len(kind) for kind, _, _ in report.resources)
     for kind, name, created in report.resources:
         typer.echo(f"{kind:{width}}  {'created' if created else 'exists ':7}  {name}")
-    typer.echo(f"{'queue url':{width}}  {report.queue_url}")
-    typer.echo(f"{'user pool':{width}}  {report.user_pool_id} (app client {report.user_pool_client_id})")
+    names = report.names
+    typer.echo(f"{'queue url':{width}}  {names.queue_url}")
+    typer.echo(f"{'user pool':{width}}  {names.user_pool_id} (app client {names.user_pool_client_id})")

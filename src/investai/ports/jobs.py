@@ -96,11 +96,6 @@ class JobRecords(ABC):
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._dispatch = dispatch
 
-    @property
-    def dispatched(self) -> bool:
-        """Whether jobs reach workers through a queue (else workers poll :meth:`lease`)."""
-        return self._dispatch is not None
-
     def enqueue(
         self,
         kind: str,
@@ -238,7 +233,7 @@ class JobRecords(ABC):
             return 0
         stale = self._stale(self._clock.now() - older_than, limit)
         for job in stale:
-            self._dispatch.send(job)
+            self._send(job)
         return len(stale)
 
     def _send(self, job: Job) -> None:
