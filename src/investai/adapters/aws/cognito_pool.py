@@ -24,15 +24,12 @@ def ensure_user_pool(cognito: Any, spec: UserPoolSpec, pool_name: str, client_na
     return pool_id, client_id
 
 
-def find_user_pool(cognito: Any, pool_name: str, *, client_name: str | None = None) -> tuple[str, str] | None:
-    """The ids of the pool ``pool_name`` and of its app client ``client_name`` (the pool's only client when
-    ``None``); ``None`` when the pool or the client does not exist."""
+def find_user_pool(cognito: Any, pool_name: str, client_name: str) -> tuple[str, str] | None:
+    """The ids of the pool ``pool_name`` and of its app client ``client_name``; ``None`` when either is
+    missing."""
     pool_id = _find_pool(cognito, pool_name)
     if pool_id is None:
         return None
-    if client_name is None:
-        clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=2).get("UserPoolClients", [])
-        return (pool_id, str(clients[0]["ClientId"])) if len(clients) == 1 else None
     client_id = _find_client(cognito, pool_id, client_name)
     return (pool_id, client_id) if client_id is not None else None
 

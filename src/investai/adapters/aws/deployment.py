@@ -47,7 +47,7 @@ def provision(clients: AwsClients, names: ResourceNames, *, initial_secrets: dic
     queue_url, _ = ensure_queue(sqs, JOBS_QUEUE, names.queue, names.dead_letter_queue)
     created.append(("sqs queue", names.queue, not queue_existed))
     cognito = clients.client("cognito-idp")
-    pool_existed = find_user_pool(cognito, names.user_pool) is not None
+    pool_existed = find_user_pool(cognito, names.user_pool, names.user_pool_client) is not None
     pool_id, client_id = ensure_user_pool(cognito, USER_POOL, names.user_pool, names.user_pool_client)
     created.append(("cognito user pool", names.user_pool, not pool_existed))
     resolved = replace(names, queue_url=queue_url, user_pool_id=pool_id, user_pool_client_id=client_id)
@@ -66,7 +66,7 @@ def resolve(clients: AwsClients, names: ResourceNames) -> ResourceNames:
             raise NotFound(f"SQS queue {names.queue} does not exist (run `investai aws provision`)") from exc
     pool_id, client_id = names.user_pool_id, names.user_pool_client_id
     if pool_id is None or client_id is None:
-        found = find_user_pool(clients.client("cognito-idp"), names.user_pool, client_name=names.user_pool_client)
+        found = find_user_pool(clients.client("cognito-idp"), names.user_pool, names.user_pool_client)
         if found is None:
             raise NotFound(f"Cognito user pool {names.user_pool} does not exist (run `investai aws provision`)")
         pool_id, client_id = pool_id or found[0], client_id or found[1]
