@@ -168,16 +168,7 @@ class CognitoSignIn:
             self._challenge_refused(exc, user, ctx, "auth.password_set")
         self._consume(session, expires)  # Cognito uses a session once; so do we
         now = self._clock.now()
-        updated = user.model_copy(
-            update={
-                "status": UserStatus.ACTIVE,
-                "password_changed_at": now,
-                "temporary_password_expires_at": None,
-                "failed_attempts": 0,
-                "locked_until": None,
-                "updated_at": now,
-            }
-        )
+        updated = _with_password_set(user, now)
         self._users.update(updated)
         audit_user(self._audit, "auth.password_set", updated, ctx)
         return self._outcome(updated, response, ctx)
@@ -292,16 +283,7 @@ class CognitoSignIn:
         now = self._clock.now()
         self._tokens.revoke_user(user_id=user.id, at=now, reason="password changed")
         self._global_sign_out(user.id)
-        updated = user.model_copy(
-            update={
-                "status": UserStatus.ACTIVE,
-                "password_changed_at": now,
-                "temporary_password_expires_at": None,
-                "failed_attempts": 0,
-                "locked_until": None,
-                "updated_at": now,
-            }
-        )
+        updated = _with_password_set(user, now)
         self._users.update(updated)
         audit_user(self._audit, "auth.password_changed", updated, ctx)
 
@@ -461,3 +443,17 @@ class CognitoSignIn:
             self._cognito.revoke_token(Token=refresh_token, ClientId=self._client_id)
         except (ClientError, BotoCoreError) as exc:
             log.warning("cognito_revoke_failed", extra={"error": error_code(exc) or type(exc).__name__})
+
+
+def _with_password_set(user: User, now: datetime) -> User:
+    """The account once its owner has set a password of their own at Cognito: active, lockout cleared."""
+    return user.model_copy(
+        update={
+            "status": UserStatus.ACTIVE,
+            "password_changed_at": now,
+            "temporary_password_expires_at": None,
+            "failed_attempts": 0,
+            "locked_until": None,
+            "updated_at": now,
+        }
+    )
