@@ -36,6 +36,22 @@ class ModelProviderName(StrEnum):
     OPENAI = "openai"
 
 
+class SearchBackend(StrEnum):
+    LANCEDB = "lancedb"
+    OPENSEARCH = "opensearch"
+
+
+class QuotesBackend(StrEnum):
+    DYNAMODB = "dynamodb"
+    TIMESTREAM = "timestream"
+
+
+class EmbeddingProvider(StrEnum):
+    AUTO = "auto"
+    LOCAL = "local"
+    BEDROCK = "bedrock"
+
+
 class TracingExporter(StrEnum):
     NONE = "none"
     CONSOLE = "console"
@@ -266,6 +282,39 @@ class Settings(BaseSettings):
     aws_secret_id: str | None = Field(default=None, description="the application secret (default: <prefix>/app)")
     aws_user_pool_id: str | None = Field(default=None, description="default: looked up by name <prefix>-users")
     aws_user_pool_client_id: str | None = Field(default=None, description="default: looked up by name <prefix>-web")
+    search_backend: SearchBackend = Field(
+        default=SearchBackend.LANCEDB,
+        description="aws shape: lancedb (LanceDB on S3, no cluster) or opensearch (a managed domain)",
+    )
+    opensearch_url: str | None = Field(default=None, description="the OpenSearch endpoint (https://...)")
+    opensearch_index: str = Field(default="investai-chunks", pattern=r"^[a-z0-9][a-z0-9_-]{0,200}$")
+    opensearch_auth: Literal["sigv4", "none"] = Field(
+        default="sigv4", description="sigv4: sign requests with the AWS credentials (a managed domain)"
+    )
+    opensearch_hybrid_weights: tuple[float, float] = Field(
+        default=(0.3, 0.7), description="keyword and semantic weights of the hybrid search pipeline"
+    )
+    quotes_backend: QuotesBackend = Field(
+        default=QuotesBackend.DYNAMODB,
+        description="aws shape: dynamodb (TTL tiers) or timestream (LiveAnalytics, maintenance mode since 2025-06-20)",
+    )
+    timestream_database: str | None = Field(default=None, description="default: <prefix>-market")
+    timestream_table: str = Field(default="quotes")
+    market_s3_prefix: str = Field(
+        default="market/", pattern=r"^([A-Za-z0-9_.-]+/)+$", description="aws shape: bar history under this prefix"
+    )
+    market_provider_prefix: str = Field(
+        default="market-drop/",
+        pattern=r"^([A-Za-z0-9_.-]+/)+$",
+        description="aws shape: the refresh job's provider files under this prefix of the data bucket",
+    )
+    embedding_provider: EmbeddingProvider = Field(
+        default=EmbeddingProvider.AUTO, description="auto: local MiniLM embedded, Bedrock Titan on aws"
+    )
+    titan_model_id: str = Field(default="amazon.titan-embed-text-v2:0")
+    titan_dimension: Literal[256, 512, 1024] = Field(default=1024, description="Titan v2 output dimension")
+    titan_normalize: bool = Field(default=True, description="unit-length Titan vectors")
+    titan_concurrency: int = Field(default=8, ge=1, le=64, description="Titan calls in flight per batch")
     idea_callback_hosts: list[str] = Field(
         default_factory=list, description="hosts an idea request's callback URL may name (https; http on loopback)"
     )

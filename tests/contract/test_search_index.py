@@ -47,12 +47,45 @@ def _lancedb_adapter(tmp_path: Path, opened: list[SearchIndex]) -> IndexHarness:
     return IndexHarness(index=build(), reopen=build)
 
 
-ADAPTERS: dict[str, Callable[[Path, list[SearchIndex]], IndexHarness]] = {"lancedb": _lancedb_adapter}
+def _lancedb_s3_adapter(tmp_path: Path, opened: list[SearchIndex]) -> IndexHarness:
+    """LanceDB on S3 (the session's moto server): a fresh bucket, writers serialised by a DynamoDB lease."""
+    from investai.adapters.aws.clients import AwsClients
+    from investai.adapters.aws.dynamodb_lock import DynamoDbLease
+    from investai.adapters.aws.provision import ensure_table
+    from investai.adapters.aws.resources import LOCKS_TABLE
+    from tests.aws import REGION, fresh_prefix
+
+    clients = AwsClients(region=REGION)
+    prefix = fresh_prefix()
+    clients.client("s3").create_bucket(Bucket=f"{prefix}-data")
+    ensure_table(clients.client("dynamodb"), LOCKS_TABLE, f"{prefix}-locks")
+    lease = DynamoDbLease(clients.client("dynamodb"), f"{prefix}-locks", "search-index")
+
+    def build() -> SearchIndex:
+        index = LanceDbSearchIndex(
+            path=f"s3://{prefix}-data/knowledge",
+            dimension=DIMENSION,
+            storage_options=clients.lancedb_storage_options(),
+            write_lock=lease,
+        )
+        opened.append(index)
+        return index
+
+    return IndexHarness(index=build(), reopen=build)
+
+
+ADAPTERS: dict[str, Callable[[Path, list[SearchIndex]], IndexHarness]] = {
+    "lancedb": _lancedb_adapter,
+    "lancedb-s3": _lancedb_s3_adapter,
+}
+NEEDS_MOTO = {"lancedb-s3"}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexHarness]:
     opened: list[SearchIndex] = []
+    if request.param in NEEDS_MOTO:
+        request.getfixturevalue("aws_environment")
     yield ADAPTERS[request.param](tmp_path, opened)
     for index in opened:
         index.close()

@@ -29,6 +29,30 @@ class AwsClients:
                 self._clients[service] = self._build(service)
             return self._clients[service]
 
+    def endpoint_url(self, service: str) -> str | None:
+        """Where ``service`` is reached when boto3's variables override it (an emulator); ``None`` on AWS."""
+        return str(self.client(service).meta.endpoint_url) if endpoint_overridden(service) else None
+
+    def s3_filesystem(self) -> Any:
+        """A pyarrow ``S3FileSystem`` in this region, reaching S3 wherever boto3 does. Credentials come from the
+        AWS SDK's own chain (environment, profile, container or instance role), as boto3's do."""
+        from pyarrow import fs
+
+        endpoint = self.endpoint_url("s3")
+        if endpoint is None:
+            return fs.S3FileSystem(region=self.region)
+        scheme, _, address = endpoint.partition("://")
+        return fs.S3FileSystem(region=self.region, endpoint_override=address, scheme=scheme)
+
+    def lancedb_storage_options(self) -> dict[str, str]:
+        """LanceDB's ``storage_options`` for S3 here: the region and, on an emulator, its endpoint. LanceDB
+        reads credentials from the same environment variables and roles the AWS SDKs do."""
+        options = {"region": self.region}
+        endpoint = self.endpoint_url("s3")
+        if endpoint is not None:
+            options.update({"endpoint": endpoint, "allow_http": str(endpoint.startswith("http://")).lower()})
+        return options
+
     def _build(self, service: str) -> Any:
         import boto3
         from botocore.config import Config

@@ -331,6 +331,43 @@ JOBS_TABLE = TableSpec(
 )
 JOB_TABLES: tuple[TableSpec, ...] = (JOBS_TABLE,)
 
+# --- market data, search, models ----------------------------------------------------------------------------
+# Bar history itself is Parquet in the data bucket (investai.adapters.aws.s3_bars); these tables hold what is
+# small and transactional beside it.
+MARKET_TABLE = TableSpec(
+    role="market",
+    partition=Key("pk"),  # "symbol", "quarantine", "held#<digest>", "provider#<name>"
+    sort=Key("sk"),
+    description="Market catalog: the symbol master, quarantined bars and the providers' ingested files",
+)
+QUOTES_TABLE = TableSpec(
+    role="quotes",
+    partition=Key("symbol"),
+    sort=Key("ts", "N"),  # epoch microseconds
+    indexes=(IndexSpec("byTier", Key("tier"), Key("ts", "N")),),  # "memory" | "magnetic": retention, counts
+    ttl_attribute="expiresAt",
+    description="Real-time quotes in two tiers (memory 24 h, magnetic 7 d), expired by TTL",
+)
+LOCKS_TABLE = TableSpec(
+    role="locks",
+    partition=Key("lock"),
+    ttl_attribute="expiresAt",
+    description="Leases that serialise writers across processes (search index commits, market writes)",
+)
+RATE_LIMITS_TABLE = TableSpec(
+    role="rate-limits",
+    partition=Key("bucket"),  # the limited key (a model id): one token-bucket item, "tat" (epoch us), per key
+    ttl_attribute="expiresAt",  # a day past the furthest "tat" may reach: an expired item is a full bucket
+    description="Requests per model (a token bucket per model id) shared by every Lambda instance and process",
+)
+EMBEDDINGS_TABLE = TableSpec(
+    role="embeddings",
+    partition=Key("key", "B"),  # SHA-256 of the model id and the text
+    ttl_attribute="expiresAt",
+    description="Embedding vectors by content hash, shared by every process",
+)
+DATA_TABLES: tuple[TableSpec, ...] = (MARKET_TABLE, QUOTES_TABLE, LOCKS_TABLE, RATE_LIMITS_TABLE, EMBEDDINGS_TABLE)
+
 JOBS_QUEUE = QueueSpec(role="jobs")
 BUCKET = BucketSpec()
 USER_POOL = UserPoolSpec()
@@ -338,7 +375,7 @@ USER_POOL = UserPoolSpec()
 
 def tables() -> tuple[TableSpec, ...]:
     """Every table of the AWS shape."""
-    return (*RECORD_TABLES, *IDENTITY_TABLES, *JOB_TABLES)
+    return (*RECORD_TABLES, *IDENTITY_TABLES, *JOB_TABLES, *DATA_TABLES)
 
 
 @dataclass(frozen=True)

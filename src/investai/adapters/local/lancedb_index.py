@@ -24,7 +24,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -299,8 +299,11 @@ class _Reads:
     search's two halves overlap on the loop. Each search reads one snapshot: the latest table version,
     opened once and kept until a write makes a newer one."""
 
-    def __init__(self, path: Path, table_name: str, session: lancedb.Session) -> None:
+    def __init__(
+        self, path: Path | str, table_name: str, session: lancedb.Session, storage_options: dict[str, str] | None
+    ) -> None:
         self._path = path
+        self._storage_options = storage_options
         self._table_name = table_name
         self._session = session
         self._db: AsyncConnection | None = None
@@ -316,7 +319,10 @@ class _Reads:
     async def snapshot(self) -> _Snapshot:
         if self._db is None or self._live is None:
             self._db = await lancedb.connect_async(
-                self._path, read_consistency_interval=timedelta(0), session=self._session
+                self._path,
+                read_consistency_interval=timedelta(0),
+                session=self._session,
+                storage_options=self._storage_options,
             )
             self._live = await self._db.open_table(self._table_name)
         version = await self._live.version()  # the latest committed, by any writer
@@ -372,7 +378,19 @@ class LanceDbSearchIndex:
     Call :meth:`close` when done with the index.
     """
 
-    def __init__(self, *, path: Path, dimension: int, table_name: str = "chunks", ann_threshold: int = 50_000) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path | str,
+        dimension: int,
+        table_name: str = "chunks",
+        ann_threshold: int = 50_000,
+        storage_options: dict[str, str] | None = None,
+        write_lock: Callable[[], AbstractContextManager[None]] | None = None,
+    ) -> None:
+        """``path``: a local directory, or an object-store URI (``s3://bucket/prefix``) with the
+        ``storage_options`` LanceDB takes for it. Writers take turns through ``write_lock`` (a cross-process
+        lock; default: a file lock beside a local directory, which an object store cannot hold)."""
         if not _TABLE_NAME.match(table_name):
             raise ValueError(f"invalid table name {table_name!r}")
         if dimension < 1:
@@ -383,7 +401,14 @@ class LanceDbSearchIndex:
         self._ann_threshold = ann_threshold
         self._schema = chunk_schema(dimension)
         self._open_lock = threading.Lock()
-        self._write_lock = _ProcessWriteLock(path / ".write.lock")
+        self._storage_options = storage_options
+        if write_lock is not None:
+            self._write_lock: Callable[[], AbstractContextManager[None]] = write_lock
+        elif isinstance(path, Path):
+            file_lock = _ProcessWriteLock(path / ".write.lock")
+            self._write_lock = lambda: file_lock
+        else:
+            raise ValueError("an object-store index needs a cross-process write_lock")
         self._session = lancedb.Session()  # one index and metadata cache for the writing and reading sides
         self._handle: Table | None = None
         self._reader: _Reads | None = None
@@ -396,7 +421,7 @@ class LanceDbSearchIndex:
         the old chunks or the new ones, never neither or both."""
         self._check_batch(document_id, chunks, vectors)
         rows = _to_rows(chunks, vectors, self._schema)
-        with self._write_lock:
+        with self._write_lock():
             table = self._table()
             (
                 table.merge_insert("id")
@@ -408,7 +433,7 @@ class LanceDbSearchIndex:
             self._maintain(table)
 
     def delete_document(self, document_id: str) -> int:
-        with self._write_lock:
+        with self._write_lock():
             table = self._table()
             where = f"document_id = {_literal(document_id)}"
             removed = table.count_rows(where)
@@ -424,12 +449,12 @@ class LanceDbSearchIndex:
         IVF-SQ rather than HNSW: as accurate here once candidates are re-ranked, several times faster to build,
         and LanceDB rewrites a fresh HNSW index whole on its next optimisation.
         """
-        with self._write_lock:
+        with self._write_lock():
             self._build_vector_index(self._table())
 
     def optimize(self) -> None:
         """Compact the table and bring every index up to date (also done automatically after writes)."""
-        with self._write_lock:
+        with self._write_lock():
             table = self._table()
             table.optimize()
             self._writes_since_optimize = 0
@@ -438,9 +463,12 @@ class LanceDbSearchIndex:
     def frozen(self) -> Iterator[tuple[Path, int]]:
         """Hold off every write, compaction and index build, in every process, while the caller copies the table's
         files; yields the table's directory and version. Searches go on meanwhile."""
-        with self._write_lock:
+        path = self._path
+        if not isinstance(path, Path):
+            raise ValueError("an object-store index is kept by its bucket's versioning, not copied")
+        with self._write_lock():
             table = self._table()
-            yield self._path, int(table.version)
+            yield path, int(table.version)
 
     # --- reads -------------------------------------------------------------------------------------------------
 
@@ -539,7 +567,7 @@ class LanceDbSearchIndex:
         self._table()  # created, or migrated, before the first read
         with self._open_lock:
             if self._reader is None:
-                self._reader = _Reads(self._path, self._table_name, self._session)
+                self._reader = _Reads(self._path, self._table_name, self._session, self._storage_options)
             return self._reader
 
     def _query_vector(self, vector: Sequence[float] | None) -> Vectors:
@@ -598,14 +626,20 @@ class LanceDbSearchIndex:
 
     def _table(self) -> Table:
         if self._handle is None:
-            with self._write_lock:  # creation, migration and first indexes: one thread and process at a time
+            with self._write_lock():  # creation, migration and first indexes: one thread and process at a time
                 if self._handle is None:
                     self._handle = self._open()
         return self._handle
 
     def _open(self) -> Table:
-        ensure_private_dir(self._path)
-        db = lancedb.connect(self._path, read_consistency_interval=timedelta(0), session=self._session)
+        if isinstance(self._path, Path):
+            ensure_private_dir(self._path)
+        db = lancedb.connect(
+            self._path,
+            read_consistency_interval=timedelta(0),
+            session=self._session,
+            storage_options=self._storage_options,
+        )
         try:
             table = db.open_table(self._table_name)
         except ValueError:  # not created yet (another process may be creating it: exist_ok)
