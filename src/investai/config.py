@@ -218,6 +218,9 @@ class Settings(BaseSettings):
     quotes_magnetic_retention_days: float = Field(default=7.0, gt=0, description="quotes kept, then expired")
     quotes_max_clock_skew_s: float = Field(default=5.0, ge=0, description="how far ahead of now a quote may be")
     market_retention_cron: str = "*/15 * * * *"
+    market_compaction_cron: str = Field(
+        default="23 3 * * *", description="aws shape: merging each symbol's small history files"
+    )
     market_refresh_cron: str = Field(default="*/30 * * * *", description="the directory provider's refresh")
     market_drop_dir: Path | None = Field(
         default=None, description="folder of CSV/Parquet bar files for the refresh job (default: DATA_DIR/market-drop)"

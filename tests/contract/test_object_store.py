@@ -767,15 +767,30 @@ class TestS3:
     def test_the_lifecycle_configuration_is_stored_as_rendered(self, setup: S3Setup, s3: Any) -> None:
         """moto stores lifecycle rules but never applies them: no object ever changes tier on its own here, so
         what is checked is the configuration S3 would apply (the transitions themselves are S3's)."""
-        (stored,) = s3.get_bucket_lifecycle_configuration(Bucket=setup.names.bucket)["Rules"]
-        (rendered,) = BUCKET.lifecycle_configuration()["Rules"]
+        stored = {
+            rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(Bucket=setup.names.bucket)["Rules"]
+        }
+        rendered = {rule["ID"]: rule for rule in BUCKET.lifecycle_configuration()["Rules"]}
 
-        for field in ("ID", "Status", "Filter", "Transitions", "NoncurrentVersionTransitions"):
-            assert stored[field] == rendered[field], field
-        assert stored["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+        assert stored.keys() == rendered.keys()
+        for rule_id, rule in rendered.items():
+            for field in (
+                "Status",
+                "Filter",
+                "Transitions",
+                "NoncurrentVersionTransitions",
+                "NoncurrentVersionExpiration",
+            ):
+                assert stored[rule_id].get(field) == rule.get(field), (rule_id, field)
+            assert stored[rule_id]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
 
     def test_the_rendered_lifecycle_tiers_documents_only(self) -> None:
-        (rule,) = BUCKET.lifecycle_configuration()["Rules"]
+        rule, *derived = BUCKET.lifecycle_configuration()["Rules"]
+
+        assert [r["Filter"] for r in derived] == [{"Prefix": "knowledge/"}, {"Prefix": "market/"}]
+        for kept in derived:  # read all the time: never tiered; what a rewrite replaced expires
+            assert "Transitions" not in kept
+            assert kept["NoncurrentVersionExpiration"] == {"NoncurrentDays": 35}
 
         assert rule["Filter"] == {"Prefix": "objects/documents/"}
         assert rule["Transitions"] == [
@@ -788,7 +803,7 @@ class TestS3:
         ]
         assert "NoncurrentVersionExpiration" not in rule
         with_expiry = BucketSpec(noncurrent_expiry_days=365, tiered_prefixes=("documents/", "derived/"))
-        rules = with_expiry.lifecycle_configuration()["Rules"]
+        rules = with_expiry.lifecycle_configuration()["Rules"][:2]
         assert [r["Filter"]["Prefix"] for r in rules] == ["objects/documents/", "objects/derived/"]
         assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
 

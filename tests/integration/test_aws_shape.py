@@ -1,7 +1,10 @@
 """The AWS shape end to end against a moto server, driven the way an operator drives it:
 ``investai aws provision``, ``investai ready``, then ``investai serve`` and the API — sign-in through Cognito,
-MFA setup, a document upload (bytes in S3 under SSE-KMS, its record in DynamoDB, processed through SQS) and an
-idea request recorded in DynamoDB. boto3's own ``AWS_ENDPOINT_URL`` is the only thing pointing it at moto."""
+MFA setup, a PDF upload (bytes in S3 under SSE-KMS, its record in DynamoDB, parsed and indexed by the job SQS
+delivers, into LanceDB on S3), a hybrid search that finds it, an idea request over the sample history held as
+Parquet in S3, ideas whose citations resolve, and a compliance officer's approval. boto3's own
+``AWS_ENDPOINT_URL`` is the only thing pointing it at moto. Embeddings are the local model's: moto has no
+Bedrock (Titan is tested with botocore's Stubber)."""
 
 from __future__ import annotations
 
@@ -16,11 +19,17 @@ import pytest
 
 from investai.security.totp import code_at
 from tests.aws import MotoServer, fresh_prefix
+from tests.document_files import make_pdf
 from tests.processes import ADMIN_EMAIL, Api, Deployment, Server
 
 pytestmark = pytest.mark.timeout(600)
 
-CSV = b"symbol,sector,pe_ratio\nAAPL,Technology,28.1\nKO,Consumer Staples,24.3\n"
+MARKER = "Tessellate shelf audit"
+NOTE = (
+    f"{MARKER}: Procter & Gamble (PG) keeps its shelf share against private labels through 2024.\n\n"
+    "PG: Overweight.\n\n"
+    "The desk expects Procter & Gamble margins to recover as input costs ease."
+)
 
 
 @pytest.fixture
@@ -33,7 +42,8 @@ def deployment(moto: MotoServer, tmp_path: Path) -> Deployment:
             "INVESTAI_BACKEND": "aws",
             "INVESTAI_AWS_RESOURCE_PREFIX": prefix,
             "INVESTAI_LOAD_SAMPLE_DOCUMENTS": "false",
-            "INVESTAI_LOAD_SAMPLE_MARKET_DATA": "false",
+            "INVESTAI_LOAD_SAMPLE_MARKET_DATA": "true",
+            "INVESTAI_EMBEDDING_PROVIDER": "local",
         },
     )
 
@@ -80,9 +90,7 @@ def test_provision_then_ready_names_every_aws_store_it_checked(deployment: Deplo
     assert not any(name in ("sqlite", "keyring") for name in checked)  # nothing of the embedded shape
 
 
-def test_sign_in_mfa_upload_and_an_idea_request_through_the_api(
-    deployment: Deployment, server: Server, moto: MotoServer
-) -> None:
+def test_the_whole_flow_on_aws_services(deployment: Deployment, server: Server, moto: MotoServer) -> None:
     prefix = deployment.extra_env["INVESTAI_AWS_RESOURCE_PREFIX"]
     admin = Api.admin(server.base_url)  # the first administrator, created in Cognito at start
     pool = moto.client("cognito-idp")
@@ -100,7 +108,10 @@ def test_sign_in_mfa_upload_and_an_idea_request_through_the_api(
     _set_up_mfa(analyst)
 
     uploaded = analyst.request(
-        "POST", "/api/v1/documents", files={"file": ("fundamentals.csv", io.BytesIO(CSV))}, data={"title": "F"}
+        "POST",
+        "/api/v1/documents",
+        files={"file": ("desk-note.pdf", io.BytesIO(make_pdf([NOTE], title="Desk note")))},
+        data={"title": "Desk note"},
     )
     assert uploaded.status_code == 201, uploaded.text
     document = uploaded.json()
@@ -109,14 +120,76 @@ def test_sign_in_mfa_upload_and_an_idea_request_through_the_api(
     assert "Item" in item
     assert _processed(analyst, document["id"]) == "indexed"  # the job went through SQS to the server's worker
 
+    found = analyst.request(
+        "GET", "/api/v1/knowledge/search", params={"q": "private label shelf share Procter", "mode": "hybrid"}
+    )
+    assert found.status_code == 200, found.text
+    assert document["id"] in [hit["citation"]["document_id"] for hit in found.json()[:3]]
+
     requested = analyst.request(
-        "POST", "/api/v1/ideas/requests", json={"risk_tolerance": "moderate", "investment_horizon": "medium"}
+        "POST",
+        "/api/v1/ideas/requests",
+        json={"tickers": ["PG", "JNJ"], "max_ideas": 2, "min_confidence": 0, "risk_tolerance": "very_aggressive"},
     )
     assert requested.status_code == 202, requested.text
     request_id = requested.json()["request_id"]
     stored = moto.client("dynamodb").get_item(TableName=f"{prefix}-idea-requests", Key={"id": {"S": request_id}})
     assert "Item" in stored
-    assert analyst.request("GET", f"/api/v1/ideas/requests/{request_id}").status_code == 200
+    assert _finished(analyst, request_id) == "succeeded"
+    ideas = analyst.request("GET", f"/api/v1/ideas/requests/{request_id}/results").json()["ideas"]
+    assert ideas
+    cited_note = _assert_citations_resolve(analyst, ideas)
+    assert document["id"] in cited_note
+
+    officer = admin.new_user("cleo@example.com", "compliance-officer")
+    idea_id = ideas[0]["id"]
+    submitted = analyst.request("POST", f"/api/v1/ideas/{idea_id}/status", json={"status": "in_review"})
+    assert submitted.status_code == 200, submitted.text
+    approved = officer.request("POST", f"/api/v1/ideas/{idea_id}/status", json={"status": "approved"})
+    assert approved.status_code == 200, approved.text
+    assert analyst.request("GET", f"/api/v1/ideas/{idea_id}").json()["status"] == "approved"
+
+    # every store on AWS services: the index and the bar history are in the bucket, nothing in DATA_DIR
+    bucket = moto.client("s3")
+    for key_prefix in ("knowledge/", "market/bars/PG/"):
+        assert bucket.list_objects_v2(Bucket=f"{prefix}-data", Prefix=key_prefix).get("KeyCount", 0) > 0, key_prefix
+    assert not (deployment.data_dir / "knowledge").exists()
+    assert not (deployment.data_dir / "market.duckdb").exists()
+
+
+def _finished(account: Api, request_id: str, timeout_s: float = 240.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = str(account.request("GET", f"/api/v1/ideas/requests/{request_id}").json()["status"])
+        if status in ("succeeded", "failed", "cancelled"):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"idea request {request_id} still running after {timeout_s} s")
+
+
+def _assert_citations_resolve(account: Api, ideas: list[dict[str, Any]]) -> set[str]:
+    """Every document citation opens the passage it quotes; every market citation is the bar it names, as of
+    its moment. Returns the documents cited."""
+    documents: set[str] = set()
+    for idea in ideas:
+        for evidence in idea["supporting_evidence"]:
+            citation = evidence["citation"]
+            if citation["kind"] == "document":
+                chunk = account.request("GET", f"/api/v1/knowledge/chunks/{citation['chunk_id']}")
+                assert chunk.status_code == 200, citation
+                assert chunk.json()["document_id"] == citation["document_id"]
+                assert evidence["claim"].strip("…").strip()[:60] in chunk.json()["text"]
+                documents.add(citation["document_id"])
+            else:
+                bars = account.request(
+                    "GET",
+                    f"/api/v1/market/{citation['symbol']}/bars",
+                    params={"start": citation["end"], "end": citation["end"], "as_of": citation["as_of"]},
+                )
+                assert bars.status_code == 200, bars.text
+                if citation["series"] == "adj_close":
+                    assert bars.json()["bars"][-1]["adj_close"] == pytest.approx(citation["value"])
+    return documents
 
 
 def _set_up_mfa(account: Api) -> None:
@@ -155,7 +228,7 @@ def _assert_stored_in_s3_with_kms(moto: MotoServer, bucket: str, document_id: st
     head = s3.head_object(Bucket=bucket, Key=mine[0])
     assert head["ServerSideEncryption"] == "aws:kms"
     assert head.get("BucketKeyEnabled") is True
-    assert CSV not in s3.get_object(Bucket=bucket, Key=mine[0])["Body"].read()  # sealed by the app as well
+    assert MARKER.encode() not in s3.get_object(Bucket=bucket, Key=mine[0])["Body"].read()  # sealed by the app too
 
 
 def _processed(account: Api, document_id: str, timeout_s: float = 120.0) -> str:

@@ -4,6 +4,7 @@ and resolve every citation; synchronous mode, cancel, validation, permissions an
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -399,8 +400,13 @@ def test_explanation_performance_and_exports(client: TestClient, container: Cont
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert markdown.text.startswith(f"# {idea['title']}")
     assert "data:image/png;base64," in markdown.text
+    commentary = idea["analysis"]["commentary"]
+    assert commentary["written_by"] == "code"
+    assert f"### Quantitative commentary\n\n{commentary['text']}\n" in markdown.text
     page = client.get(f"/api/v1/ideas/{idea_id}/export", headers=analyst.headers, params={"format": "html"})
     assert page.headers["content-type"].startswith("text/html")
+    assert "<h3>Quantitative commentary</h3>" in page.text
+    assert html.escape(commentary["text"]) in page.text
     assert "<script" not in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert (

@@ -190,6 +190,10 @@ def test_the_analysis_tab_carries_its_charts_and_explanation(
         assert label in text
     assert f"{idea.metrics.volatility * 100:.2f}%" in text
     assert f"Ranked {idea.analysis.rank} of {idea.analysis.screened}" in text
+    assert idea.analysis.commentary is not None
+    assert "Quantitative commentary" in text
+    assert idea.analysis.commentary.text in text
+    assert "Written by code from these metrics." in text  # the sample runs offline
     assert f"Confidence {idea.confidence * 100:.1f}%" in text
     assert "Performance since generation" in text
     assert "Realised return" in text

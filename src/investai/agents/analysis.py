@@ -5,7 +5,9 @@ factor blend the plan chose; ``analyse`` computes, for one candidate, its risk m
 one-day VaR/CVaR, scenarios over the horizon (circular block bootstrap, seeded by symbol and date so a rerun
 gives the same paths), entry / target / stop levels from those scenarios, a position size (volatility target
 capped by a fractional Kelly bet and the profile's maximum weight), fit with the current holdings and
-liquidity. Each figure carries a market citation (series, date range, value, as-of).
+liquidity. Each figure carries a market citation (series, date range, value, as-of). Last, the quantitative
+model comments on the computed metrics (:mod:`investai.agents.commentary`), or code does when its commentary
+is rejected or no model answers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from investai.agents.commentary import write_commentary
 from investai.agents.context import RunContext
 from investai.agents.planning import Plan
 from investai.analytics import performance, portfolio, risk, scenarios, technical
@@ -28,7 +31,7 @@ from investai.domain.agents import AgentName, MessageType
 from investai.domain.citations import MarketCitation
 from investai.domain.common import DomainModel
 from investai.domain.errors import NotFound
-from investai.domain.idea_parts import RiskLevel
+from investai.domain.idea_parts import ModelUse, QuantitativeCommentary, RiskLevel
 from investai.domain.users import RiskTolerance
 from investai.ports.research import MarketReader
 
@@ -95,6 +98,8 @@ class CandidateAnalysis(DomainModel):
     risk_level: RiskLevel
     confidence_inputs: dict[str, float]
     citations: dict[str, MarketCitation]
+    commentary: QuantitativeCommentary | None = None
+    commentary_use: ModelUse | None = Field(default=None, description="the model call behind the commentary")
 
     def figures(self) -> list[float]:
         """Every number this analysis computed (the grounding check's allowed values)."""
@@ -288,7 +293,7 @@ class AnalysisAgent:
         ranked = screen.ranked
         percentile = 1.0 - ranked.index(symbol) / max(len(ranked) - 1, 1) if symbol in ranked else 0.0
         citations = self._citations(ctx, symbol, start, end, last, metrics, technicals)
-        return CandidateAnalysis(
+        analysis = CandidateAnalysis(
             symbol=symbol,
             start=start,
             end=end,
@@ -316,6 +321,8 @@ class AnalysisAgent:
             },
             citations=citations,
         )
+        commentary, use = write_commentary(ctx, analysis, plan.benchmark if bench_returns is not None else None)
+        return analysis.model_copy(update={"commentary": commentary, "commentary_use": use})
 
     def _fit(self, ctx: RunContext, returns: pd.Series, weight: float) -> dict[str, float] | None:
         holdings = [holding for holding in ctx.request.holdings if holding.weight > 0]

@@ -1,17 +1,20 @@
 """The model router: task kind -> a chain of models, rate limits, retries, fallback, usage and cost.
 
 Each task kind (:class:`~investai.domain.llm.TaskKind`) maps to a chain of ``(provider, model)`` links that
-ends with the offline provider. A call goes down the chain: at each link it first takes a token from that
-model's bucket (1000 requests a minute by default), then calls with a timeout, retrying throttling, 5xx and
-timeouts with exponential back-off and full jitter (tenacity); a link that still fails, or refuses the request,
-hands over to the next. The offline provider answers with the deterministic result the caller computed, so a
-request never fails for want of a model. Every attempt is counted in metrics and every answer carries a
-:class:`~investai.domain.idea_parts.ModelUse` (tokens, latency, cost from the price table, prompt template,
-version and hash) for the idea's provenance.
+ends with the offline provider. A call goes down the chain: at each link it first takes a slot for that model
+from the request quota (:class:`~investai.ports.rate_limit.RequestQuota`: by default an in-process token
+bucket per model, 1000 requests a minute; the AWS shape passes one shared by every instance), waiting for it
+when the wait is short and treating a long one as throttling, then calls with a timeout, retrying
+throttling, 5xx and timeouts with exponential back-off and full jitter (tenacity); a link that still fails,
+or refuses the request, hands over to the next. The offline provider answers with the deterministic result
+the caller computed, so a request never fails for want of a model. Every attempt is counted in metrics and
+every answer carries a :class:`~investai.domain.idea_parts.ModelUse` (tokens, latency, cost from the price
+table, prompt template, version and hash) for the idea's provenance.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -24,6 +27,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from investai.domain.idea_parts import ModelUse
 from investai.domain.llm import ModelError, ModelRequest, ModelResponse, ModelThrottled, TaskKind
 from investai.ports.models import ModelProvider
+from investai.ports.rate_limit import RequestQuota
 
 
 @dataclass(frozen=True)
@@ -76,14 +80,49 @@ class TokenBucket:
         self._updated = monotonic()
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take one token; the seconds to wait before using it (0.0 when one was available)."""
+    def reserve(self, max_wait_s: float = math.inf) -> float:
+        """Take one token; the seconds to wait before using it (0.0 when one was available). When that wait
+        would exceed ``max_wait_s`` no token is taken and the wait is returned all the same."""
         with self._lock:
             now = self._monotonic()
             self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
             self._updated = now
-            self._tokens -= 1.0
-            return 0.0 if self._tokens >= 0.0 else -self._tokens / self._rate
+            wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self._rate
+            if wait <= max_wait_s:
+                self._tokens -= 1.0
+            return wait
+
+
+class LocalRequestQuota:
+    """The in-process :class:`~investai.ports.rate_limit.RequestQuota`: one :class:`TokenBucket` per key.
+
+    It limits one process only: in any interval of ``t`` seconds this process is granted slots at most
+    ``burst + requests_per_minute * t / 60`` times per key. It lives beside the router rather than among the
+    adapters because it does no I/O (memory, a lock and an injected clock), and the router needs a default
+    that works with nothing configured; shared quotas, which do I/O, are adapters chosen by the bootstrap.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float = 1000.0,
+        burst: int = 50,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        TokenBucket(requests_per_minute, burst, monotonic)  # refuse a bad rate or burst now, not on first use
+        self._rate = requests_per_minute
+        self._burst = burst
+        self._monotonic = monotonic
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def bucket(self, key: str) -> TokenBucket:
+        with self._lock:
+            if key not in self._buckets:
+                self._buckets[key] = TokenBucket(self._rate, self._burst, self._monotonic)
+            return self._buckets[key]
+
+    def reserve(self, key: str, *, max_wait_s: float = math.inf) -> float:
+        return self.bucket(key).reserve(max_wait_s)
 
 
 @dataclass
@@ -100,7 +139,12 @@ class RoutedAnswer:
 
 
 class ModelRouter:
-    """Routes a request down its task's fallback chain (see the module docstring)."""
+    """Routes a request down its task's fallback chain (see the module docstring).
+
+    ``quota`` limits the requests each model is sent; without one the router keeps an in-process
+    :class:`LocalRequestQuota` of ``requests_per_minute`` and ``burst`` (which are ignored when a quota is
+    given). A slot whose wait would exceed ``max_wait_s`` is not taken: the attempt fails as throttled.
+    """
 
     def __init__(
         self,
@@ -111,6 +155,7 @@ class ModelRouter:
         prices: Mapping[str, Price] | None = None,
         requests_per_minute: float = 1000.0,
         burst: int = 50,
+        quota: RequestQuota | None = None,
         timeout_s: float = 60.0,
         max_wait_s: float = 120.0,
         retry: RetryPolicy | None = None,
@@ -127,26 +172,28 @@ class ModelRouter:
         self._chains = {kind: list(chain) for kind, chain in chains.items()}
         self._offline = offline
         self._prices = dict(prices or {})
-        self._rate = requests_per_minute
-        self._burst = burst
+        self._quota: RequestQuota = (
+            quota if quota is not None else LocalRequestQuota(requests_per_minute, burst, monotonic)
+        )
         self._timeout_s = timeout_s
         self._max_wait_s = max_wait_s
         self._retry = retry or RetryPolicy()
         self._metrics = metrics
-        self._monotonic = monotonic
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._buckets: dict[str, TokenBucket] = {}
-        self._buckets_lock = threading.Lock()
 
     def chain(self, task: TaskKind) -> list[ModelLink]:
         return list(self._chains.get(task, []))
 
+    @property
+    def quota(self) -> RequestQuota:
+        return self._quota
+
     def bucket(self, model_id: str) -> TokenBucket:
-        with self._buckets_lock:
-            if model_id not in self._buckets:
-                self._buckets[model_id] = TokenBucket(self._rate, self._burst, self._monotonic)
-            return self._buckets[model_id]
+        """The in-process bucket of ``model_id`` (only when the router keeps the default, in-process quota)."""
+        if not isinstance(self._quota, LocalRequestQuota):
+            raise TypeError(f"this router's quota is {type(self._quota).__name__}, not in-process buckets")
+        return self._quota.bucket(model_id)
 
     def complete(self, request: ModelRequest, *, step: str) -> RoutedAnswer:
         """The first answer down the chain for ``request.task``; the offline answer when every link fails."""
@@ -182,8 +229,8 @@ class ModelRouter:
         return self._rng.uniform(0.0, ceiling)
 
     def _attempt(self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str) -> ModelResponse:
-        wait = self.bucket(link.model_id).reserve()
-        if wait > self._max_wait_s:
+        wait = self._quota.reserve(link.model_id, max_wait_s=self._max_wait_s)
+        if wait > self._max_wait_s or math.isinf(wait):  # no slot taken; "local": ours, not the provider's
             self._record(self._failed_use(step, request, link), "rate_limited")
             raise ModelThrottled(f"{link.model_id}: local rate limit would wait {wait:.1f} s")
         if wait > 0:

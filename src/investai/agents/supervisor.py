@@ -1,8 +1,9 @@
 """The supervisor: plan-and-execute over the agent team, with every message recorded.
 
 1. planning builds the plan (rules; the reasoning model may add research questions);
-2. analysis screens the universe, then for each top candidate the full analysis and the research run in
-   parallel (they are independent: research reads documents, analysis reads prices);
+2. analysis screens the universe, then for each top candidate the full analysis (ending with the quantitative
+   model's commentary on the computed metrics) and the research run in parallel (they are independent:
+   research reads documents, analysis reads prices);
 3. synthesis scores and ranks the candidates, resolving research/analysis conflicts by confidence and source
    credibility (recorded as an update message), drops those below the request's minimum confidence and
    diversifies under sector and correlation caps;
@@ -26,6 +27,7 @@ import pandas as pd
 
 from investai import __version__
 from investai.agents.analysis import AnalysisAgent, CandidateAnalysis, Screen
+from investai.agents.commentary import COMMENTARY_STEP
 from investai.agents.compliance import ComplianceAgent
 from investai.agents.context import Cancelled, RunContext, as_of_moment
 from investai.agents.planning import Plan, PlanningAgent
@@ -43,6 +45,8 @@ from investai.ports.research import EvidenceSearch, MarketReader
 
 T = TypeVar("T")
 PARALLELISM = 4
+IDEA_OWN_STEPS = frozenset({"synthesis", COMMENTARY_STEP})
+"""Model steps made for one idea only: its provenance lists its own calls of these, not every candidate's."""
 
 
 class Supervisor:
@@ -322,8 +326,8 @@ class _Run:
                     continue
                 data = idea.model_dump()
                 data["compliance"] = status.model_dump()
-                data["provenance"]["models"] = [
-                    use.model_dump() for use in ctx.model_uses if use.step != "synthesis"
+                data["provenance"]["models"] = [  # the idea's own calls (its commentary, its text) come last
+                    use.model_dump() for use in ctx.model_uses if use.step not in IDEA_OWN_STEPS
                 ] + [use.model_dump() for use in idea.provenance.models]
                 ideas.append(InvestmentIdea.model_validate(data))
                 ctx.progress(

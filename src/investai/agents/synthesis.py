@@ -346,7 +346,7 @@ class SynthesisAgent:
             status=IdeaStatus.DRAFT,
             status_history=[StatusChange(from_status=None, to_status=IdeaStatus.DRAFT, at=now, by="synthesis")],
             provenance=Provenance(
-                models=[*uses],
+                models=[*([analysis.commentary_use] if analysis.commentary_use else []), *uses],
                 data_as_of=ctx.as_of,
                 code_version=ctx.code_version,
                 request_id=ctx.request_id,
@@ -376,6 +376,7 @@ class SynthesisAgent:
                 data_start=analysis.start,
                 data_end=analysis.end,
                 conflict=candidate.conflict,
+                commentary=analysis.commentary,
             ),
         )
 

@@ -25,6 +25,7 @@ from investai.ports.keys import KeyManager
 from investai.ports.knowledge import Embedder, SearchIndex
 from investai.ports.market import MarketDataProvider, TimeSeriesStore
 from investai.ports.object_store import ObjectStore
+from investai.ports.rate_limit import RequestQuota
 from investai.ports.repositories import (
     DocumentRepository,
     FeedbackRepository,
@@ -88,3 +89,5 @@ class Adapters:
     first_start: Callable[[], AbstractContextManager[None]]
     health_checks: list[HealthCheck] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    model_quota: RequestQuota | None = None
+    """The models' request quota when it is shared beyond this process (AWS); ``None``: a per-process bucket."""

@@ -1,10 +1,11 @@
 """The AWS shape: records, jobs, audit and sessions in DynamoDB, objects in S3 (SSE-KMS), data keys from KMS,
-secrets from Secrets Manager, job delivery through SQS, identities in a Cognito user pool.
+secrets from Secrets Manager, job delivery through SQS, identities in a Cognito user pool, the knowledge base in
+LanceDB on S3 or in OpenSearch, bar history as Parquet in S3 with quotes in DynamoDB or Timestream, embeddings
+from Bedrock Titan with a shared DynamoDB cache, and the models' rate limit counted in DynamoDB.
 
 Endpoints and credentials come from boto3's own configuration (``AWS_ENDPOINT_URL`` points every client at an
-emulator). The knowledge base, market data and embeddings stay in this machine's ``DATA_DIR`` (LanceDB,
-DuckDB, MiniLM) until their AWS adapters land; backups are AWS's own (PITR, S3 versioning, AWS Backup).
-AWS adapters are imported inside the builder, so the embedded shape never loads boto3.
+emulator). Nothing is kept in ``DATA_DIR`` but scratch files; backups are AWS's own (PITR, S3 versioning, AWS
+Backup). AWS adapters are imported inside the builder, so the embedded shape never loads boto3.
 """
 
 from __future__ import annotations
@@ -16,20 +17,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from investai.bootstrap.adapters import Adapters, IdentityProvider, Records
-from investai.bootstrap.embedded import (
-    first_start_lock,
-    in_process_scheduler,
-    job_ttl,
-    local_embedder,
-    local_market_store,
-    retry_policy,
-)
+from investai.bootstrap.embedded import in_process_scheduler, job_ttl, local_embedder, retry_policy
+from investai.bootstrap.models import shared_quota
 from investai.bootstrap.overrides import Overrides
-from investai.config import ConfigurationError, Settings
+from investai.config import ConfigurationError, EmbeddingProvider, QuotesBackend, SearchBackend, Settings
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
 from investai.ports.identity import MfaSecretRepository, TokenStore
+from investai.ports.knowledge import Embedder, SearchIndex
+from investai.ports.market import TimeSeriesStore
 from investai.ports.secrets import SecretStore
 from investai.security.envelope import EnvelopeCipher
 
@@ -70,11 +67,50 @@ def provision(settings: Settings) -> ProvisionReport:
     from investai.adapters.aws.clients import AwsClients
     from investai.adapters.aws.deployment import provision as provision_resources
 
-    return provision_resources(
-        AwsClients(region=settings.aws_region),
-        resource_names(settings),
-        initial_secrets={"secret_key": secrets.token_urlsafe(48)},
+    clients = AwsClients(region=settings.aws_region)
+    report = provision_resources(
+        clients, resource_names(settings), initial_secrets={"secret_key": secrets.token_urlsafe(48)}
     )
+    if settings.quotes_backend is QuotesBackend.TIMESTREAM:
+        from investai.adapters.aws.timestream_quotes import ensure_timestream
+
+        database = settings.timestream_database or f"{settings.aws_resource_prefix}-market"
+        created = ensure_timestream(
+            clients.client("timestream-write"),
+            database=database,
+            table=settings.timestream_table,
+            memory_hours=max(1, round(settings.quotes_memory_retention_h)),
+            magnetic_days=max(1, round(settings.quotes_magnetic_retention_days)),
+        )
+        report.resources.append(("timestream table", f"{database}.{settings.timestream_table}", created))
+    if settings.search_backend is SearchBackend.OPENSEARCH:
+        from investai.adapters.aws.opensearch_index import OpenSearchSearchIndex, build_opensearch_client
+
+        if not settings.opensearch_url:
+            raise ConfigurationError("INVESTAI_SEARCH_BACKEND=opensearch needs INVESTAI_OPENSEARCH_URL")
+        client = build_opensearch_client(
+            settings.opensearch_url, region=settings.aws_region, auth=settings.opensearch_auth
+        )
+        existed = bool(client.indices.exists(index=settings.opensearch_index))
+        index = OpenSearchSearchIndex(
+            client,
+            index=settings.opensearch_index,
+            dimension=_search_dimension(settings),
+            weights=settings.opensearch_hybrid_weights,
+        )
+        index.ensure()
+        index.close()
+        report.resources.append(("opensearch index", settings.opensearch_index, not existed))
+    return report
+
+
+def _search_dimension(settings: Settings) -> int:
+    """The vector size of the configured embedder, without loading it."""
+    if settings.embedding_provider is EmbeddingProvider.LOCAL:
+        from investai.adapters.local.embedder import DIMENSION
+
+        return DIMENSION
+    return settings.titan_dimension
 
 
 def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
@@ -83,14 +119,13 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
     from investai.adapters.aws.dynamodb_audit import DynamoDbAuditLog
     from investai.adapters.aws.dynamodb_identity import DynamoDbMfaSecretRepository, DynamoDbTokenStore
     from investai.adapters.aws.dynamodb_jobs import DynamoDbJobRecords
+    from investai.adapters.aws.dynamodb_lock import DynamoDbLease
     from investai.adapters.aws.kms_keys import KmsKeyManager
+    from investai.adapters.aws.s3_market_provider import S3PrefixProvider
     from investai.adapters.aws.s3_objects import S3ObjectStore
     from investai.adapters.aws.secrets_manager import SecretsManagerSecretStore
     from investai.adapters.aws.sqs_dispatch import SqsDispatch
     from investai.adapters.local.clock import SystemClock
-    from investai.adapters.local.data_directory import DataDirectoryUse
-    from investai.adapters.local.lancedb_index import LanceDbSearchIndex
-    from investai.adapters.local.market_directory import DirectoryProvider
 
     clock = overrides.clock or SystemClock()
     clients = AwsClients(region=settings.aws_region)
@@ -136,10 +171,16 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
         clock=clock,
         secrets=secrets,
     )
-    data_directory = DataDirectoryUse(settings.data_dir)  # the local stores below live there
-    embedder = overrides.embedder or local_embedder(settings)
-    index = LanceDbSearchIndex(path=settings.knowledge_dir, dimension=embedder.dimension)
-    market_store = local_market_store(settings)
+    embedder, embedder_checks = _embedder(settings, clients, names, overrides)
+    index, index_checks = _search_index(settings, clients, names, embedder.dimension)
+    market_store, market_checks = _market_store(settings, clients, names)
+    market_provider = S3PrefixProvider(
+        clients.client("s3"),
+        bucket=names.bucket,
+        prefix=settings.market_provider_prefix,
+        max_bytes=settings.max_upload_bytes,
+    )
+    first_start = DynamoDbLease(dynamodb, table("locks"), "first-start", wait_s=600.0)
     checks: list[HealthCheck] = [
         *([NamedCheck(f"kms:{names.key}", kms.check)] if keys is kms else []),
         NamedCheck(f"s3:{names.bucket}", objects.check),
@@ -155,6 +196,9 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
                 ("token-families", tokens.check),
             )
         ),
+        *embedder_checks,
+        *index_checks,
+        *market_checks,
     ]
     return Adapters(
         shape="aws",
@@ -170,14 +214,122 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
         embedder=embedder,
         index=index,
         market_store=market_store,
-        market_provider=DirectoryProvider(settings.market_drop_path),
+        market_provider=market_provider,
         scheduler=overrides.scheduler or in_process_scheduler(jobs, clock),
         identity=identity,
         backups=None,
-        first_start=lambda: first_start_lock(settings.data_dir),
+        first_start=first_start,
         health_checks=checks,
-        closers=[index.close, market_store.close, data_directory.close],
+        closers=[index.close, market_store.close, embedder_close(embedder)],
+        model_quota=shared_quota(settings, dynamodb, table("rate-limits")),
     )
+
+
+def _embedder(
+    settings: Settings, clients: AwsClients, names: ResourceNames, overrides: Overrides
+) -> tuple[Embedder, list[HealthCheck]]:
+    """Bedrock Titan v2 with the shared DynamoDB cache (or the local model when asked for, or an override)."""
+    if overrides.embedder is not None:
+        return overrides.embedder, []
+    if settings.embedding_provider is EmbeddingProvider.LOCAL:
+        return local_embedder(settings), []
+    from investai.adapters.aws.bedrock_embeddings import TitanEmbedder, bedrock_embeddings_client
+    from investai.adapters.aws.dynamodb_vector_cache import DynamoDbVectorCache
+
+    cache = DynamoDbVectorCache(clients.client("dynamodb"), names.table("embeddings"))
+    embedder = TitanEmbedder(
+        bedrock_embeddings_client(region=settings.aws_region, timeout_s=settings.model_timeout_s),
+        model_id=settings.titan_model_id,
+        dimension=settings.titan_dimension,
+        normalize=settings.titan_normalize,
+        concurrency=settings.titan_concurrency,
+        batch_size=settings.embedding_batch_size,
+        cache=cache,
+    )
+    return embedder, []
+
+
+def embedder_close(embedder: Embedder) -> Callable[[], None]:
+    close = getattr(embedder, "close", None)
+    return close if callable(close) else (lambda: None)
+
+
+def _search_index(
+    settings: Settings, clients: AwsClients, names: ResourceNames, dimension: int
+) -> tuple[SearchIndex, list[HealthCheck]]:
+    """LanceDB on S3 (writers serialised by a DynamoDB lease) or an OpenSearch domain."""
+    if settings.search_backend is SearchBackend.OPENSEARCH:
+        from investai.adapters.aws.opensearch_index import OpenSearchSearchIndex, build_opensearch_client
+
+        if not settings.opensearch_url:
+            raise ConfigurationError("INVESTAI_SEARCH_BACKEND=opensearch needs INVESTAI_OPENSEARCH_URL")
+        client = build_opensearch_client(
+            settings.opensearch_url, region=settings.aws_region, auth=settings.opensearch_auth
+        )
+        index = OpenSearchSearchIndex(
+            client, index=settings.opensearch_index, dimension=dimension, weights=settings.opensearch_hybrid_weights
+        )
+        return index, [NamedCheck(f"opensearch:{settings.opensearch_index}", index.check)]
+    from investai.adapters.aws.dynamodb_lock import DynamoDbLease
+    from investai.adapters.local.lancedb_index import LanceDbSearchIndex
+
+    lance = LanceDbSearchIndex(
+        path=f"s3://{names.bucket}/knowledge",
+        dimension=dimension,
+        storage_options=clients.lancedb_storage_options(),
+        write_lock=DynamoDbLease(clients.client("dynamodb"), names.table("locks"), "search-index"),
+    )
+    return lance, []
+
+
+def _market_store(
+    settings: Settings, clients: AwsClients, names: ResourceNames
+) -> tuple[TimeSeriesStore, list[HealthCheck]]:
+    """Bar history as Parquet in the data bucket, the catalog in DynamoDB, quotes in DynamoDB or Timestream."""
+    from investai.adapters.aws.dynamodb_lock import DynamoDbLease
+    from investai.adapters.aws.dynamodb_market_catalog import DynamoDbMarketCatalog
+    from investai.adapters.aws.market_parts import QuoteTiers
+    from investai.adapters.aws.market_store import ComposedTimeSeriesStore
+    from investai.adapters.aws.s3_bars import S3BarHistory
+
+    dynamodb = clients.client("dynamodb")
+    memory = timedelta(hours=settings.quotes_memory_retention_h)
+    magnetic = timedelta(days=settings.quotes_magnetic_retention_days)
+    quotes: QuoteTiers
+    if settings.quotes_backend is QuotesBackend.TIMESTREAM:
+        from investai.adapters.aws.timestream_quotes import TimestreamQuoteTiers
+
+        database = settings.timestream_database or f"{settings.aws_resource_prefix}-market"
+        quotes = TimestreamQuoteTiers(
+            clients.client("timestream-write"),
+            clients.client("timestream-query"),
+            database=database,
+            table=settings.timestream_table,
+            memory_retention=memory,
+            magnetic_retention=magnetic,
+        )
+        quotes_check = NamedCheck(f"timestream:{database}", quotes.check)
+    else:
+        from investai.adapters.aws.dynamodb_quotes import DynamoDbQuoteTiers
+
+        quotes = DynamoDbQuoteTiers(
+            dynamodb, names.table("quotes"), memory_retention=memory, magnetic_retention=magnetic
+        )
+        quotes_check = NamedCheck(f"dynamodb:{names.table('quotes')}", quotes.check)
+    bars = S3BarHistory(
+        clients.s3_filesystem(),
+        bucket=names.bucket,
+        prefix=settings.market_s3_prefix,
+        write_lock=DynamoDbLease(dynamodb, names.table("locks"), "market-history"),
+    )
+    catalog = DynamoDbMarketCatalog(dynamodb, names.table("market"))
+    store = ComposedTimeSeriesStore(bars=bars, quotes=quotes, catalog=catalog)
+    checks: list[HealthCheck] = [
+        NamedCheck(f"s3:{names.bucket}/{settings.market_s3_prefix}", bars.check),
+        NamedCheck(f"dynamodb:{names.table('market')}", catalog.check),
+        quotes_check,
+    ]
+    return store, checks
 
 
 def _records(

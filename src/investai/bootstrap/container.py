@@ -192,6 +192,7 @@ class Container:
             ideas_expiry_cron=settings.ideas_expiry_cron,
             backup_cron=settings.backup_cron if self.backups is not None else None,
             redelivery_cron=settings.job_redelivery_cron if self.jobs_dispatched else None,
+            market_compaction_cron=settings.market_compaction_cron if self.market.compactable else None,
         )
 
     @contextmanager

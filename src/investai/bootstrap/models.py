@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 from investai.adapters.models.offline import OfflineModelProvider
-from investai.agents.router import ModelLink, ModelRouter, Price
+from investai.agents.router import LocalRequestQuota, ModelLink, ModelRouter, Price
 from investai.agents.router import RetryPolicy as ModelRetryPolicy
 from investai.config import ModelProviderName, Settings
 from investai.domain.llm import TaskKind
 from investai.observability.metrics import Metrics
 from investai.ports.models import ModelProvider
+from investai.ports.rate_limit import RequestQuota
 from investai.ports.secrets import SecretStore
 
 
@@ -18,6 +23,9 @@ def build_model_router(
     metrics: Metrics,
     providers: dict[str, ModelProvider] | None = None,
     secrets: SecretStore | None = None,
+    quota: RequestQuota | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ModelRouter:
     """The router over the configured provider: reasoning, fast and quantitative chains, each ending offline.
 
@@ -25,6 +33,10 @@ def build_model_router(
     one; fast tries the fast model. With ``model_provider=offline`` every chain is empty and the offline
     provider answers everything. ``providers`` replaces the configured one (tests). An API key is read from
     ``secrets`` (``openai_api_key``) before the settings.
+
+    ``quota`` limits the requests sent to each model (see :func:`shared_quota`); without one each process keeps
+    its own token bucket per model of ``model_requests_per_minute`` and ``model_burst``. ``monotonic`` and
+    ``sleep`` are the router's clock and sleep (tests drive them).
     """
     name = settings.model_provider.value
     if providers is None:
@@ -59,6 +71,7 @@ def build_model_router(
         prices={model: Price(*price) for model, price in settings.model_prices.items()},
         requests_per_minute=settings.model_requests_per_minute,
         burst=settings.model_burst,
+        quota=quota,
         timeout_s=settings.model_timeout_s,
         max_wait_s=settings.model_max_wait_s,
         retry=ModelRetryPolicy(
@@ -67,4 +80,21 @@ def build_model_router(
             backoff_max_s=settings.model_backoff_max_s,
         ),
         metrics=metrics,
+        monotonic=monotonic,
+        sleep=sleep,
+    )
+
+
+def shared_quota(settings: Settings, dynamodb_client: Any, table: str) -> RequestQuota:
+    """The AWS shape's request quota: ``model_requests_per_minute`` and ``model_burst`` per model, shared by
+    every process and Lambda instance through the ``rate-limits`` table, failing open to this process's own
+    token bucket of the same rate while DynamoDB cannot be reached."""
+    from investai.adapters.aws.dynamodb_rate_limit import DynamoDbRequestQuota
+
+    return DynamoDbRequestQuota(
+        dynamodb_client,
+        table,
+        requests_per_minute=settings.model_requests_per_minute,
+        burst=settings.model_burst,
+        fallback=LocalRequestQuota(settings.model_requests_per_minute, settings.model_burst),
     )

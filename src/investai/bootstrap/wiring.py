@@ -84,7 +84,7 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         redeliver_after=timedelta(seconds=settings.job_redeliver_after_s),
     )
     metrics = Metrics()
-    models = build_model_router(settings, metrics=metrics, secrets=adapters.secrets)
+    models = build_model_router(settings, metrics=metrics, secrets=adapters.secrets, quota=adapters.model_quota)
     generator = Supervisor(
         market=market,
         evidence=KnowledgeEvidence(index=knowledge.index, embedder=knowledge.embedder),

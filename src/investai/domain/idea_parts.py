@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -207,6 +208,18 @@ class StatusChange(DomainModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class QuantitativeCommentary(DomainModel):
+    """A few sentences on the figures the analysis computed for one instrument, and the metrics they discuss.
+
+    The quantitative model writes it from those metrics alone (no document text); a commentary that states a
+    number the analysis did not compute, or is empty or garbled, is replaced by the one code writes from the same
+    metrics (``written_by="code"``, also the offline answer)."""
+
+    text: str = Field(min_length=1, max_length=2000)
+    metrics: list[str] = Field(default_factory=list, max_length=40, description="keys of the metrics discussed")
+    written_by: Literal["model", "code"] = "code"
+
+
 class IdeaAnalysis(DomainModel):
     """What the analysis and ranking computed for an idea, kept for its explanation and charts."""
 
@@ -226,6 +239,9 @@ class IdeaAnalysis(DomainModel):
     data_start: date
     data_end: date
     conflict: str | None = Field(default=None, max_length=2000)
+    commentary: QuantitativeCommentary | None = Field(
+        default=None, description="commentary on the computed metrics (null: stored before commentaries were kept)"
+    )
 
 
 class DocumentFreeRendering(DomainModel):
@@ -246,7 +262,9 @@ class DocumentFreeRendering(DomainModel):
 
 
 DOCUMENT_READING_STEPS = frozenset({"research", "synthesis", "compliance"})
-"""Model steps whose prompts carry document text (passages, or the research summary made from them)."""
+"""Model steps whose prompts carry document text (passages, or the research summary made from them). The
+``analysis.commentary`` step is not one: its prompt holds one instrument's computed metrics only, so its
+commentary is shown to every reader of the idea."""
 
 
 class ModelUse(DomainModel):

@@ -23,6 +23,7 @@ PURGE_EXPIRED = "maintenance.purge_expired"
 DOCUMENT_LIFECYCLE = "documents.lifecycle"
 MARKET_RETENTION = "market.retention"
 MARKET_REFRESH = "market.refresh"
+MARKET_COMPACTION = "market.compact"
 EXPIRE_IDEAS = "ideas.expire"
 BACKUP = "backup.create"
 REDELIVER_JOBS = "jobs.redeliver"
@@ -57,6 +58,9 @@ def build_handlers(
 
     def market_retention(_job: Job) -> Mapping[str, Any]:
         return market.apply_retention().model_dump()
+
+    def market_compaction(_job: Job) -> Mapping[str, Any]:
+        return {"symbols": market.compact_history()}
 
     def market_refresh(_job: Job) -> Mapping[str, Any]:
         outcomes = market.refresh(provider)
@@ -93,4 +97,5 @@ def build_handlers(
         DOCUMENT_LIFECYCLE: apply_lifecycle,
         MARKET_RETENTION: market_retention,
         MARKET_REFRESH: market_refresh,
+        MARKET_COMPACTION: market_compaction,
     }

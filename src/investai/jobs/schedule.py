@@ -15,6 +15,7 @@ from investai.jobs.handlers import (
     BACKUP,
     DOCUMENT_LIFECYCLE,
     EXPIRE_IDEAS,
+    MARKET_COMPACTION,
     MARKET_REFRESH,
     MARKET_RETENTION,
     PURGE_EXPIRED,
@@ -34,6 +35,7 @@ def schedules(
     ideas_expiry_cron: str | None = None,
     backup_cron: str | None = None,
     redelivery_cron: str | None = None,
+    market_compaction_cron: str | None = None,
 ) -> list[Schedule]:
     """Every schedule configured; an empty or missing cron expression leaves its schedule out."""
     listed = [
@@ -44,6 +46,7 @@ def schedules(
         ("market-retention", market_retention_cron or "", MARKET_RETENTION, EVERY_MINUTE),
         ("market-refresh", market_refresh_cron or "", MARKET_REFRESH, EVERY_MINUTE),
         ("job-redelivery", redelivery_cron or "", REDELIVER_JOBS, EVERY_MINUTE),
+        ("market-compaction", market_compaction_cron or "", MARKET_COMPACTION, DAILY),
     ]
     return [Schedule(name, cron, kind, dedupe) for name, cron, kind, dedupe in listed if cron.strip()]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 import pyarrow as pa
@@ -219,6 +219,16 @@ class TimeSeriesStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class CompactableHistory(Protocol):
+    """A store whose bar history is written as many small immutable files (S3 Parquet) and is merged by a
+    scheduled job; a store that rewrites in place (DuckDB) has nothing to compact."""
+
+    def compact_bars(self) -> int:
+        """Merge the history files of every symbol that has too many; the number of symbols merged."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,19 @@ def _citation_text(evidence: Any) -> str:
     return f"{citation.symbol} {citation.series} {citation.start}..{citation.end} = {citation.value}"
 
 
+def _commentary(idea: IdeaView) -> tuple[str, str] | None:
+    """The idea's quantitative commentary and a note on who wrote it, or ``None`` for an idea without one."""
+    commentary = idea.analysis.commentary if idea.analysis else None
+    if commentary is None:
+        return None
+    author = (
+        "Written by the quantitative model from the computed metrics only; every number in it was checked against them."
+        if commentary.written_by == "model"
+        else "Written by code from the computed metrics."
+    )
+    return commentary.text, author
+
+
 def _markdown(idea: IdeaView, chart: str | None) -> str:
     m = idea.metrics
     note = _restricted_note(idea)
@@ -290,6 +303,9 @@ def _markdown(idea: IdeaView, chart: str | None) -> str:
         f"drawdown {_pct(m.max_drawdown)}, beta {m.beta if m.beta is None else round(m.beta, 2)}, one-day VaR 95% "
         f"{_pct(m.var_95)}, CVaR 99% {_pct(m.cvar_99)}.",
     ]
+    commentary = _commentary(idea)
+    if commentary:
+        lines += ["", "### Quantitative commentary", "", commentary[0], "", f"*{commentary[1]}*"]
     if idea.levels:
         level = idea.levels[0]
         lines += ["", f"Entry {level.entry:.2f}, target {level.target:.2f}, stop {level.stop:.2f}."]
@@ -320,6 +336,13 @@ def _html(idea: IdeaView, chart: str | None) -> str:
     counter = "".join(f"<li>{e(text)}</li>" for text in idea.counter_arguments)
     disclosures = "".join(f"<p><small>{e(text)}</small></p>" for text in idea.compliance.disclosures)
     image = f'<img alt="scenario fan chart" src="data:image/png;base64,{chart}">' if chart else ""
+    commentary = _commentary(idea)
+    quantitative = (
+        f'<h3>Quantitative commentary</h3><p class="commentary"><small>{e(commentary[0])}</small></p>'
+        f"<p><small><em>{e(commentary[1])}</em></small></p>"
+        if commentary
+        else ""
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{e(idea.title)}</title></head><body>"
@@ -329,7 +352,7 @@ def _html(idea: IdeaView, chart: str | None) -> str:
         f"<p>{e(idea.summary)}</p><h2>Rationale</h2><p>{e(idea.rationale)}</p>"
         f"<h2>Scenarios</h2><table><tr><th>scenario</th><th>probability</th><th>median return</th></tr>{rows}</table>"
         f"{image}<h2>Risk</h2><p>Volatility {e(_pct(m.volatility))}, maximum drawdown {e(_pct(m.max_drawdown))}, "
-        f"one-day VaR 95% {e(_pct(m.var_95))}.</p>"
+        f"one-day VaR 95% {e(_pct(m.var_95))}.</p>{quantitative}"
         f"<h2>Counter-arguments</h2><ul>{counter}</ul><h2>Evidence</h2><ul>{evidence}</ul>"
         f"<h2>Compliance: {e(idea.compliance.state.value)}</h2><ul>{issues}</ul>{disclosures}</body></html>"
     )

@@ -42,7 +42,7 @@ from investai.ingest.market_validation import bars_table, quotes_table, validate
 from investai.observability.logging import get_logger
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
-from investai.ports.market import MarketDataProvider, ProviderFile, TimeSeriesStore
+from investai.ports.market import CompactableHistory, MarketDataProvider, ProviderFile, TimeSeriesStore
 from investai.sample.market import SAMPLE_SOURCE, sample_bars, sample_symbols
 from investai.services.auth_common import CallContext
 from investai.services.market_quarantine import hold_rows, screen_ingest
@@ -264,6 +264,19 @@ class MarketDataService:
             )
             outcomes.append((file.name, report))
         return outcomes
+
+    @property
+    def compactable(self) -> bool:
+        """Whether the store's history is merged by a scheduled compaction (see :meth:`compact_history`)."""
+        return isinstance(self._store, CompactableHistory)
+
+    def compact_history(self) -> int:
+        """Merge the bar history's small files where the store keeps them (S3 Parquet); 0 elsewhere."""
+        if not isinstance(self._store, CompactableHistory):
+            return 0
+        merged = self._store.compact_bars()
+        log.info("market.compaction", symbols=merged)
+        return merged
 
     def apply_retention(self) -> RetentionResult:
         result = self._store.apply_retention(self._clock.now())

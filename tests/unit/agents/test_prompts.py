@@ -65,6 +65,7 @@ def test_untrusted_text_cannot_close_its_fence() -> None:
 # Each (name, version) pins the fingerprint of its texts and schema: editing a template without bumping its
 # version fails here, so provenance's (template, version) always names exactly one prompt.
 PINNED = {
+    ("analysis.commentary", "1"): "be4d0fc1a7576976711ba2357cc3bf7868dfacbcb147a64a29b6542fcf08eb9a",
     ("compliance.review", "1"): "268e92722ddfa7dd77d019e1c7b323dec13c1f5ea52e9c8d5092393f52fac0b5",
     ("planning.plan", "1"): "8ddab98512e40a3aede65b49a392c788639a46cf896f745c238a3f0e71b204f5",
     ("research.summary", "1"): "22e19b84a972f91465ca35062f0e46ab12c3ae0f2697f4307febe1e940ae1e69",

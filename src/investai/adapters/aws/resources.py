@@ -84,6 +84,11 @@ class BucketSpec:
     object_prefix: str = "objects/"
     tiered_prefixes: tuple[str, ...] = ("documents/",)
     abort_incomplete_upload_days: int = 7
+    derived_prefixes: tuple[str, ...] = ("knowledge/", "market/")
+    """Bucket-level prefixes of data the AWS shape rewrites as it goes (the LanceDB index, compacted bar files):
+    never tiered (they are read all the time), and versions they replace expire after
+    ``derived_noncurrent_days``, the recovery window, so rewrites do not pile up forever."""
+    derived_noncurrent_days: int = 35
 
     def __post_init__(self) -> None:
         if self.infrequent_access_days < 30:
@@ -95,7 +100,22 @@ class BucketSpec:
 
     def lifecycle_configuration(self) -> dict[str, Any]:
         """``put_bucket_lifecycle_configuration``'s ``LifecycleConfiguration``: one rule per tiered prefix."""
-        return {"Rules": [self._tiering_rule(prefix) for prefix in self.tiered_prefixes]}
+        return {
+            "Rules": [
+                *(self._tiering_rule(prefix) for prefix in self.tiered_prefixes),
+                *(self._derived_rule(prefix) for prefix in self.derived_prefixes),
+            ]
+        }
+
+    def _derived_rule(self, prefix: str) -> dict[str, Any]:
+        return {
+            "ID": f"expire-replaced-{prefix.strip('/').replace('/', '-')}",
+            "Status": "Enabled",
+            "Filter": {"Prefix": prefix},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": self.derived_noncurrent_days},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": self.abort_incomplete_upload_days},
+        }
 
     def _tiering_rule(self, prefix: str) -> dict[str, Any]:
         tiers = ((self.infrequent_access_days, "STANDARD_IA"), (self.archive_days, "GLACIER"))

@@ -1,9 +1,10 @@
 """The offline provider: answers every request with the deterministic answer code computed for it.
 
-Plans are rule-based, research summaries extractive with their citations, narratives filled templates; the
-agent that builds a request computes that answer (``ModelRequest.offline_answer``), so this provider needs no
-model, no network and no randomness, and is the last link of every fallback chain. Provenance marks its
-answers ``offline``.
+Plans are rule-based, research summaries extractive with their citations, narratives filled templates, the
+quantitative commentary on each candidate's metrics written by code from those metrics (and so grounded by
+construction); the agent that builds a request computes that answer (``ModelRequest.offline_answer``), so this
+provider needs no model, no network and no randomness, and is the last link of every fallback chain.
+Provenance marks its answers ``offline``.
 """
 
 from __future__ import annotations
