@@ -1,6 +1,7 @@
 """Daily bar history as Parquet in S3, read through pyarrow's S3 filesystem and queried with DuckDB in process.
 
-Layout: ``<bucket>/<prefix>bars/<symbol>/<ingested_at µs, 17 digits>-<random>.parquet``. Each file is one write's
+Layout: ``<bucket>/<prefix>bars/<symbol>/<written at µs, 17 digits>-<random>.parquet`` (``-merged-`` in the
+name of a compaction's file). Each file is one write's
 new and changed rows of one symbol, immutable once written: every row is a *version* of a (symbol, date) bar
 with the moment its values became available (``available_at``) and the moment it was written (``ingested_at``).
 Nothing is ever rewritten in place, so a reader that lists a symbol's files and reads them sees a consistent
@@ -21,8 +22,10 @@ as unchanged).
 
 Compaction (:meth:`S3BarHistory.compact`, run by a scheduled job) merges a symbol's files into one once it has
 more than ``compact_after`` of them: the new file holds exactly the old files' versions and is written before
-they are deleted, so a reader sees each version at least once throughout; readers de-duplicate versions, and a
-reader whose file was deleted between listing and reading lists again.
+they are deleted, so a reader sees each version at least once throughout; readers de-duplicate versions. A file
+deleted between a reader's listing and its read is skipped when the listing holds a merged file named after it
+(files are named by the moment they are written, and a merged file holds every file named before it); otherwise
+the reader lists again.
 """
 
 # SQL text in this module is assembled only from its own constant fragments; every value is a bound parameter.
@@ -31,6 +34,7 @@ reader whose file was deleted between listing and reading lists again.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -77,8 +81,19 @@ VERSION_SCHEMA = pa.schema(
 )
 """One stored version of a bar: its values, when they became available and when they were written."""
 _PERIODS = {Interval.WEEKLY: "week", Interval.MONTHLY: "month"}
-_READ_ATTEMPTS = 3
+_READ_ATTEMPTS = 5
+_RETRY_PAUSE_S = 0.05
+_MERGED = "-merged-"
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+
+
+class _Relist(Exception):
+    """A listed file was deleted before it could be read, and no merged file in the listing holds it."""
+
+
+def _stamp(path: str) -> int:
+    """The moment a version file was written (µs), from its name."""
+    return int(path.rsplit("/", 1)[-1][:17])
 
 
 def versions_as_tables(connection: duckdb.DuckDBPyConnection, versions: pa.Table) -> None:
@@ -174,6 +189,8 @@ class S3BarHistory:
         self._compact_after = compact_after
         self._cache = _FileCache(cache_bytes)
         self._now = clock or (lambda: datetime.now(UTC))
+        self._db = duckdb.connect()
+        self._last_stamp = 0
 
     # --- layout ------------------------------------------------------------------------------------------
 
@@ -197,27 +214,48 @@ class S3BarHistory:
         return table
 
     def _versions(self, symbols: Sequence[str]) -> pa.Table:
-        """Every stored version of ``symbols``. A file deleted by a compaction between listing and reading
-        makes the read start again (the compacted file holds its rows)."""
-        tables: list[pa.Table] = []
-        for symbol in dict.fromkeys(symbols):
-            for attempt in range(_READ_ATTEMPTS):
-                try:
-                    tables.extend(self._read_file(path) for path in self._files(symbol))
-                    break
-                except FileNotFoundError:
-                    if attempt == _READ_ATTEMPTS - 1:
-                        raise StoreUnavailable("market history is being compacted; try again") from None
-                except OSError as error:
-                    raise StoreUnavailable(f"market history unreachable: {error}") from error
+        """Every stored version of ``symbols`` (see :meth:`_symbol_versions`)."""
+        tables = [table for symbol in dict.fromkeys(symbols) for table in self._symbol_versions(symbol)]
         if not tables:
             return VERSION_SCHEMA.empty_table()
         return pa.concat_tables(tables)
 
+    def _symbol_versions(self, symbol: str) -> list[pa.Table]:
+        """The symbol's version files, read. A compaction may delete a listed file before it is read: its rows
+        are in the merged file when the listing holds one named later (a merged file holds every file named
+        before it), so it is skipped; otherwise the listing is taken again."""
+        for attempt in range(_READ_ATTEMPTS):
+            paths = self._files(symbol)
+            merged_at = max((_stamp(path) for path in paths if _MERGED in path), default=-1)
+            tables: list[pa.Table] = []
+            try:
+                for path in paths:
+                    try:
+                        tables.append(self._read_file(path))
+                    except OSError as error:
+                        if not self._gone(path):
+                            raise StoreUnavailable(f"market history unreachable: {error}") from error
+                        if _MERGED in path or _stamp(path) >= merged_at:
+                            raise _Relist from error
+                return tables
+            except _Relist:
+                time.sleep(_RETRY_PAUSE_S * (attempt + 1))
+        raise StoreUnavailable("market history is being compacted; try again")
+
+    def _gone(self, path: str) -> bool:
+        """Whether ``path`` no longer exists (a read that failed on it failed for that reason)."""
+        try:
+            return bool(self._fs.get_file_info(path).type == pafs.FileType.NotFound)
+        except OSError:
+            return False
+
     @contextmanager
     def _connection(self, symbols: Sequence[str]) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB with ``bars_daily`` and ``bars_history`` over the symbols' versions."""
-        connection = duckdb.connect()
+        """A cursor of this history's in-memory DuckDB with ``bars_daily`` and ``bars_history`` over the
+        symbols' versions. Each cursor is a connection of its own (its registrations and temporary views are
+        its own), so concurrent reads never see each other's tables; opening a cursor costs microseconds where
+        opening a database costs milliseconds."""
+        connection = self._db.cursor()
         try:
             versions_as_tables(connection, self._versions(symbols))
             yield connection
@@ -233,7 +271,7 @@ class S3BarHistory:
         if batch.num_rows == 0:
             return WriteCounts(inserted=0, updated=0, unchanged=0)
         if not _strictly_increasing(batch, "symbol", "date"):
-            check = duckdb.connect()
+            check = self._db.cursor()
             try:
                 check.register("incoming_bars", batch)
                 _refuse_duplicates(check, "incoming_bars", "symbol", "date")
@@ -246,7 +284,7 @@ class S3BarHistory:
                 rows = batch.filter(pc.equal(batch.column("symbol"), symbol))
                 counts, fresh = self._classify(symbol, rows, moment)
                 if fresh.num_rows:
-                    self._put(symbol, fresh, moment)
+                    self._put(symbol, fresh)
                 inserted, updated, unchanged = (
                     inserted + counts.inserted,
                     updated + counts.updated,
@@ -279,9 +317,13 @@ class S3BarHistory:
         fresh = classified.filter(pc.not_equal(status, _UNCHANGED)).select(VERSION_SCHEMA.names)
         return counts, fresh.cast(VERSION_SCHEMA)
 
-    def _put(self, symbol: str, versions: pa.Table, moment: datetime) -> str:
-        stamp = int(moment.timestamp() * 1_000_000)
-        path = f"{self._directory(symbol)}/{stamp:017d}-{uuid.uuid4().hex[:12]}.parquet"
+    def _put(self, symbol: str, versions: pa.Table, *, merged: bool = False) -> str:
+        """Write one file of versions, named by the moment of writing (never earlier than the last name this
+        process gave), so a merged file is named after every file it merged and before any written later."""
+        stamp = max(int(self._now().timestamp() * 1_000_000), self._last_stamp + 1)
+        self._last_stamp = stamp
+        kind = _MERGED if merged else "-"
+        path = f"{self._directory(symbol)}/{stamp:017d}{kind}{uuid.uuid4().hex[:12]}.parquet"
         try:
             if self._fs.type_name == "s3":  # a PUT is atomic: the object appears whole or not at all
                 pq.write_table(versions, path, filesystem=self._fs, compression="zstd")
@@ -304,14 +346,13 @@ class S3BarHistory:
                 if len(paths) <= self._compact_after:
                     continue
                 tables = [self._read_file(path) for path in paths]
-                merged = duckdb.connect()
+                merged = self._db.cursor()
                 try:
                     merged.register("versions", pa.concat_tables(tables))
                     rows = merged.sql("SELECT DISTINCT * FROM versions ORDER BY date, ingested_at").to_arrow_table()
                 finally:
                     merged.close()
-                newest = pc.max(rows.column("ingested_at")).as_py()
-                self._put(symbol, rows.cast(VERSION_SCHEMA), newest)
+                self._put(symbol, rows.cast(VERSION_SCHEMA), merged=True)
                 for path in paths:
                     with suppress(FileNotFoundError):
                         self._fs.delete_file(path)
