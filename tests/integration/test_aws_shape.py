@@ -262,6 +262,8 @@ def test_the_container_reads_runtime_secrets_through_the_secret_store(
         assert container.jobs_dispatched
         assert "backup" not in {schedule.name for schedule in container.schedules()}
         assert "document-lifecycle" not in {schedule.name for schedule in container.schedules()}
+        compaction = next(schedule for schedule in container.schedules() if schedule.name == "market-compaction")
+        assert compaction.job_kind == "market.compact"  # the Parquet history's small files are merged daily
         assert all(check.ok for check in container.operations.readiness().checks)
     finally:
         container.close()

@@ -66,3 +66,9 @@ def test_where_workers_poll_the_records_nothing_is_redelivered(container: Contai
     assert not container.jobs_dispatched
     assert container.operations.redeliver_stale_jobs() == 0
     assert "job-redelivery" not in {schedule.name for schedule in container.schedules()}
+
+
+def test_a_store_that_rewrites_in_place_has_no_compaction_scheduled(container: Container) -> None:
+    assert not container.market.compactable  # DuckDB: nothing to merge
+    assert container.market.compact_history() == 0
+    assert "market-compaction" not in {schedule.name for schedule in container.schedules()}

@@ -111,6 +111,23 @@ def moment_of(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+def classify(rows: Sequence[QuoteRow], stored: Mapping[tuple[str, int], QuoteRow]) -> tuple[WriteCounts, list[int]]:
+    """How a batch compares with what is stored: the counts, and the positions of the new and changed rows
+    (the ones to write); an identical row is left as it is."""
+    inserted = updated = 0
+    changed: list[int] = []
+    for index, row in enumerate(rows):
+        before = stored.get(row.key)
+        if before is None:
+            inserted += 1
+        elif not row.same_as(before):
+            updated += 1
+        else:
+            continue
+        changed.append(index)
+    return WriteCounts(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated), changed
+
+
 def quote_rows(quotes: pa.Table) -> list[QuoteRow]:
     """A batch (:data:`QUOTE_SCHEMA`) as rows: cast to the schema, NaN as missing, and refused with
     ``ValueError`` when it lacks a column, has a non-finite value or holds a (symbol, timestamp) twice."""
@@ -204,20 +221,9 @@ class DynamoDbQuoteTiers:
             return WriteCounts(inserted=0, updated=0, unchanged=0)
         boundary = moment - self._memory_retention // _US
         items = [self._item(row, moment, boundary) for row in rows]  # refuses what DynamoDB cannot hold
-        stored = self._stored([row.key for row in rows])
-        inserted = updated = 0
-        changed: list[dict[str, Any]] = []
-        for row, item in zip(rows, items, strict=True):
-            before = stored.get(row.key)
-            if before is None:
-                inserted += 1
-            elif not row.same_as(before):
-                updated += 1
-            else:
-                continue
-            changed.append(item)
-        self._put(changed)
-        return WriteCounts(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
+        counts, changed = classify(rows, self._stored([row.key for row in rows]))
+        self._put([items[index] for index in changed])
+        return counts
 
     def _item(self, row: QuoteRow, moment: int, boundary: int) -> dict[str, Any]:
         if not row.symbol or len(row.symbol.encode()) > MAX_KEY_BYTES:

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from investai.adapters.aws.market_parts import MarketCatalog, QuoteTiers
 from investai.adapters.aws.s3_bars import S3BarHistory
-from investai.adapters.local.duckdb_market import _conform, _utc
+from investai.adapters.local.duckdb_market import _conform, _utc, available_from
 from investai.domain.market import (
     AssetClass,
     Interval,
@@ -123,13 +123,7 @@ class ComposedTimeSeriesStore:
         """See the port: every row available from ``at`` (a correction is never backdated); the quarantined
         rows ``resolves`` resolved with it, or nothing changes."""
         moment = _utc(at)
-        batch = _conform(bars, BAR_SCHEMA)
-        available = BAR_SCHEMA.get_field_index("available_at")
-        batch = batch.set_column(
-            available,
-            BAR_SCHEMA.field(available),
-            pa.repeat(pa.scalar(moment, BAR_SCHEMA.field(available).type), batch.num_rows),
-        )
+        batch = available_from(_conform(bars, BAR_SCHEMA), moment)
         ids = list(resolves)
         if ids:
             self.catalog.resolve_quarantined(ids, status=resolution, at=moment, by=by, note=note)

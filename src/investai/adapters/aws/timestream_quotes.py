@@ -52,6 +52,7 @@ from investai.adapters.aws.dynamodb_quotes import (
     QuoteRow,
     as_quote,
     check_retentions,
+    classify,
     micros,
     moment_of,
     quote_frame,
@@ -132,20 +133,9 @@ class TimestreamQuoteTiers:
                 raise ValueError(f"{row.symbol[:40]!r} is not a ticker")
             if not row.source:
                 raise ValueError(f"({row.symbol}, {moment_of(row.ts).isoformat()}) has an empty source")
-        stored = self._stored(rows)
-        inserted = updated = 0
-        changed: list[QuoteRow] = []
-        for row in rows:
-            before = stored.get(row.key)
-            if before is None:
-                inserted += 1
-            elif not row.same_as(before):
-                updated += 1
-            else:
-                continue
-            changed.append(row)
-        self._put(changed, moment)
-        return WriteCounts(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
+        counts, changed = classify(rows, self._stored(rows))
+        self._put([rows[index] for index in changed], moment)
+        return counts
 
     def _stored(self, rows: Sequence[QuoteRow]) -> dict[tuple[str, int], QuoteRow]:
         """What is stored for the batch's symbols within its time range (one query), by key."""

@@ -151,6 +151,14 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return cast
 
 
+def available_from(batch: pa.Table, moment: datetime) -> pa.Table:
+    """A conformed bar batch with every row's ``available_at`` set to ``moment`` (a correction: never
+    backdated)."""
+    index = BAR_SCHEMA.get_field_index("available_at")
+    field = BAR_SCHEMA.field(index)
+    return batch.set_column(index, field, pa.repeat(pa.scalar(moment, field.type), batch.num_rows))
+
+
 def _nan_as_null(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
     if not pc.any(pc.is_nan(column)).as_py():
         return column
@@ -710,13 +718,7 @@ class DuckDbTimeSeriesStore:
         """See the port: the rows are written as :meth:`write_bars` writes them, each available from ``at``
         (a new row too: a correction is never backdated), with the resolution in the same transaction."""
         moment = _utc(at)
-        batch = _conform(bars, BAR_SCHEMA)
-        available = BAR_SCHEMA.get_field_index("available_at")
-        batch = batch.set_column(
-            available,
-            BAR_SCHEMA.field(available),
-            pa.repeat(pa.scalar(moment, BAR_SCHEMA.field(available).type), batch.num_rows),
-        )
+        batch = available_from(_conform(bars, BAR_SCHEMA), moment)
         with self._transaction() as cursor:
             quarantine.resolve(cursor, resolves, status=resolution, at=moment, by=by, note=note)
             if batch.num_rows == 0:
