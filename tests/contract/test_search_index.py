@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,23 +52,38 @@ def _lancedb_adapter(tmp_path: Path, opened: list[SearchIndex]) -> IndexHarness:
     return IndexHarness(index=build(), reopen=build)
 
 
-def _lancedb_s3_adapter(tmp_path: Path, opened: list[SearchIndex]) -> IndexHarness:
-    """LanceDB on S3 (the session's moto server): a fresh bucket, writers serialised by a DynamoDB lease."""
-    from investai.adapters.aws.clients import AwsClients
-    from investai.adapters.aws.dynamodb_lock import DynamoDbLease
+_SHARED_LOCKS: dict[str, str] = {}
+
+
+def _shared_locks(clients: Any) -> str:
+    """One lock table per moto server, made on first use (each index takes a lease of its own name)."""
     from investai.adapters.aws.provision import ensure_table
     from investai.adapters.aws.resources import LOCKS_TABLE
+    from tests.aws import fresh_prefix
+
+    endpoint = str(clients.endpoint_url("dynamodb"))
+    if endpoint not in _SHARED_LOCKS:
+        _SHARED_LOCKS[endpoint] = f"{fresh_prefix()}-locks"
+        ensure_table(clients.client("dynamodb"), LOCKS_TABLE, _SHARED_LOCKS[endpoint])
+    return _SHARED_LOCKS[endpoint]
+
+
+def _lancedb_s3_adapter(tmp_path: Path, opened: list[SearchIndex]) -> IndexHarness:
+    """LanceDB on S3 (the session's moto server): a fresh prefix, writers serialised by a DynamoDB lease."""
+    from investai.adapters.aws.clients import AwsClients
+    from investai.adapters.aws.dynamodb_lock import DynamoDbLease
     from tests.aws import REGION, fresh_prefix
 
     clients = AwsClients(region=REGION)
+    locks = _shared_locks(clients)
     prefix = fresh_prefix()
-    clients.client("s3").create_bucket(Bucket=f"{prefix}-data")
-    ensure_table(clients.client("dynamodb"), LOCKS_TABLE, f"{prefix}-locks")
-    lease = DynamoDbLease(clients.client("dynamodb"), f"{prefix}-locks", "search-index")
+    bucket = f"{prefix}-data"  # a bucket each: an emulator lists a prefix by scanning its whole bucket
+    clients.client("s3").create_bucket(Bucket=bucket)
+    lease = DynamoDbLease(clients.client("dynamodb"), locks, f"search-index-{prefix}")
 
     def build() -> SearchIndex:
         index = LanceDbSearchIndex(
-            path=f"s3://{prefix}-data/knowledge",
+            path=f"s3://{bucket}/knowledge",
             dimension=DIMENSION,
             storage_options=clients.lancedb_storage_options(),
             write_lock=lease,

@@ -61,6 +61,7 @@ def _duckdb_store(directory: Path) -> TimeSeriesStore:
 
 
 _AWS_PREFIXES: dict[Path, str] = {}
+_AWS_SHARED: dict[str, str] = {}
 
 
 def _aws_store(directory: Path) -> TimeSeriesStore:
@@ -79,16 +80,23 @@ def _aws_store(directory: Path) -> TimeSeriesStore:
 
     clients = AwsClients(region=REGION)
     dynamodb = clients.client("dynamodb")
+    endpoint = str(clients.endpoint_url("s3"))
+    if endpoint not in _AWS_SHARED:  # one bucket and lock table per server; each store has its own prefix
+        shared = fresh_prefix()
+        clients.client("s3").create_bucket(Bucket=f"{shared}-data")
+        ensure_table(dynamodb, LOCKS_TABLE, f"{shared}-locks")
+        _AWS_SHARED[endpoint] = shared
+    shared = _AWS_SHARED[endpoint]
     prefix = _AWS_PREFIXES.get(directory)
     if prefix is None:
         prefix = _AWS_PREFIXES[directory] = fresh_prefix()
-        clients.client("s3").create_bucket(Bucket=f"{prefix}-data")
-        for spec in (LOCKS_TABLE, MARKET_TABLE, QUOTES_TABLE):
+        for spec in (MARKET_TABLE, QUOTES_TABLE):
             ensure_table(dynamodb, spec, f"{prefix}-{spec.role}")
     bars = S3BarHistory(
         clients.s3_filesystem(),
-        bucket=f"{prefix}-data",
-        write_lock=DynamoDbLease(dynamodb, f"{prefix}-locks", "market-history"),
+        bucket=f"{shared}-data",
+        prefix=f"{prefix}/market/",
+        write_lock=DynamoDbLease(dynamodb, f"{shared}-locks", f"market-history-{prefix}"),
     )
     return ComposedTimeSeriesStore(
         bars=bars,
@@ -523,7 +531,7 @@ def test_reads_as_of_any_moment_match_the_reference(
             store.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ingests=_ingests, moments=st.lists(st.integers(0, 24 * 20), min_size=1, max_size=6))
 def test_s3_history_reads_as_of_any_moment_match_the_reference(
     aws_environment: Any, ingests: list[tuple[int, list[tuple[Any, ...]]]], moments: list[int]

@@ -413,6 +413,9 @@ class LanceDbSearchIndex:
         self._handle: Table | None = None
         self._reader: _Reads | None = None
         self._writes_since_optimize = 0
+        self._rows_since_optimize = 0
+        self._rows_since_count = 0
+        self._counted: int | None = None  # rows at the last exact count (see _upkeep)
 
     # --- writes ------------------------------------------------------------------------------------------------
 
@@ -430,7 +433,7 @@ class LanceDbSearchIndex:
                 .when_not_matched_by_source_delete(f"document_id = {_literal(document_id)}")
                 .execute(rows)
             )
-            self._maintain(table)
+            self._maintain(table, len(chunks))
 
     def delete_document(self, document_id: str) -> int:
         with self._write_lock():
@@ -457,7 +460,7 @@ class LanceDbSearchIndex:
         with self._write_lock():
             table = self._table()
             table.optimize()
-            self._writes_since_optimize = 0
+            self._writes_since_optimize = self._rows_since_optimize = 0
 
     @contextmanager
     def frozen(self) -> Iterator[tuple[Path, int]]:
@@ -590,10 +593,12 @@ class LanceDbSearchIndex:
         if len({chunk.id for chunk in chunks}) != len(chunks):
             raise ValueError("chunk ids must be unique")
 
-    def _maintain(self, table: Table) -> None:
+    def _maintain(self, table: Table, rows: int = 0) -> None:
         """Keep search fast as writes accumulate (called under the write lock, after a commit). A failure here
         is logged, not raised: the write is done and searches stay correct, only slower."""
         self._writes_since_optimize += 1
+        self._rows_since_optimize += rows
+        self._rows_since_count += rows
         try:
             self._upkeep(table)
         except Exception:
@@ -601,16 +606,22 @@ class LanceDbSearchIndex:
 
     def _upkeep(self, table: Table) -> None:
         """Build the ANN index once the table is big enough; else optimise after enough writes or unindexed
-        rows, rebuilding the ANN index whole once it has gathered too many deltas."""
-        if table.count_rows() >= self._ann_threshold and not self.has_vector_index():
-            self._build_vector_index(table)
-            return
-        text = table.index_stats("text_idx")
-        unindexed = (text.num_unindexed_rows or 0) if text is not None else 0
-        if self._writes_since_optimize < OPTIMIZE_EVERY_WRITES and unindexed < OPTIMIZE_UNINDEXED_ROWS:
+        rows, rebuilding the ANN index whole once it has gathered too many deltas.
+
+        The table is counted exactly only when the rows known at the last count plus the rows written since
+        could have reached the threshold, and the unindexed rows are the rows written since the last
+        optimisation: each check is a read of the table's metadata, which on object storage is a request or
+        two per write. (Rows another process writes are counted by that process.)"""
+        if self._counted is None or self._counted + self._rows_since_count >= self._ann_threshold:
+            self._counted, self._rows_since_count = table.count_rows(), 0
+            if self._counted >= self._ann_threshold and not self.has_vector_index():
+                self._build_vector_index(table)
+                return
+        due = self._writes_since_optimize >= OPTIMIZE_EVERY_WRITES
+        if not due and self._rows_since_optimize < OPTIMIZE_UNINDEXED_ROWS:
             return
         table.optimize()
-        self._writes_since_optimize = 0
+        self._writes_since_optimize = self._rows_since_optimize = 0
         vector = table.index_stats("vector_idx")
         if vector is not None and (vector.num_indices or 1) > MAX_VECTOR_INDEX_DELTAS:
             self._build_vector_index(table)
@@ -622,7 +633,7 @@ class LanceDbSearchIndex:
         table.optimize()  # compacted files and current FTS/scalar indexes first
         partitions = max(1, min(MAX_PARTITIONS, rows // ROWS_PER_PARTITION))
         table.create_index("vector", config=IvfSq(distance_type="cosine", num_partitions=partitions), replace=True)
-        self._writes_since_optimize = 0
+        self._writes_since_optimize = self._rows_since_optimize = 0
 
     def _table(self) -> Table:
         if self._handle is None:
