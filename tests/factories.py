@@ -138,3 +138,18 @@ def make_feedback(idea: InvestmentIdea, **overrides: Any) -> Feedback:
     }
     data.update(overrides)
     return Feedback.model_validate(data)
+
+
+class SimClock:
+    """Monotonic time that only sleeping moves (the model router's clock and sleep in tests)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -23,6 +23,7 @@ from investai.bootstrap.models import build_model_router
 from investai.config import Settings
 from investai.domain.llm import ModelRequest, TaskKind
 from investai.observability.metrics import Metrics
+from tests.factories import SimClock
 
 SONNET = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
 HAIKU = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -130,21 +131,6 @@ def converse_response(task: TaskKind) -> dict[str, Any]:
     }
 
 
-class SimTime:
-    """Monotonic time that only sleeping moves."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 class FixedWaits:
     """A quota that answers each model with a fixed wait, granting it when the caller will wait that long."""
 
@@ -160,7 +146,7 @@ class FixedWaits:
 class Route:
     """The configured router over a stubbed client, with its metrics and simulated time."""
 
-    def __init__(self, stubber: Stubber, router: ModelRouter, metrics: Metrics, time_: SimTime) -> None:
+    def __init__(self, stubber: Stubber, router: ModelRouter, metrics: Metrics, time_: SimClock) -> None:
         self.stubber = stubber
         self.router = router
         self.metrics: Metrics = metrics
@@ -202,7 +188,7 @@ def make_route(settings: Settings, quota: Any = None) -> Iterator[Route]:
         aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1}),
     )
-    metrics, time_ = Metrics(), SimTime()
+    metrics, time_ = Metrics(), SimClock()
     router = build_model_router(
         settings,
         metrics=metrics,

@@ -27,6 +27,7 @@ from investai.domain.llm import (
     TaskKind,
     Usage,
 )
+from tests.factories import SimClock
 
 SONNET = "anthropic.claude-3-7-sonnet-20250219-v1:0"
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -35,21 +36,6 @@ TEMPLATE = PromptTemplate(name="test.plan", version="3", task=TaskKind.REASONING
 
 def request() -> ModelRequest:
     return TEMPLATE.render(offline_answer="offline plan", what="a screen")
-
-
-class SimClock:
-    """Monotonic time that only sleeping moves."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Scripted:
