@@ -58,7 +58,7 @@ from investai.adapters.aws.clients import AwsClients
 from investai.adapters.aws.dynamodb_lock import DynamoDbLease
 from investai.adapters.aws.provision import ensure_table
 from investai.adapters.aws.resources import LOCKS_TABLE
-from investai.adapters.aws.s3_bars import S3BarHistory, version_stats
+from investai.adapters.aws.s3_bars import S3BarHistory
 from investai.adapters.local.duckdb_market import DuckDbTimeSeriesStore
 from investai.adapters.local.lancedb_index import LanceDbSearchIndex
 from investai.domain.documents import Visibility
@@ -124,7 +124,7 @@ def market(directory: Path, clients: AwsClients) -> dict[str, Any]:
     assert counts.inserted == len(frame), counts
     symbols = sorted(frame["symbol"].unique())
     assert writer.bar_symbols() == symbols
-    assert version_stats(writer, symbols[0]) == {"files": 1, "versions": DAYS}
+    assert writer.stats(symbols[0]) == {"files": 1, "versions": DAYS}
     (directory / "layout" / BUCKET).mkdir(parents=True)
     on_disk = pafs.SubTreeFileSystem(str(directory / "layout"), pafs.LocalFileSystem())
     S3BarHistory(on_disk, bucket=BUCKET).write_bars(batch, ingested_at=NOW)

@@ -18,7 +18,7 @@ from investai.adapters.aws.clients import AwsClients
 from investai.adapters.aws.dynamodb_lock import DynamoDbLease, LeaseTimeout
 from investai.adapters.aws.provision import ensure_table
 from investai.adapters.aws.resources import LOCKS_TABLE
-from investai.adapters.aws.s3_bars import S3BarHistory, version_stats
+from investai.adapters.aws.s3_bars import S3BarHistory
 from investai.adapters.aws.s3_market_provider import S3PrefixProvider
 from investai.domain.errors import ValidationFailed
 from investai.ports.market import BAR_SCHEMA
@@ -167,10 +167,10 @@ def test_compaction_merges_files_and_every_read_answers_the_same(clients: AwsCli
         history.write_bars(bars("AAA", date(2024, 1, 1), closes, available_at=moment), ingested_at=moment)
     history.write_bars(bars("BBB", date(2024, 1, 1), [50.0]), ingested_at=T0)
     before = {at: history.read_bars("AAA", as_of=at) for at in [None, *moments, moments[3] + timedelta(hours=1)]}
-    assert version_stats(history, "AAA")["files"] == 8
+    assert history.stats("AAA")["files"] == 8
 
     assert history.compact() == 1  # BBB has one file: left alone
-    assert version_stats(history, "AAA") == {"files": 1, "versions": 8 + 7}
+    assert history.stats("AAA") == {"files": 1, "versions": 8 + 7}
     fresh = S3BarHistory(clients.s3_filesystem(), bucket=bucket, compact_after=4)  # no cached files
     for at, frame in before.items():
         assert fresh.read_bars("AAA", as_of=at).equals(frame), at

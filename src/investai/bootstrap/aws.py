@@ -33,6 +33,7 @@ from investai.security.envelope import EnvelopeCipher
 if TYPE_CHECKING:
     from investai.adapters.aws.clients import AwsClients
     from investai.adapters.aws.deployment import ProvisionReport
+    from investai.adapters.aws.opensearch_index import OpenSearchSearchIndex
     from investai.adapters.aws.resources import ResourceNames
 
 
@@ -84,20 +85,8 @@ def provision(settings: Settings) -> ProvisionReport:
         )
         report.resources.append(("timestream table", f"{database}.{settings.timestream_table}", created))
     if settings.search_backend is SearchBackend.OPENSEARCH:
-        from investai.adapters.aws.opensearch_index import OpenSearchSearchIndex, build_opensearch_client
-
-        if not settings.opensearch_url:
-            raise ConfigurationError("INVESTAI_SEARCH_BACKEND=opensearch needs INVESTAI_OPENSEARCH_URL")
-        client = build_opensearch_client(
-            settings.opensearch_url, region=settings.aws_region, auth=settings.opensearch_auth
-        )
+        client, index = _opensearch(settings, _search_dimension(settings))
         existed = bool(client.indices.exists(index=settings.opensearch_index))
-        index = OpenSearchSearchIndex(
-            client,
-            index=settings.opensearch_index,
-            dimension=_search_dimension(settings),
-            weights=settings.opensearch_hybrid_weights,
-        )
         index.ensure()
         index.close()
         report.resources.append(("opensearch index", settings.opensearch_index, not existed))
@@ -171,7 +160,7 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
         clock=clock,
         secrets=secrets,
     )
-    embedder, embedder_checks = _embedder(settings, clients, names, overrides)
+    embedder = _embedder(settings, clients, names, overrides)
     index, index_checks = _search_index(settings, clients, names, embedder.dimension)
     market_store, market_checks = _market_store(settings, clients, names)
     market_provider = S3PrefixProvider(
@@ -196,7 +185,6 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
                 ("token-families", tokens.check),
             )
         ),
-        *embedder_checks,
         *index_checks,
         *market_checks,
     ]
@@ -225,19 +213,17 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
     )
 
 
-def _embedder(
-    settings: Settings, clients: AwsClients, names: ResourceNames, overrides: Overrides
-) -> tuple[Embedder, list[HealthCheck]]:
+def _embedder(settings: Settings, clients: AwsClients, names: ResourceNames, overrides: Overrides) -> Embedder:
     """Bedrock Titan v2 with the shared DynamoDB cache (or the local model when asked for, or an override)."""
     if overrides.embedder is not None:
-        return overrides.embedder, []
+        return overrides.embedder
     if settings.embedding_provider is EmbeddingProvider.LOCAL:
-        return local_embedder(settings), []
+        return local_embedder(settings)
     from investai.adapters.aws.bedrock_embeddings import TitanEmbedder, bedrock_embeddings_client
     from investai.adapters.aws.dynamodb_vector_cache import DynamoDbVectorCache
 
     cache = DynamoDbVectorCache(clients.client("dynamodb"), names.table("embeddings"))
-    embedder = TitanEmbedder(
+    return TitanEmbedder(
         bedrock_embeddings_client(region=settings.aws_region, timeout_s=settings.model_timeout_s),
         model_id=settings.titan_model_id,
         dimension=settings.titan_dimension,
@@ -246,7 +232,6 @@ def _embedder(
         batch_size=settings.embedding_batch_size,
         cache=cache,
     )
-    return embedder, []
 
 
 def embedder_close(embedder: Embedder) -> Callable[[], None]:
@@ -254,21 +239,25 @@ def embedder_close(embedder: Embedder) -> Callable[[], None]:
     return close if callable(close) else (lambda: None)
 
 
+def _opensearch(settings: Settings, dimension: int) -> tuple[Any, OpenSearchSearchIndex]:
+    """The configured OpenSearch client and the index over it."""
+    from investai.adapters.aws.opensearch_index import OpenSearchSearchIndex, build_opensearch_client
+
+    if not settings.opensearch_url:
+        raise ConfigurationError("INVESTAI_SEARCH_BACKEND=opensearch needs INVESTAI_OPENSEARCH_URL")
+    client = build_opensearch_client(settings.opensearch_url, region=settings.aws_region, auth=settings.opensearch_auth)
+    index = OpenSearchSearchIndex(
+        client, index=settings.opensearch_index, dimension=dimension, weights=settings.opensearch_hybrid_weights
+    )
+    return client, index
+
+
 def _search_index(
     settings: Settings, clients: AwsClients, names: ResourceNames, dimension: int
 ) -> tuple[SearchIndex, list[HealthCheck]]:
     """LanceDB on S3 (writers serialised by a DynamoDB lease) or an OpenSearch domain."""
     if settings.search_backend is SearchBackend.OPENSEARCH:
-        from investai.adapters.aws.opensearch_index import OpenSearchSearchIndex, build_opensearch_client
-
-        if not settings.opensearch_url:
-            raise ConfigurationError("INVESTAI_SEARCH_BACKEND=opensearch needs INVESTAI_OPENSEARCH_URL")
-        client = build_opensearch_client(
-            settings.opensearch_url, region=settings.aws_region, auth=settings.opensearch_auth
-        )
-        index = OpenSearchSearchIndex(
-            client, index=settings.opensearch_index, dimension=dimension, weights=settings.opensearch_hybrid_weights
-        )
+        _, index = _opensearch(settings, dimension)
         return index, [NamedCheck(f"opensearch:{settings.opensearch_index}", index.check)]
     from investai.adapters.aws.dynamodb_lock import DynamoDbLease
     from investai.adapters.local.lancedb_index import LanceDbSearchIndex

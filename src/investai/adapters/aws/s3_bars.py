@@ -40,7 +40,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, date, datetime
-from typing import Any
 from urllib.parse import quote, unquote
 
 import duckdb
@@ -406,15 +405,14 @@ class S3BarHistory:
             rows = duckdb_quarantine.neighbours(connection, spans)
         return _frame(rows, NEIGHBOUR_COLUMNS)
 
+    def stats(self, symbol: str) -> dict[str, int]:
+        """Files and versions stored for ``symbol`` (operators, tests and benchmarks)."""
+        paths = self._files(symbol)
+        return {"files": len(paths), "versions": sum(self._read_file(path).num_rows for path in paths)}
+
     def check(self) -> None:
         """Raise unless the history's bucket can be listed."""
         try:
             self._fs.get_file_info(pafs.FileSelector(self._root, allow_not_found=True))
         except OSError as error:
             raise StoreUnavailable(f"market history unreachable: {error}") from error
-
-
-def version_stats(history: S3BarHistory, symbol: str) -> dict[str, Any]:
-    """Files and versions stored for ``symbol`` (operators and tests)."""
-    paths = history._files(symbol)
-    return {"files": len(paths), "versions": sum(history._read_file(path).num_rows for path in paths)}
