@@ -17,6 +17,7 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 DEV_MASTER_SECRET = "dev-only-master-secret-do-not-use-in-production"
 PLACEHOLDER_SECRETS = frozenset({DEV_SECRET_KEY, DEV_MASTER_SECRET, "changethis", "changeme", "secret", "password"})
 MIN_SECRET_LENGTH = 32
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$"
 
 
 class Profile(StrEnum):
@@ -285,6 +286,16 @@ class Settings(BaseSettings):
     aws_secret_id: str | None = Field(default=None, description="the application secret (default: <prefix>/app)")
     aws_user_pool_id: str | None = Field(default=None, description="default: looked up by name <prefix>-users")
     aws_user_pool_client_id: str | None = Field(default=None, description="default: looked up by name <prefix>-web")
+    aws_dynamodb_role_arn: str | None = Field(
+        default=None,
+        pattern=ROLE_ARN,
+        description="a role assumed for every DynamoDB client (the CDK app's InvestmentAI-DynamoDB-AccessRole)",
+    )
+    aws_bedrock_role_arn: str | None = Field(
+        default=None,
+        pattern=ROLE_ARN,
+        description="a role assumed for every Bedrock runtime client (the CDK app's InvestmentAI-Bedrock-AccessRole)",
+    )
     search_backend: SearchBackend = Field(
         default=SearchBackend.LANCEDB,
         description="aws shape: lancedb (LanceDB on S3, no cluster) or opensearch (a managed domain)",
@@ -335,6 +346,17 @@ class Settings(BaseSettings):
     web_cookie_secure: bool | None = Field(
         default=None, description="mark session cookies Secure (HTTPS only); default: on outside dev"
     )
+    static_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$",
+        description="where pages load CSS, scripts and plotly.js from (a CDN, e.g. https://d123.cloudfront.net/static);"
+        " default: /static on this server",
+    )
+    progress_transport: Literal["sse", "poll"] = Field(
+        default="sse",
+        description="how the idea-request page follows progress: sse (a live event stream) or poll (the status every"
+        " 2 s, for proxies that buffer responses, such as API Gateway)",
+    )
 
     # backups (embedded shape)
     backup_dir: Path | None = Field(
@@ -356,6 +378,21 @@ class Settings(BaseSettings):
         if self.web_cookie_secure is not None:
             return self.web_cookie_secure
         return self.profile is not Profile.DEV
+
+    @property
+    def static_base(self) -> str:
+        """The URL under which pages find the static files: ``static_url`` without a trailing slash, or
+        ``/static`` on this server."""
+        return (self.static_url or "/static").rstrip("/")
+
+    @property
+    def static_origin(self) -> str | None:
+        """The origin (scheme, host, port) of ``static_url``, for the pages' Content-Security-Policy; ``None``
+        when the static files are this server's own."""
+        if not self.static_url:
+            return None
+        scheme, _, rest = self.static_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
     @property
     def effective_log_level(self) -> str:

@@ -17,7 +17,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from investai.bootstrap.adapters import Adapters, IdentityProvider, Records
-from investai.bootstrap.embedded import in_process_scheduler, job_ttl, local_embedder, retry_policy
+from investai.bootstrap.aws_jobs import aws_clients, job_queue, resource_names
+from investai.bootstrap.embedded import in_process_scheduler, local_embedder
 from investai.bootstrap.models import shared_quota
 from investai.bootstrap.overrides import Overrides
 from investai.config import ConfigurationError, EmbeddingProvider, QuotesBackend, SearchBackend, Settings
@@ -45,21 +46,6 @@ class NamedCheck:
     check: Callable[[], None]
 
 
-def resource_names(settings: Settings) -> ResourceNames:
-    from investai.adapters.aws.resources import ResourceNames
-
-    return ResourceNames(
-        prefix=settings.aws_resource_prefix,
-        bucket_name=settings.aws_bucket,
-        table_names=dict(settings.aws_table_names),
-        queue_url=settings.aws_jobs_queue_url,
-        key_id=settings.aws_kms_key_id,
-        secret_id=settings.aws_secret_id,
-        user_pool_id=settings.aws_user_pool_id,
-        user_pool_client_id=settings.aws_user_pool_client_id,
-    )
-
-
 def provision(settings: Settings) -> ProvisionReport:
     """Create every resource of the AWS shape that does not exist (with a fresh ``secret_key`` in a new
     application secret); safe to run again. The report names each resource and the ids AWS assigned."""
@@ -68,7 +54,7 @@ def provision(settings: Settings) -> ProvisionReport:
     from investai.adapters.aws.clients import AwsClients
     from investai.adapters.aws.deployment import provision as provision_resources
 
-    clients = AwsClients(region=settings.aws_region)
+    clients = AwsClients(region=settings.aws_region)  # the operator's own credentials, not the data-plane roles
     report = provision_resources(
         clients, resource_names(settings), initial_secrets={"secret_key": secrets.token_urlsafe(48)}
     )
@@ -103,21 +89,18 @@ def _search_dimension(settings: Settings) -> int:
 
 
 def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
-    from investai.adapters.aws.clients import AwsClients
     from investai.adapters.aws.deployment import resolve
     from investai.adapters.aws.dynamodb_audit import DynamoDbAuditLog
     from investai.adapters.aws.dynamodb_identity import DynamoDbMfaSecretRepository, DynamoDbTokenStore
-    from investai.adapters.aws.dynamodb_jobs import DynamoDbJobRecords
     from investai.adapters.aws.dynamodb_lock import DynamoDbLease
     from investai.adapters.aws.kms_keys import KmsKeyManager
     from investai.adapters.aws.s3_market_provider import S3PrefixProvider
     from investai.adapters.aws.s3_objects import S3ObjectStore
     from investai.adapters.aws.secrets_manager import SecretsManagerSecretStore
-    from investai.adapters.aws.sqs_dispatch import SqsDispatch
     from investai.adapters.local.clock import SystemClock
 
     clock = overrides.clock or SystemClock()
-    clients = AwsClients(region=settings.aws_region)
+    clients = aws_clients(settings)
     names = resolve(clients, resource_names(settings))
     dynamodb, table = clients.client("dynamodb"), names.table
     secret_store = SecretsManagerSecretStore(
@@ -130,16 +113,7 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
     objects = S3ObjectStore(
         s3=clients.client("s3"), bucket=names.bucket, kms_key_id=names.key, cipher=cipher, clock=clock
     )
-    assert names.queue_url is not None  # resolve() fills it in or raises
-    dispatch = SqsDispatch(sqs=clients.client("sqs"), queue_url=names.queue_url, clock=clock)
-    jobs = DynamoDbJobRecords(
-        dynamodb=dynamodb,
-        table_name=table("jobs"),
-        clock=clock,
-        retry=retry_policy(settings),
-        ttl=job_ttl(settings),
-        dispatch=dispatch,
-    )
+    jobs, dispatch = job_queue(settings, clients, names, clock)
     records, record_checks = _records(dynamodb, names, cipher)
     audit = DynamoDbAuditLog(dynamodb=dynamodb, table=table("audit"), clock=clock)
     tokens = DynamoDbTokenStore(
@@ -224,7 +198,11 @@ def _embedder(settings: Settings, clients: AwsClients, names: ResourceNames, ove
 
     cache = DynamoDbVectorCache(clients.client("dynamodb"), names.table("embeddings"))
     return TitanEmbedder(
-        bedrock_embeddings_client(region=settings.aws_region, timeout_s=settings.model_timeout_s),
+        bedrock_embeddings_client(
+            region=settings.aws_region,
+            timeout_s=settings.model_timeout_s,
+            session=clients.session("bedrock-runtime"),
+        ),
         model_id=settings.titan_model_id,
         dimension=settings.titan_dimension,
         normalize=settings.titan_normalize,

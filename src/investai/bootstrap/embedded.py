@@ -38,11 +38,11 @@ from investai.adapters.local.sqlite_records import (
     SqliteUserRepository,
 )
 from investai.bootstrap.adapters import Adapters, Records
+from investai.bootstrap.jobs import job_ttl, retry_policy
 from investai.bootstrap.local_identity import local_identity
 from investai.bootstrap.overrides import Overrides
 from investai.config import Settings
 from investai.domain.backups import RestoreReport
-from investai.domain.jobs import RetryPolicy
 from investai.jobs.schedule import enqueue_scheduled
 from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
@@ -125,18 +125,6 @@ def build_embedded(settings: Settings, overrides: Overrides) -> Adapters:
         health_checks=checks,
         closers=[index.close, market_store.close, database.close, data_directory.close],
     )
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        max_attempts=settings.job_max_attempts,
-        base_delay_s=settings.job_backoff_base_s,
-        max_delay_s=settings.job_backoff_max_s,
-    )
-
-
-def job_ttl(settings: Settings) -> timedelta:
-    return timedelta(days=settings.job_ttl_days)
 
 
 def local_embedder(settings: Settings) -> Embedder:

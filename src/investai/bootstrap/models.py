@@ -44,7 +44,14 @@ def build_model_router(
         if settings.model_provider is ModelProviderName.BEDROCK:
             from investai.adapters.aws.bedrock_models import BedrockModelProvider, bedrock_runtime_client
 
-            client = bedrock_runtime_client(region=settings.aws_region, timeout_s=settings.model_timeout_s)
+            session = None
+            if settings.aws_bedrock_role_arn:  # Bedrock through the role the deployment grants it
+                from investai.bootstrap.aws_jobs import aws_clients
+
+                session = aws_clients(settings).session("bedrock-runtime")
+            client = bedrock_runtime_client(
+                region=settings.aws_region, timeout_s=settings.model_timeout_s, session=session
+            )
             providers[name] = BedrockModelProvider(client)
         elif settings.model_provider is ModelProviderName.OPENAI:
             from investai.adapters.models.openai_compatible import OpenAICompatibleProvider

@@ -6,6 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from investai.domain.jobs import Job
+from investai.jobs.kinds import (
+    BACKUP,
+    DOCUMENT_LIFECYCLE,
+    EXPIRE_IDEAS,
+    MARKET_COMPACTION,
+    MARKET_REFRESH,
+    MARKET_RETENTION,
+    PURGE_EXPIRED,
+    REDELIVER_JOBS,
+)
 from investai.jobs.worker import JobHandler, PermanentJobError
 from investai.ports.backups import Backups
 from investai.ports.clock import Clock
@@ -19,14 +29,17 @@ from investai.services.idea_requests import IdeaRequestService
 from investai.services.market import MarketDataService
 from investai.services.operations import OperationsService
 
-PURGE_EXPIRED = "maintenance.purge_expired"
-DOCUMENT_LIFECYCLE = "documents.lifecycle"
-MARKET_RETENTION = "market.retention"
-MARKET_REFRESH = "market.refresh"
-MARKET_COMPACTION = "market.compact"
-EXPIRE_IDEAS = "ideas.expire"
-BACKUP = "backup.create"
-REDELIVER_JOBS = "jobs.redeliver"
+__all__ = [
+    "BACKUP",
+    "DOCUMENT_LIFECYCLE",
+    "EXPIRE_IDEAS",
+    "MARKET_COMPACTION",
+    "MARKET_REFRESH",
+    "MARKET_RETENTION",
+    "PURGE_EXPIRED",
+    "REDELIVER_JOBS",
+    "build_handlers",
+]
 
 
 def build_handlers(

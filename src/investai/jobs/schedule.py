@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from investai.domain.schedules import DAILY, EVERY_MINUTE, Schedule
-from investai.jobs.handlers import (
+from investai.jobs.kinds import (
     BACKUP,
     DOCUMENT_LIFECYCLE,
     EXPIRE_IDEAS,

@@ -47,8 +47,13 @@ def plotly_bundle() -> Path:
 
 
 def install_web(app: FastAPI, container: Container) -> None:
-    """Pages and static files; call after the API's error handlers are installed."""
-    app.state.web_templates = build_templates()
+    """Pages and static files; call after the API's error handlers are installed. Pages reference the static
+    files under ``static_url`` when it is set (a CDN serving a copy of ``static/`` and ``vendor/plotly.min.js``);
+    this server keeps serving them at ``/static`` either way."""
+    settings = container.settings
+    app.state.web_templates = build_templates(
+        static_url=settings.static_base, progress_transport=settings.progress_transport
+    )
     app.state.web_cookies = cookie_policy(container)
     bundle = plotly_bundle()
 

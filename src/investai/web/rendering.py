@@ -116,13 +116,21 @@ def _json_data(value: Any) -> Markup:
     return Markup(text)  # noqa: S704 - escaped above for the one context it is used in
 
 
-def build_templates() -> Jinja2Templates:
+def build_templates(*, static_url: str = "/static", progress_transport: str = "sse") -> Jinja2Templates:
+    """The pages' templates. ``static_url``: where pages load CSS, scripts and plotly.js from (this server's
+    ``/static``, or a CDN); ``progress_transport``: how the idea-request page follows progress (sse or poll)."""
     directory = str(files("investai.web") / "templates")
     templates = Jinja2Templates(directory=directory)
     env = templates.env
     env.autoescape = True
     env.filters.update(pct=_pct, num=_num, when=_when, label=_label, json_data=_json_data)
-    env.globals.update(version=__version__, Permission=Permission, citation_href=citation_href)
+    env.globals.update(
+        version=__version__,
+        Permission=Permission,
+        citation_href=citation_href,
+        static_url=static_url.rstrip("/"),
+        progress_transport=progress_transport,
+    )
     return templates
 
 

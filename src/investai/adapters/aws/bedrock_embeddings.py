@@ -301,9 +301,12 @@ def _shorter_length(length: int, limit: int | None, count: int | None) -> int:
     return max(1, int(length * 0.8))
 
 
-def bedrock_embeddings_client(*, region: str, timeout_s: float, max_pool_connections: int = 16) -> BaseClient:
+def bedrock_embeddings_client(
+    *, region: str, timeout_s: float, max_pool_connections: int = 16, session: Any = None
+) -> BaseClient:
     """A ``bedrock-runtime`` client for :class:`TitanEmbedder`: botocore's retries off (the embedder retries),
-    the call timeout, and enough pooled connections for the embedder's concurrent calls."""
+    the call timeout, and enough pooled connections for the embedder's concurrent calls. ``session`` (a boto3
+    session, e.g. one signing with an assumed role) makes the client; default: boto3's default session."""
     import boto3
     from botocore.config import Config
 
@@ -313,4 +316,4 @@ def bedrock_embeddings_client(*, region: str, timeout_s: float, max_pool_connect
         connect_timeout=10,
         max_pool_connections=max_pool_connections,
     )
-    return boto3.client("bedrock-runtime", region_name=region, config=config)
+    return (session or boto3).client("bedrock-runtime", region_name=region, config=config)

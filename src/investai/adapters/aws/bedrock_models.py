@@ -107,10 +107,11 @@ class BedrockModelProvider:
         )
 
 
-def bedrock_runtime_client(*, region: str, timeout_s: float) -> BaseClient:
-    """A ``bedrock-runtime`` client with botocore's retries off (the router retries) and the call timeout."""
+def bedrock_runtime_client(*, region: str, timeout_s: float, session: Any = None) -> BaseClient:
+    """A ``bedrock-runtime`` client with botocore's retries off (the router retries) and the call timeout, made
+    by ``session`` (a boto3 session, e.g. one signing with an assumed role) or boto3's default session."""
     import boto3
     from botocore.config import Config
 
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=timeout_s, connect_timeout=10)
-    return boto3.client("bedrock-runtime", region_name=region, config=config)
+    return (session or boto3).client("bedrock-runtime", region_name=region, config=config)

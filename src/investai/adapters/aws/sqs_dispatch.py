@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -83,23 +84,39 @@ class SqsDispatch:
 
 
 def _delivery(message: dict[str, Any]) -> Delivery | None:
-    """The delivery a message carries, or ``None`` when it is not one of ours."""
+    """The delivery a received message carries (``ReceiveMessage``'s keys), or ``None`` when it is not one of
+    ours."""
+    return parse_delivery(
+        message.get("Body"),
+        receipt=message["ReceiptHandle"],
+        receive_count=(message.get("Attributes") or {}).get("ApproximateReceiveCount"),
+    )
+
+
+def lambda_record_delivery(record: Mapping[str, Any]) -> Delivery | None:
+    """The delivery an SQS record of a Lambda event carries (``body``, ``receiptHandle``,
+    ``attributes.ApproximateReceiveCount``), read exactly as a received message is; ``None`` when it is not one
+    of ours."""
+    return parse_delivery(
+        record.get("body"),
+        receipt=str(record.get("receiptHandle") or ""),
+        receive_count=(record.get("attributes") or {}).get("ApproximateReceiveCount"),
+    )
+
+
+def parse_delivery(body: object, *, receipt: str, receive_count: object = None) -> Delivery | None:
+    """A message body ``{"job_id": ..., "kind": ...}`` as a delivery, or ``None`` when it is not one."""
     try:
-        body = json.loads(message.get("Body", ""))
+        document = json.loads(body) if isinstance(body, str | bytes) else None
     except ValueError:
         return None
-    if not isinstance(body, dict):
+    if not isinstance(document, dict):
         return None
-    job_id, kind = body.get("job_id"), body.get("kind")
+    job_id, kind = document.get("job_id"), document.get("kind")
     if not (isinstance(job_id, str) and job_id and isinstance(kind, str) and kind):
         return None
-    count = message.get("Attributes", {}).get("ApproximateReceiveCount", "1")
-    return Delivery(
-        job_id=job_id,
-        kind=kind,
-        receipt=message["ReceiptHandle"],
-        receive_count=int(count) if str(count).isdigit() else 1,
-    )
+    count = str(receive_count or "1")
+    return Delivery(job_id=job_id, kind=kind, receipt=receipt, receive_count=int(count) if count.isdigit() else 1)
 
 
 def _seconds(delay: timedelta) -> int:

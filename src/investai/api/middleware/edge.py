@@ -71,4 +71,6 @@ def add_edge_protection(app: FastAPI, settings: Settings, *, now: Callable[[], f
             allow_credentials=False,
             max_age=CORS_MAX_AGE_S,
         )
-    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s, static_origin=settings.static_origin
+    )

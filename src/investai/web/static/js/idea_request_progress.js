@@ -1,12 +1,17 @@
 /* An idea request's progress, live: the server's event stream (progress, message, done) updates the status,
    the overall bar and ETA, each agent's row and the message log; when it is done the stream is closed and
-   the resulting ideas are fetched and listed. A request already finished shows what the server rendered. */
+   the resulting ideas are fetched and listed. A request already finished shows what the server rendered.
+   Where responses are buffered on the way (API Gateway), the page is told to poll instead
+   (data-progress-transport="poll"): every 2 s it reads the request's status and the messages it has not
+   shown yet, shows them the same way, and finishes the same way. */
 "use strict";
 
 (function () {
   const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+  const POLL_MS = 2000;
   const seen = new Set();
   let stream = null;
+  let timer = null;
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -169,6 +174,32 @@
     });
   }
 
+  async function poll(requestId) {
+    timer = null;
+    const path = `/api/v1/ideas/requests/${encodeURIComponent(requestId)}`;
+    const hint = document.getElementById("log-hint");
+    let state;
+    try {
+      state = await InvestAI.api(path);
+      /* message numbers start at 1, so the count shown is never past the newest one shown */
+      const messages = await InvestAI.api(`${path}/messages?after=${seen.size}`);
+      messages.forEach(addMessage);
+    } catch (error) {
+      hint.textContent = `The progress could not be read (${error.message}): trying again.`;
+      timer = window.setTimeout(() => poll(requestId), POLL_MS);
+      return;
+    }
+    hint.textContent = hint.dataset.waiting;
+    renderState(state);
+    if (FINISHED.has(state.status)) finished(requestId, state);
+    else timer = window.setTimeout(() => poll(requestId), POLL_MS);
+  }
+
+  function transport() {
+    const node = document.getElementById("request-data");
+    return node && node.dataset.progressTransport === "poll" ? "poll" : "sse";
+  }
+
   async function loadMessages(requestId) {
     try {
       const messages = await InvestAI.api(`/api/v1/ideas/requests/${encodeURIComponent(requestId)}/messages`);
@@ -200,8 +231,14 @@
     const data = InvestAI.data("request-data");
     if (!data) return;
     setUpCancel(data.request_id);
+    const hint = document.getElementById("log-hint");
+    hint.dataset.waiting = hint.textContent;
     if (FINISHED.has(data.state.status)) loadMessages(data.request_id);
+    else if (transport() === "poll") poll(data.request_id);
     else follow(data.request_id);
   });
-  window.addEventListener("pagehide", () => { if (stream) stream.close(); });
+  window.addEventListener("pagehide", () => {
+    if (stream) stream.close();
+    if (timer) window.clearTimeout(timer);
+  });
 })();
