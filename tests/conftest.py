@@ -22,6 +22,18 @@ from tests.aws import MotoServer, moto_server
 from tests.factories import T0
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``pytest -n N --dist loadgroup`` (``make test``), each test file runs on one worker, as with
+    ``loadfile``, so module fixtures are built once; the CDK app's tests share one group, so its session synth
+    (seconds of CPU) happens once."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = Path(str(item.fspath))
+        group = "cdk" if path.parent.name == "infra" else str(path.relative_to(config.rootpath))
+        item.add_marker(pytest.mark.xdist_group(name=group))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)

@@ -90,6 +90,24 @@ def test_provision_then_ready_names_every_aws_store_it_checked(deployment: Deplo
     assert not any(name in ("sqlite", "keyring") for name in checked)  # nothing of the embedded shape
 
 
+def test_prepare_creates_the_first_administrator_of_a_deployment_once(deployment: Deployment, moto: MotoServer) -> None:
+    """No function of a deployment runs serve's first-start preparation: the operator runs ``aws prepare``."""
+    assert deployment.cli("aws", "provision").returncode == 0
+    deployment.extra_env["INVESTAI_LOAD_SAMPLE_MARKET_DATA"] = "false"  # quick: the administrator only
+    first = deployment.cli("aws", "prepare")
+    assert first.returncode == 0, first.stderr
+    assert f"first administrator created: {ADMIN_EMAIL}" in first.stdout
+    prefix = deployment.extra_env["INVESTAI_AWS_RESOURCE_PREFIX"]
+    cognito = moto.client("cognito-idp")
+    (pool,) = [p for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == f"{prefix}-users"]
+    users = cognito.list_users(UserPoolId=pool["Id"])["Users"]
+    assert len(users) == 1
+    again = deployment.cli("aws", "prepare")
+    assert again.returncode == 0, again.stderr
+    assert "already has users" in again.stdout
+    assert len(cognito.list_users(UserPoolId=pool["Id"])["Users"]) == 1
+
+
 def test_the_whole_flow_on_aws_services(deployment: Deployment, server: Server, moto: MotoServer) -> None:
     prefix = deployment.extra_env["INVESTAI_AWS_RESOURCE_PREFIX"]
     admin = Api.admin(server.base_url)  # the first administrator, created in Cognito at start

@@ -3,6 +3,10 @@
 ``provision`` creates every table, the bucket, the queues, the data key, the application secret and the user
 pool from the one definition the CDK app also reads (``adapters/aws/resources.py``); for emulators (moto, with
 ``AWS_ENDPOINT_URL``) and sandbox accounts. Production accounts are deployed by the CDK app.
+
+``prepare`` does, against a deployment, what ``investai serve`` does before it serves — the first administrator
+in the Cognito pool, and the sample market history and documents when the settings ask for them — since no
+function of a deployment runs it: an operator runs it once after the first ``cdk deploy``.
 """
 
 from __future__ import annotations
@@ -32,3 +36,21 @@ def provision() -> None:
     names = report.names
     typer.echo(f"{'queue url':{width}}  {names.queue_url}")
     typer.echo(f"{'user pool':{width}}  {names.user_pool_id} (app client {names.user_pool_client_id})")
+
+
+@aws_app.command("prepare")
+def prepare() -> None:
+    """Prepare a deployment's first start: its first administrator and, if asked, the sample data (run once)."""
+    from investai.cli.common import open_container
+    from investai.cli.service import prepare_first_start
+
+    container = open_container(service=True)
+    email = container.settings.admin_email
+    try:
+        created = prepare_first_start(container)
+    finally:
+        container.close()
+    if created:
+        typer.echo(f"first administrator created: {email} (sign in and choose a new password if one was printed)")
+    else:
+        typer.echo("the deployment already has users: no administrator created")

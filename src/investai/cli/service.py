@@ -27,16 +27,7 @@ def serve(
     from investai.server import create_app
 
     container = open_container(service=True)
-    with container.first_start():
-        ensure_first_administrator(container)
-        if container.settings.load_sample_market_data:
-            report = container.market.ensure_sample_loaded()
-            if report is not None:
-                typer.echo(f"loaded the sample market history: {report.inserted} bars", err=True)
-        if container.settings.load_sample_documents:
-            loaded = container.knowledge.samples.ensure_loaded(container.settings.default_organisation)
-            if loaded:
-                typer.echo(f"loaded {loaded} sample documents; the worker indexes them now", err=True)
+    prepare_first_start(container)
     settings = container.settings.model_copy(update={"serve_with_worker": worker, "serve_with_scheduler": scheduler})
     container.settings = settings
     application = create_app(container, background=True)
@@ -98,9 +89,27 @@ def ready() -> None:
         container.close()
 
 
-def ensure_first_administrator(container: Container) -> None:
+def prepare_first_start(container: Container) -> bool:
+    """What a deployment needs before it serves, done once however many processes start together: the first
+    administrator, and the sample market history and documents when the settings ask for them. True when this
+    call created the administrator."""
+    with container.first_start():
+        created = ensure_first_administrator(container)
+        if container.settings.load_sample_market_data:
+            report = container.market.ensure_sample_loaded()
+            if report is not None:
+                typer.echo(f"loaded the sample market history: {report.inserted} bars", err=True)
+        if container.settings.load_sample_documents:
+            loaded = container.knowledge.samples.ensure_loaded(container.settings.default_organisation)
+            if loaded:
+                typer.echo(f"loaded {loaded} sample documents; the worker indexes them now", err=True)
+    return created
+
+
+def ensure_first_administrator(container: Container) -> bool:
     """On a deployment without users, create the first administrator (``INVESTAI_ADMIN_EMAIL``); without
-    ``INVESTAI_ADMIN_PASSWORD`` its temporary password is printed once. Exits 2 on a password the policy refuses."""
+    ``INVESTAI_ADMIN_PASSWORD`` its temporary password is printed once. Exits 2 on a password the policy refuses.
+    True when it was created now."""
     settings = container.settings
     from investai.domain.errors import DomainError
 
@@ -119,3 +128,4 @@ def ensure_first_administrator(container: Container) -> None:
             f"Temporary password (shown once, change it at first sign-in): {created.temporary_password}\n",
             err=True,
         )
+    return created is not None

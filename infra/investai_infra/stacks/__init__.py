@@ -1,0 +1,1 @@
+"""One module per stack; :mod:`investai_infra.stage` creates and wires them."""
