@@ -68,7 +68,7 @@ def build_stage(app: App, config: StageConfig) -> StageStacks:
         app, config.stack_name("Storage"), config=config, networking=networking, security=security, env=env
     )
     if secondary is not None:
-        storage.add_dependency(secondary, "the replication destination exists before replication is configured")
+        storage.add_stack_dependency(secondary, "the replication destination exists before replication is configured")
     static_site = StaticSite(storage, "StaticSite", config=config, access_logs=storage.access_logs_bucket)
     BackupAndRecovery(storage, "Backup", config=config, key=security.data_key)
     compute = ComputeStack(
