@@ -199,6 +199,12 @@ def job_alarms(config: StageConfig, m: StageMetrics) -> list[AlarmSpec]:
             f"a job failed every attempt and is in {dlq}",
         ),
         AlarmSpec(
+            "schedule-dead-letters",
+            m.queue(config.name("schedule-dlq"), "ApproximateNumberOfMessagesVisible", "Maximum"),
+            t.dead_letters,
+            f"EventBridge could not deliver a scheduled event to the scheduler: see {config.name('schedule-dlq')}",
+        ),
+        AlarmSpec(
             "model-cost",
             m.model_cost(),
             cost,

@@ -182,6 +182,15 @@ def test_queue_alarms(templates, stage):
         Dimensions=dlq,
         Threshold=1,
     )
+    _alarm(
+        templates[stage],
+        stage,
+        "schedule-dead-letters",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": f"{PREFIX[stage]}-schedule-dlq"}],
+        Threshold=1,
+    )
 
 
 @pytest.mark.parametrize("stage", STAGES)
