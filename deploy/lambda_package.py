@@ -10,7 +10,7 @@ The scheduler function ships as a ZIP: the project (installed with ``--no-deps``
 lambda-constraints.txt``. pip resolves for the target, never for this machine: ``--only-binary=:all:``,
 ``--implementation cp``, ``--python-version 3.11`` and one ``--platform`` per manylinux tag a glibc 2.26 system
 can load (pip does not expand ``manylinux_2_28`` to older tags, so every accepted tag is listed). The API and
-processing functions need the whole data stack (about 1 GB unzipped) and ship as container images instead
+processing functions need the whole data stack (758 MB unzipped) and ship as container images instead
 (``deploy/Dockerfile.lambda``); ``--function full --report-only`` measures that set for the record.
 
 The ZIP is deterministic (sorted entries, fixed timestamps and modes) and refused, with a non-zero exit, above
