@@ -114,7 +114,7 @@ def record_delivery(record: Mapping[str, Any]) -> Delivery | None:
 def job_dispatch(container: Container) -> JobDispatch:
     """The queue a container's jobs are delivered through (to defer or keep a delivery); refused on a shape
     whose workers poll the records instead."""
-    dispatch = container._adapters.dispatch
+    dispatch = container.dispatch
     if dispatch is None:
         raise ConfigurationError(f"the {container.shape} shape delivers no jobs through a queue")
     return dispatch

@@ -30,7 +30,7 @@ from investai.ports.identity import (
     TokenStore,
     UserDirectory,
 )
-from investai.ports.jobs import JobRecords
+from investai.ports.jobs import JobDispatch, JobRecords
 from investai.ports.keys import KeyManager
 from investai.ports.knowledge import Embedder, SearchIndex
 from investai.ports.market import MarketDataProvider, TimeSeriesStore
@@ -159,6 +159,11 @@ class Container:
     def jobs_dispatched(self) -> bool:
         """Whether jobs reach workers through a queue (the AWS shape) rather than by polling the records."""
         return self._adapters.dispatch is not None
+
+    @property
+    def dispatch(self) -> JobDispatch | None:
+        """The queue jobs are delivered through (the AWS shape), or ``None`` where workers poll the records."""
+        return self._adapters.dispatch
 
     def worker_pool(self) -> WorkerPool:
         return WorkerPool([self.worker(name=f"worker-{index}") for index in range(self.settings.worker_concurrency)])
