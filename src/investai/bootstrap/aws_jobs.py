@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from investai.bootstrap.jobs import job_ttl, retry_policy
 from investai.config import ConfigurationError, Settings
 from investai.domain.errors import NotFound
-from investai.jobs.schedule import Schedule, schedules
+from investai.jobs.schedule import Schedule, shape_schedules
 from investai.ports.clock import Clock
 from investai.ports.jobs import Delivery, JobDispatch, JobRecords
 
@@ -91,15 +91,8 @@ def aws_schedules(settings: Settings) -> list[Schedule]:
     """The recurring jobs of the AWS shape — what :meth:`Container.schedules` answers there, without building
     the container: S3 lifecycle rules move documents between tiers and AWS takes the backups (so neither is
     scheduled), SQS delivers jobs (so lost deliveries are sent again), and the Parquet bar history is compacted."""
-    return schedules(
-        maintenance_cron=settings.maintenance_cron,
-        lifecycle_cron="",
-        market_retention_cron=settings.market_retention_cron,
-        market_refresh_cron=settings.market_refresh_cron,
-        ideas_expiry_cron=settings.ideas_expiry_cron,
-        backup_cron=None,
-        redelivery_cron=settings.job_redelivery_cron,
-        market_compaction_cron=settings.market_compaction_cron,
+    return shape_schedules(
+        settings, tiers_moved_by_store=True, backups_taken=False, jobs_dispatched=True, history_compactable=True
     )
 
 

@@ -14,7 +14,7 @@ from investai.agents.router import ModelRouter
 from investai.bootstrap.adapters import Adapters
 from investai.config import ConfigurationError, Settings
 from investai.domain.errors import Unsupported
-from investai.jobs.schedule import Schedule, schedules
+from investai.jobs.schedule import Schedule, shape_schedules
 from investai.jobs.worker import JobHandler, Worker, WorkerPool
 from investai.observability.metrics import Metrics
 from investai.ports.audit import AuditLog
@@ -188,16 +188,12 @@ class Container:
         """The recurring jobs this deployment's settings ask for: backups only where the shape takes them,
         document tiers only where the object store does not move them itself, redelivery of jobs only where a
         queue delivers them."""
-        settings = self.settings
-        return schedules(
-            maintenance_cron=settings.maintenance_cron,
-            lifecycle_cron="" if self.objects.tiers_managed_by_lifecycle else settings.document_lifecycle_cron,
-            market_retention_cron=settings.market_retention_cron,
-            market_refresh_cron=settings.market_refresh_cron,
-            ideas_expiry_cron=settings.ideas_expiry_cron,
-            backup_cron=settings.backup_cron if self.backups is not None else None,
-            redelivery_cron=settings.job_redelivery_cron if self.jobs_dispatched else None,
-            market_compaction_cron=settings.market_compaction_cron if self.market.compactable else None,
+        return shape_schedules(
+            self.settings,
+            tiers_moved_by_store=self.objects.tiers_managed_by_lifecycle,
+            backups_taken=self.backups is not None,
+            jobs_dispatched=self.jobs_dispatched,
+            history_compactable=self.market.compactable,
         )
 
     @contextmanager

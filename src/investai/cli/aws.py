@@ -46,10 +46,8 @@ def prepare() -> None:
 
     container = open_container(service=True)
     email = container.settings.admin_email
-    try:
-        created = prepare_first_start(container)
-    finally:
-        container.close()
+    created = prepare_first_start(container)  # on a refused password it has closed the container and exits 2
+    container.close()
     if created:
         typer.echo(f"first administrator created: {email} (sign in and choose a new password if one was printed)")
     else:

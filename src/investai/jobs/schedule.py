@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from investai.config import Settings
 from investai.domain.schedules import DAILY, EVERY_MINUTE, Schedule
 from investai.jobs.kinds import (
     BACKUP,
@@ -23,7 +24,7 @@ from investai.jobs.kinds import (
 )
 from investai.ports.jobs import JobRecords
 
-__all__ = ["Schedule", "enqueue_scheduled", "schedules"]
+__all__ = ["Schedule", "enqueue_scheduled", "schedules", "shape_schedules"]
 
 
 def schedules(
@@ -49,6 +50,29 @@ def schedules(
         ("market-compaction", market_compaction_cron or "", MARKET_COMPACTION, DAILY),
     ]
     return [Schedule(name, cron, kind, dedupe) for name, cron, kind, dedupe in listed if cron.strip()]
+
+
+def shape_schedules(
+    settings: Settings,
+    *,
+    tiers_moved_by_store: bool,
+    backups_taken: bool,
+    jobs_dispatched: bool,
+    history_compactable: bool,
+) -> list[Schedule]:
+    """The schedules ``settings`` ask for, less what the deployment's shape does without a job: document tiers
+    where the object store's lifecycle rules move them, backups where the shape takes none itself, redelivery
+    where no queue delivers jobs, compaction where the bar history is not compactable."""
+    return schedules(
+        maintenance_cron=settings.maintenance_cron,
+        lifecycle_cron="" if tiers_moved_by_store else settings.document_lifecycle_cron,
+        market_retention_cron=settings.market_retention_cron,
+        market_refresh_cron=settings.market_refresh_cron,
+        ideas_expiry_cron=settings.ideas_expiry_cron,
+        backup_cron=settings.backup_cron if backups_taken else None,
+        redelivery_cron=settings.job_redelivery_cron if jobs_dispatched else None,
+        market_compaction_cron=settings.market_compaction_cron if history_compactable else None,
+    )
 
 
 def enqueue_scheduled(records: JobRecords, schedule: Schedule, at: datetime) -> None:
