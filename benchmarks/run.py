@@ -160,6 +160,7 @@ def main() -> None:
     previous = RESULTS.read_text() if RESULTS.is_file() else None  # report() rewrites the file from the top
     report(rows, figures, prices, quant, generation)
     dr.write_section(dr.measure(3), RESULTS)
+    knowledge.write_retrieval_section(knowledge.retrieval(), RESULTS)
     aws_shape.write_section(aws, RESULTS, previous)  # keeps the section's hand-measured command timings
 
 

@@ -306,7 +306,9 @@ class Settings(BaseSettings):
         default="sigv4", description="sigv4: sign requests with the AWS credentials (a managed domain)"
     )
     opensearch_hybrid_weights: tuple[float, float] = Field(
-        default=(0.3, 0.7), description="keyword and semantic weights of the hybrid search pipeline"
+        default=(0.1, 0.9),
+        description="keyword and semantic weights of the hybrid search pipeline (the convex combination's alpha "
+        "and 1 - alpha, chosen on the labelled retrieval sets)",
     )
     quotes_backend: QuotesBackend = Field(
         default=QuotesBackend.DYNAMODB,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import sqlite3
 import threading
 import time
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from investai.adapters.local.sqlite_records import (
     SqliteUserRepository,
 )
 from investai.domain.common import epoch_ms
-from investai.domain.documents import DocumentStatus
+from investai.domain.documents import Document, DocumentStatus
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
@@ -752,6 +753,40 @@ def test_document_lists_follow_updates(documents: DocumentRepository) -> None:
     assert documents.list_by_owner("user_1")[0].title == "Touched"
 
 
+PUBLISHED = datetime(2022, 11, 14, tzinfo=UTC)
+
+
+def published_document(published_at: datetime = PUBLISHED) -> Document:
+    document = make_document()
+    version = document.current.model_copy(update={"published_at": published_at})
+    return document.model_copy(update={"versions": [version]})
+
+
+def test_document_versions_keep_their_publication_dates(documents: DocumentRepository) -> None:
+    document = published_document()
+    documents.add(document)
+    stored = documents.get(document.id)
+    assert stored.current.published_at == PUBLISHED
+    assert stored.current.uploaded_at == T0
+    redated = document.current.model_copy(update={"published_at": PUBLISHED - DAY_DELTA})
+    second = redated.model_copy(update={"version": 2, "published_at": T0})
+    changed = document.model_copy(
+        update={"versions": [redated, second], "current_version": 2, "updated_at": T0 + timedelta(minutes=1)}
+    )
+    documents.update(changed, expected_updated_at=document.updated_at)
+    assert [v.published_at for v in documents.get(document.id).versions] == [PUBLISHED - DAY_DELTA, T0]
+    assert documents.list_by_owner("user_1")[0] == changed
+    assert documents.list_by_organisation("org_1")[0] == changed
+
+
+def without_publication_dates(document: Document) -> str:
+    """``document`` as stored before versions had publication dates."""
+    body = json.loads(document.model_dump_json())
+    for version in body["versions"]:
+        del version["published_at"]
+    return json.dumps(body)
+
+
 # -- feedback -----------------------------------------------------------------------------------------
 
 
@@ -904,6 +939,34 @@ def test_profiles_stored_before_revisions_existed_start_their_history_at_the_upg
         upgraded.close()
 
 
+def test_documents_stored_before_publication_dates_read_as_published_at_upload(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    document = make_document()
+    with sqlite_repositories(tmp_path, clock) as repos:
+        repos.documents.add(document)
+        raw = sqlite3.connect(tmp_path / "investai.db")
+        try:
+            with raw:
+                raw.execute(
+                    "UPDATE documents SET body = ? WHERE id = ?", (without_publication_dates(document), document.id)
+                )
+        finally:
+            raw.close()
+        legacy = repos.documents.get(document.id)
+        assert legacy.current.published_at == legacy.current.uploaded_at == T0
+        assert legacy == document
+        assert repos.documents.list_by_owner("user_1") == [document]
+        redated = legacy.model_copy(
+            update={
+                "versions": [legacy.current.model_copy(update={"published_at": PUBLISHED})],
+                "updated_at": T0 + DAY_DELTA,
+            }
+        )
+        repos.documents.update(redated, expected_updated_at=legacy.updated_at)  # written back with its date
+        assert repos.documents.get(document.id).current.published_at == PUBLISHED
+
+
 # -- DynamoDB specifics -------------------------------------------------------------------------------
 
 
@@ -1051,6 +1114,25 @@ def test_dynamodb_an_erasure_cut_short_before_its_head_still_hides_the_profile(d
     assert profiles.as_of(user.id, epoch_ms(T0 + DAY_DELTA) + 1) == again  # after the named newest
     profiles.delete(user.id)
     assert dynamo.partition("profiles", userId=user.id) == []
+
+
+def test_dynamodb_documents_stored_before_publication_dates_read_as_published_at_upload(dynamo: Dynamo) -> None:
+    documents = dynamo.repositories.documents
+    document = make_document()
+    documents.add(document)
+    dynamo.client.update_item(
+        TableName=dynamo.names.table("documents"),
+        Key={"id": {"S": document.id}},
+        UpdateExpression="SET #b = :b",
+        ExpressionAttributeNames={"#b": "body"},
+        ExpressionAttributeValues={":b": {"S": without_publication_dates(document)}},
+    )
+    (item,) = dynamo.partition("documents", id=document.id)
+    assert "published_at" not in item["body"]["S"]
+    legacy = documents.get(document.id)
+    assert legacy.current.published_at == legacy.current.uploaded_at == T0
+    assert legacy == document
+    assert documents.list_by_owner("user_1") == [document]
 
 
 def test_dynamodb_adapters_check_their_tables(dynamo: Dynamo) -> None:

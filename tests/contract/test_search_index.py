@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from investai.adapters.local import lancedb_index
-from investai.adapters.local.lancedb_index import RRF_K, LanceDbSearchIndex
+from investai.adapters.local.lancedb_index import LanceDbSearchIndex, fuse
 from investai.domain.documents import DocumentType, Visibility
 from investai.domain.knowledge import AccessScope, Chunk, ChunkKind, SearchFilters, SearchHit, SearchMode
-from investai.ports.knowledge import SearchIndex
+from investai.ports.knowledge import KEYWORD_WEIGHT, MIN_HITS, SearchIndex
 from tests.contract.knowledge_fixtures import ALICE, BOB, DIMENSION, MALLORY, ORG, HashingEmbedder, make_chunk
 from tests.factories import T0
 
@@ -130,11 +130,7 @@ ADAPTERS: dict[str, Callable[[Path, list[SearchIndex]], IndexHarness]] = {
 NEEDS_MOTO = {"lancedb-s3"}
 if OPENSEARCH_URL:
     ADAPTERS["opensearch"] = _opensearch_adapter
-KNOWN_DIFFERENCES = {
-    ("opensearch", "test_hybrid_search_fuses_ranks_and_keeps_both_components"): (
-        "OpenSearch fuses by its normalization-processor (min-max, weighted arithmetic mean), not reciprocal rank"
-    ),
-}
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 """(adapter, test) pairs expected to fail, and why (strict: remove the entry once the test passes)."""
 
 
@@ -321,10 +317,10 @@ def test_semantic_search_orders_by_cosine_similarity(index: SearchIndex) -> None
     assert all(h.keyword_score is None and h.keyword_rank is None for h in hits)
 
 
-def test_hybrid_search_fuses_ranks_and_keeps_both_components(index: SearchIndex) -> None:
+def test_hybrid_search_fuses_normalised_scores_and_keeps_both_components(index: SearchIndex) -> None:
     put(
         index,
-        make_chunk("lithium supply contracts", ordinal=0),  # both lists
+        make_chunk("lithium supply contracts", ordinal=0),  # both lists, first in each
         make_chunk("battery makers", ordinal=1),  # no query word: found by the vector search alone
         make_chunk("cobalt mines", ordinal=2),
     )
@@ -333,16 +329,15 @@ def test_hybrid_search_fuses_ranks_and_keeps_both_components(index: SearchIndex)
 
     assert hits[0].chunk.id == "doc_a:v1:0"
     top = hits[0]
-    assert top.keyword_rank == 1
-    assert top.semantic_rank == 1
+    assert (top.keyword_rank, top.semantic_rank) == (1, 1)
     assert top.keyword_score is not None
     assert top.semantic_score is not None
-    assert top.score == pytest.approx(2 / (RRF_K + 1))
+    assert top.score == pytest.approx(1.0)  # the best of both halves: alpha * 1 + (1 - alpha) * 1
     for hit in hits[1:]:
         assert hit.keyword_rank is None
         assert hit.keyword_score is None
         assert hit.semantic_rank is not None
-        assert hit.score == pytest.approx(1 / (RRF_K + hit.semantic_rank))
+        assert 0.0 <= hit.score <= 1 - KEYWORD_WEIGHT + 1e-6  # nothing from the keyword half
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
@@ -365,6 +360,53 @@ def test_limit_caps_the_results(index: SearchIndex) -> None:
 
     for mode in ALL_MODES:
         assert len(search(index, "growth", mode, limit=3)) == 3
+        assert len(search(index, "growth", mode, limit=20)) == 8  # all equally relevant: all of them
+
+
+# --- the relevance floor ------------------------------------------------------------------------------------
+
+LITHIUM = ["lithium supply contracts signed", "lithium supply deficit widens", "lithium supply chain risks"]
+UNRELATED = [
+    "bank deposits grew modestly",
+    "oil majors cut capex",
+    "pharma patent cliff looms",
+    "retail footfall weakened",
+    "cloud revenue accelerated",
+    "airline fares rose sharply",
+    "insurers raised premiums",
+    "steelmakers idle furnaces",
+    "brewers face barley costs",
+    "railways haul more grain",
+    "semiconductor inventories normalised",
+    "utilities hedge power prices",
+]
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_a_search_returns_the_relevant_chunks_not_limit_many(index: SearchIndex, mode: SearchMode) -> None:
+    """Three chunks answer the query and twelve share nothing with it: a search with room for ten returns the
+    three, not three and seven fillers."""
+    relevant = [make_chunk(text, document_id=f"lithium_{n}") for n, text in enumerate(LITHIUM)]
+    filler = [make_chunk(text, document_id=f"other_{n}") for n, text in enumerate(UNRELATED)]
+    put(index, *relevant, *filler)
+
+    hits = search(index, "lithium supply", mode, limit=10)
+
+    assert {hit.chunk.id for hit in hits} == {chunk.id for chunk in relevant}
+
+
+def test_the_best_hits_are_returned_however_weak_the_rest(index: SearchIndex) -> None:
+    """One chunk matches the query exactly and five share one word of five with it: far below the floor, but
+    the best few hits are always shown, so a search never stops at a single confident hit."""
+    exact = make_chunk("alpha beta gamma delta epsilon", document_id="exact")
+    weak = [make_chunk(f"alpha zeta{n} eta{n} theta{n} iota{n}", document_id=f"weak_{n}") for n in range(5)]
+    put(index, exact, *weak)
+
+    hits = search(index, "alpha beta gamma delta epsilon", SearchMode.SEMANTIC, limit=10)
+
+    assert len(hits) == MIN_HITS
+    assert hits[0].chunk.id == exact.id
+    assert {hit.chunk.id for hit in hits[1:]} <= {chunk.id for chunk in weak}
 
 
 # --- access -----------------------------------------------------------------------------------------------------
@@ -607,9 +649,7 @@ def test_lancedb_builds_an_ann_index_past_the_threshold_and_keeps_filtering(
     for n in range(0, 400, 20):
         vector = [float(x) for x in stored[n] + 0.5 * rng.normal(size=DIMENSION).astype(np.float32) / DIMENSION**0.5]
         for name, filters in (("scope", SearchFilters()), ("narrow", narrow)):
-            approximate = index.search(
-                query="", vector=vector, mode=SearchMode.SEMANTIC, scope=ALICE, filters=filters, limit=10
-            )
+            approximate = index.search_approximate_vectors(vector, ALICE, 10, filters)
             exact = index.search_exact_vectors(vector, ALICE, 10, filters)
             assert len(approximate) == 10
             assert all(h.chunk.owner_id == ALICE.user_id for h in approximate + exact)
@@ -621,10 +661,12 @@ def test_lancedb_builds_an_ann_index_past_the_threshold_and_keeps_filtering(
 def test_lancedb_probes_every_partition_when_a_narrow_filter_leaves_too_few(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One probed partition holds a handful of one document's 50 chunks: the query runs again over all."""
+    """One probed partition holds a handful of one document's 50 chunks: the query runs again over all. (No
+    relevance floor: random vectors are all about as far from the query, and the test counts what it found.)"""
     monkeypatch.setattr(lancedb_index, "ROWS_PER_PARTITION", 10)
     monkeypatch.setattr(lancedb_index, "ANN_NPROBES", 1)
-    index = LanceDbSearchIndex(path=tmp_path / "ann", dimension=DIMENSION, ann_threshold=300)
+    no_floor = dict.fromkeys(SearchMode, 0.0)
+    index = LanceDbSearchIndex(path=tmp_path / "ann", dimension=DIMENSION, ann_threshold=300, floors=no_floor)
     rng = np.random.default_rng(3)
     stored = rng.normal(size=(400, DIMENSION)).astype(np.float32)
     stored /= np.linalg.norm(stored, axis=1, keepdims=True)
@@ -640,6 +682,41 @@ def test_lancedb_probes_every_partition_when_a_narrow_filter_leaves_too_few(
             assert len(hits) == 10
             assert {hit.chunk.document_id for hit in hits} == {"d5"}
     index.close()
+
+
+def test_lancedb_fuse_is_a_convex_combination_of_normalised_scores() -> None:
+    """BM25 min-max normalised over its list, cosine from -1 to the list's best, weighted alpha and 1 - alpha."""
+    keyword = [("a", 9.0), ("b", 5.0), ("c", 1.0)]
+    semantic = [("b", 0.6), ("d", 0.2), ("a", -0.2)]
+
+    fused = fuse(keyword, semantic, 10, keyword_weight=0.25)
+
+    assert [entry["id"] for entry in fused] == ["b", "a", "d", "c"]
+    assert [entry["score"] for entry in fused] == pytest.approx(
+        [0.25 * 0.5 + 0.75 * 1.0, 0.25 * 1.0 + 0.75 * 0.8 / 1.6, 0.75 * 1.2 / 1.6, 0.0]
+    )
+    assert fused[0] | {"score": 0} == {
+        "id": "b",
+        "score": 0,
+        "keyword_score": 5.0,
+        "keyword_rank": 2,
+        "semantic_score": 0.6,
+        "semantic_rank": 1,
+    }
+    assert ("keyword_rank" in fused[2], fused[3].get("semantic_rank")) == (False, None)
+    assert [entry["id"] for entry in fuse(keyword, semantic, 2, keyword_weight=0.25)] == ["b", "a"]
+    assert fuse([], [], 5) == []
+    assert [entry["score"] for entry in fuse([("x", 3.0), ("y", 3.0)], [], 5, keyword_weight=1.0)] == [1.0, 1.0]
+
+
+def test_lancedb_fuse_lets_a_sure_semantic_hit_beat_a_keyword_hit_that_meaning_ranks_lower() -> None:
+    """Reciprocal-rank fusion put a chunk first in the keyword list and fifth by meaning (a footer sharing one
+    word with the question) above the chunk first by meaning that the keyword search missed: it counts
+    positions only. Scores count how far apart the two are."""
+    keyword = [("footer", 2.1), ("other", 1.9), ("more", 0.4)]
+    semantic = [("answer", 0.6), ("b", 0.4), ("c", 0.35), ("d", 0.3), ("footer", 0.2)]
+
+    assert fuse(keyword, semantic, 3)[0]["id"] == "answer"
 
 
 def test_lancedb_migrates_a_table_written_without_access_tokens(tmp_path: Path) -> None:

@@ -129,7 +129,8 @@ def test_the_whole_flow_on_aws_services(deployment: Deployment, server: Server, 
         "POST",
         "/api/v1/documents",
         files={"file": ("desk-note.pdf", io.BytesIO(make_pdf([NOTE], title="Desk note")))},
-        data={"title": "Desk note"},
+        # published within the sample price history, so that research as of its last date can read it
+        data={"title": "Desk note", "published_at": "2022-12-01"},
     )
     assert uploaded.status_code == 201, uploaded.text
     document = uploaded.json()

@@ -29,6 +29,9 @@ from tests.document_files import make_pdf
 from tests.factories import make_idea
 
 NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
+PUBLISHED = "2022-11-01"
+"""The notes' publication date: within the sample market history, which ends more than a week before NOW, so
+ideas requested without an as-of date are generated as of its last day and read notes published by then."""
 ORG = "org_1"
 MARKER = "Zanzibar lattice covenant"
 RATING = "underweight"
@@ -90,7 +93,7 @@ def upload(client: TestClient, account: Account, text: str, **form: Any) -> str:
         "/api/v1/documents",
         headers=account.headers,
         files={"file": ("desk-note.pdf", io.BytesIO(make_pdf([text])))},
-        data={"title": "Desk note", **form},
+        data={"title": "Desk note", "published_at": PUBLISHED, **form},
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])

@@ -142,14 +142,23 @@ def test_a_request_runs_streams_progress_and_every_citation_resolves(
             citation = evidence["citation"]
             if citation["kind"] == "document":
                 documents_cited += 1
+                assert "<mark>" not in evidence["claim"]
+                assert not re.search(r"&(#x?[0-9a-fA-F]+|amp|lt|gt|quot);", evidence["claim"])
+                if citation["chunk_id"] is None:  # a fundamentals row: the table and row are named
+                    assert citation["table"], citation
+                    assert citation["row"] is not None, citation
+                    continue
                 chunk = client.get(f"/api/v1/knowledge/chunks/{citation['chunk_id']}", headers=analyst.headers)
                 assert chunk.status_code == 200, citation
                 assert chunk.json()["document_id"] == citation["document_id"]
                 assert chunk.json()["page"] == citation["page"]
-                # the claim is the passage's own text: no search highlighting, no HTML escaping
-                assert "<mark>" not in evidence["claim"]
-                assert not re.search(r"&(#x?[0-9a-fA-F]+|amp|lt|gt|quot);", evidence["claim"])
-                assert evidence["claim"].strip("…").strip()[:60] in chunk.json()["text"]
+                # the quote is the passage's own words: each part is in the chunk's text (whitespace aside)
+                text = " ".join(chunk.json()["text"].split())
+                if citation["row"] is not None:
+                    assert citation["table"], citation
+                elif evidence["quote"]:
+                    for part in evidence["quote"].split(" … "):
+                        assert " ".join(part.split())[:60] in text, (part, citation)
             else:
                 bars = client.get(
                     f"/api/v1/market/{citation['symbol']}/bars",

@@ -74,7 +74,7 @@ def test_the_list_shows_readable_documents_and_the_upload_form(web: Callable[...
     assert "<h1>Documents</h1>" in page
     assert "Fundamentals of the sample universe (CSV)" in page  # shared with the organisation by the library
     assert 'class="badge status-indexed"' in page
-    assert "another user" in page
+    assert '<td class="owner">Research library (sample documents)</td>' in page  # its owner, by name
     for label in ("File", "Title", "Visibility", "Tags", "Allowed roles"):
         assert f">{label}</label>" in page
     assert 'id="upload-file" name="file" type="file" accept=".pdf,.csv,.xlsx,.json"' in page

@@ -53,7 +53,7 @@ def generated(sample_container: Container, tmp_path_factory: pytest.TempPathFact
         CallContext(),
         content=Path(path).read_bytes(),
         filename=path.name,
-        metadata=DocumentMetadata(title="Desk note"),
+        metadata=DocumentMetadata(title="Desk note", published_at="2022-12-01"),  # within the sample history
     )
     drain(sample_container)
     body = {"tickers": ["PG", "JNJ"], "max_ideas": 2, "min_confidence": 0, "risk_tolerance": "very_aggressive"}

@@ -19,7 +19,7 @@ from investai.domain.users import Role
 from investai.services.market import parse_as_of
 from investai.web.links import market_citation_href
 from investai.web.rendering import _num, _pct
-from investai.web.routes.market import RISK_ROWS
+from investai.web.routes.market import POSITIVE_LOSSES, RISK_ROWS
 from tests.web.conftest import WebUser
 
 LAST_BAR = "2022-12-28"
@@ -42,7 +42,13 @@ def risk_cells(html: str) -> dict[str, str]:
 
 
 def expected_cells(figures: dict[str, Any]) -> dict[str, str]:
-    return {key: (_pct(figures[key], 2) if kind == "pct" else _num(figures[key])) for key, _label, kind in RISK_ROWS}
+    """The service's figures as the page shows them: every loss (VaR, CVaR, drawdown) as a negative return."""
+
+    def shown(key: str) -> Any:
+        value = figures[key]
+        return -value if key in POSITIVE_LOSSES and value is not None else value
+
+    return {key: (_pct(shown(key), 2) if kind == "pct" else _num(shown(key))) for key, _label, kind in RISK_ROWS}
 
 
 def test_the_default_page_shows_the_first_symbol_over_the_last_year(
@@ -97,6 +103,8 @@ def test_the_risk_table_equals_the_analytics_service(web: Callable[..., WebUser]
         assert f'<th scope="row">{label}</th>' in html
     assert figures["max_drawdown"] < 0
     assert risk_cells(html)["max_drawdown"].startswith("-")
+    assert figures["var_95"] > 0  # the service states VaR as a positive loss; the page as a negative return
+    assert risk_cells(html)["var_95"].startswith("-")
 
 
 def test_a_market_citation_opens_exactly_its_range(web: Callable[..., WebUser], sample_container: Container) -> None:

@@ -32,7 +32,7 @@ from investai.domain.idea_parts import ModelUse, QuantitativeCommentary
 from investai.domain.llm import TaskKind
 
 if TYPE_CHECKING:
-    from investai.agents.analysis import CandidateAnalysis
+    from investai.agents.findings import CandidateAnalysis
 
 COMMENTARY_STEP = "analysis.commentary"
 TREND_KEY = "trend"

@@ -1,10 +1,15 @@
 """The compliance agent: rules first, then (where a model is configured) a review that can only add issues.
 
 Rules: the firm's restricted list and the request's exclusions (critical), suitability of the idea's risk
-level for the requester's risk tolerance (high one level over, critical two or more), position and sector
-concentration, liquidity (days to exit at a share of average volume), ESG screens where data exists (the
-symbol master's industry) and the required disclosures. Any critical issue blocks the idea
-(``non_compliant``); high or medium issues send it to a compliance officer (``needs_review``).
+level for the requester's risk tolerance (high one level over, critical two or more), concentration checked
+on the book (the holdings, the ideas already accepted for this request and this one: the position's weight
+with any holding of the same symbol, the sector's share, the gross exposure), liquidity (days to exit at a
+share of average volume), the freshness of the prices, ESG screens where data exists (the symbol master's
+industry) and the required disclosures (limits in :mod:`investai.agents.policy`). A rule that could not be
+evaluated is recorded as *not computed*, never as passed. A critical issue withholds the idea
+(``non_compliant``), except stale prices: that critical issue keeps the idea in review and blocks its
+approval until a compliance officer records an override with a reason. High or medium issues send it to a
+compliance officer (``needs_review``).
 
 The fast model may raise further concerns; its answer is parsed as a list of issues and merged in, capped at
 ``high``. It can never remove an issue, lower a severity or mark anything compliant, so no text in a
@@ -14,10 +19,12 @@ document or a prompt can talk an idea through compliance.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from investai.agents.analysis import MAX_WEIGHT, STALE_DAYS, CandidateAnalysis
 from investai.agents.context import RunContext
+from investai.agents.findings import CandidateAnalysis
+from investai.agents.policy import BOOK_LIMIT, MAX_RISK_LEVEL, MAX_WEIGHT, SECTOR_CAP, STALE_DAYS, esg_excluded
 from investai.agents.prompts import UNTRUSTED_RULE, PromptTemplate, quote_untrusted
 from investai.domain.agents import AgentName, MessageType
 from investai.domain.citations import DocumentSource
@@ -27,21 +34,11 @@ from investai.domain.idea_parts import (
     ComplianceIssue,
     ComplianceState,
     ComplianceStatus,
-    RiskLevel,
     Severity,
 )
 from investai.domain.llm import TaskKind
 from investai.domain.users import EsgPreference, RiskTolerance
 
-MAX_RISK_LEVEL = {
-    RiskTolerance.VERY_CONSERVATIVE: RiskLevel.LOW,
-    RiskTolerance.CONSERVATIVE: RiskLevel.MODERATE,
-    RiskTolerance.MODERATE: RiskLevel.HIGH,
-    RiskTolerance.AGGRESSIVE: RiskLevel.VERY_HIGH,
-    RiskTolerance.VERY_AGGRESSIVE: RiskLevel.VERY_HIGH,
-}
-SECTOR_CAP = 0.35
-ESG_EXCLUDED_INDUSTRIES = ("tobacco", "aerospace & defense", "casinos & gaming", "coal & consumable fuels")
 STANDARD_DISCLOSURES = (
     "This idea is research for professional investors, not a personal recommendation or an offer to deal.",
     "Past performance is not a reliable indicator of future results; the scenarios are simulations, not forecasts.",
@@ -81,6 +78,44 @@ REVIEW_TEMPLATE = PromptTemplate(
 )
 
 
+@dataclass
+class Findings:
+    """The checks and issues of one review, as the rules record them."""
+
+    checks: list[ComplianceCheck] = field(default_factory=list)
+    issues: list[ComplianceIssue] = field(default_factory=list)
+
+    def rule(
+        self, name: str, passed: bool, detail: str, severity: Severity | None = None, *, overridable: bool = False
+    ) -> None:
+        """A rule's result; a failed rule with a severity is also an issue."""
+        self.checks.append(ComplianceCheck(name=name, passed=passed, detail=detail))
+        if not passed and severity is not None:
+            self.issues.append(ComplianceIssue(rule=name, severity=severity, message=detail, overridable=overridable))
+
+    def not_computed(self, name: str, detail: str) -> None:
+        """A rule that had nothing to evaluate: recorded as such (never as passed) with an information issue."""
+        self.checks.append(ComplianceCheck(name=name, passed=False, computed=False, detail=detail))
+        self.issues.append(ComplianceIssue(rule=name, severity=Severity.INFO, message=f"not computed: {detail}"))
+
+    def state(self) -> ComplianceState:
+        critical = [issue for issue in self.issues if issue.severity is Severity.CRITICAL]
+        if any(not issue.overridable for issue in critical):
+            return ComplianceState.NON_COMPLIANT
+        if critical or any(issue.severity in (Severity.HIGH, Severity.MEDIUM) for issue in self.issues):
+            return ComplianceState.NEEDS_REVIEW
+        return ComplianceState.COMPLIANT
+
+
+@dataclass(frozen=True)
+class Book:
+    """What the idea joins: the request's holdings and the ideas already accepted for it."""
+
+    held: dict[str, float]
+    accepted: Sequence[tuple[str, str | None, float]]
+    sector_of: Callable[[str], str | None]
+
+
 class ComplianceAgent:
     name = AgentName.COMPLIANCE
 
@@ -100,118 +135,148 @@ class ComplianceAgent:
         sector_of: Callable[[str], str | None],
         offline_narrative: bool,
         summary_sources: Sequence[DocumentSource] = (),
+        accepted: Sequence[tuple[str, str | None, float]] = (),
     ) -> ComplianceStatus:
         """The rules' and the review model's verdict. ``summary_sources`` are the documents behind the research
-        summary the model reads: the response message names them when the model raised an issue."""
+        summary the model reads: the response message names them when the model raised an issue. ``accepted``
+        are the ideas already accepted for this request (symbol, sector, weight), which join the holdings in the
+        book the concentration rules check."""
         request = ctx.request
-        symbol = analysis.symbol
-        checks: list[ComplianceCheck] = []
-        issues: list[ComplianceIssue] = []
-
-        def rule(name_: str, passed: bool, detail: str, severity: Severity | None = None) -> None:
-            checks.append(ComplianceCheck(name=name_, passed=passed, detail=detail))
-            if not passed and severity is not None:
-                issues.append(ComplianceIssue(rule=name_, severity=severity, message=detail))
-
-        rule(
-            "restricted_list",
-            symbol not in self._restricted,
-            f"{symbol} is on the firm's restricted list" if symbol in self._restricted else "not restricted",
-            Severity.CRITICAL,
-        )
-        excluded = symbol in request.exclusions
-        rule(
-            "exclusions",
-            not excluded,
-            f"{symbol} is excluded by the request" if excluded else "not excluded",
-            Severity.CRITICAL,
-        )
-        limit = MAX_RISK_LEVEL[request.risk_tolerance]
-        over = analysis.risk_level.rank - limit.rank
-        rule(
-            "suitability",
-            over <= 0,
-            f"{analysis.risk_level.value} risk for a {request.risk_tolerance.value} profile (at most {limit.value})",
-            Severity.CRITICAL if over >= 2 else Severity.HIGH,
-        )
-        weight = analysis.sizing.get("weight") or 0.0
-        cap = MAX_WEIGHT[request.risk_tolerance]
-        rule(
-            "position_concentration",
-            weight <= cap + 1e-12,
-            f"weight {weight:.4f} against a cap of {cap:.2f}",
-            Severity.HIGH,
-        )
-        held = {holding.symbol: holding.weight for holding in request.holdings}
-        sector_weight = weight + sum(w for s, w in held.items() if sector and sector_of(s) == sector)
-        rule(
-            "sector_concentration",
-            sector is None or sector_weight <= SECTOR_CAP,
-            f"{sector or 'unknown sector'} would be {sector_weight:.2%} of the book (cap {SECTOR_CAP:.0%})",
-            Severity.MEDIUM,
-        )
-        days = analysis.metrics.get("liquidity_days")
-        if days is None:
-            rule("liquidity", True, "no volume data or no amount: days to liquidate not computed")
-            issues.append(
-                ComplianceIssue(
-                    rule="liquidity",
-                    severity=Severity.INFO,
-                    message="days to liquidate could not be computed (no volume or amount)",
-                )
-            )
-        else:
-            rule(
-                "liquidity",
-                days <= self._max_liquidity_days,
-                f"{days:.1f} days to exit at 10% of average volume (limit {self._max_liquidity_days:g})",
-                Severity.HIGH,
-            )
-        age = analysis.data_age_days
-        rule(
-            "data_freshness",
-            age <= STALE_DAYS,
-            f"latest price {analysis.end.isoformat()}, {age} days before the as-of moment (limit {STALE_DAYS})",
-            Severity.MEDIUM,
-        )
-        self._esg(request.esg, industry, rule, issues)
-        disclosures = list(STANDARD_DISCLOSURES)
-        disclosures.append(f"Figures use market data available as of {ctx.as_of.isoformat()}.")
+        found = Findings()
+        book = Book({h.symbol: h.weight for h in request.holdings}, accepted, sector_of)
+        self._listing(found, analysis.symbol, request.exclusions)
+        self._suitability(found, analysis, request.risk_tolerance)
+        self._concentration(found, analysis, sector, request.risk_tolerance, book)
+        self._liquidity(found, analysis)
+        self._freshness(found, analysis)
+        self._esg(found, request.esg, industry)
+        disclosures = [*STANDARD_DISCLOSURES, f"Figures use market data available as of {ctx.as_of.isoformat()}."]
         if offline_narrative:
             disclosures.append("Narrative text was produced from templates by code; no language model wrote it.")
-        issues.extend(self._model_review(ctx, analysis, name, sector, weight, checks, summary))
-        if any(issue.severity is Severity.CRITICAL for issue in issues):
-            state = ComplianceState.NON_COMPLIANT
-        elif any(issue.severity in (Severity.HIGH, Severity.MEDIUM) for issue in issues):
-            state = ComplianceState.NEEDS_REVIEW
-        else:
-            state = ComplianceState.COMPLIANT
+        weight = float(analysis.sizing.get("weight") or 0.0)
+        found.issues.extend(self._model_review(ctx, analysis, name, sector, weight, found.checks, summary))
+        state = found.state()
         status = ComplianceStatus(
-            state=state, checks=checks, issues=issues, disclosures=disclosures, checked_at=ctx.clock.now()
+            state=state, checks=found.checks, issues=found.issues, disclosures=disclosures, checked_at=ctx.clock.now()
         )
-        from_model = any(issue.rule == MODEL_REVIEW_RULE for issue in issues)
+        from_model = any(issue.rule == MODEL_REVIEW_RULE for issue in found.issues)
         ctx.message(
             AgentName.COMPLIANCE,
             MessageType.RESPONSE,
-            {"symbol": symbol, "state": state.value, "issues": [issue.model_dump(mode="json") for issue in issues]},
+            {
+                "symbol": analysis.symbol,
+                "state": state.value,
+                "issues": [issue.model_dump(mode="json") for issue in found.issues],
+            },
             recipient=AgentName.SUPERVISOR,
             sources=summary_sources if from_model else (),
         )
         return status
 
+    # --- the rules ---------------------------------------------------------------------------------------------
+
+    def _listing(self, found: Findings, symbol: str, exclusions: Sequence[str]) -> None:
+        restricted = symbol in self._restricted
+        found.rule(
+            "restricted_list",
+            not restricted,
+            f"{symbol} is on the firm's restricted list" if restricted else "not restricted",
+            Severity.CRITICAL,
+        )
+        excluded = symbol in exclusions
+        found.rule(
+            "exclusions",
+            not excluded,
+            f"{symbol} is excluded by the request" if excluded else "not excluded",
+            Severity.CRITICAL,
+        )
+
     @staticmethod
-    def _esg(
-        preference: EsgPreference,
-        industry: str | None,
-        rule: Callable[[str, bool, str, Severity | None], None],
-        issues: list[ComplianceIssue],
+    def _suitability(found: Findings, analysis: CandidateAnalysis, tolerance: RiskTolerance) -> None:
+        limit = MAX_RISK_LEVEL[tolerance]
+        over = analysis.risk_level.rank - limit.rank
+        found.rule(
+            "suitability",
+            over <= 0,
+            f"{analysis.risk_level.value} risk for a {tolerance.value} profile (at most {limit.value})",
+            Severity.CRITICAL if over >= 2 else Severity.HIGH,
+        )
+
+    @staticmethod
+    def _concentration(
+        found: Findings, analysis: CandidateAnalysis, sector: str | None, tolerance: RiskTolerance, book: Book
     ) -> None:
+        """Position, gross exposure and sector share, each on the book: holdings, accepted ideas and this one."""
+        symbol, held = analysis.symbol, book.held
+        weight = float(analysis.sizing.get("weight") or 0.0)
+        cap = MAX_WEIGHT[tolerance]
+        position = weight + held.get(symbol, 0.0)
+        found.rule(
+            "position_concentration",
+            position <= cap + 1e-12,
+            f"{symbol} would be {position:.2%} of the book (idea {weight:.2%}"
+            + (f" plus {held[symbol]:.2%} held" if symbol in held else "")
+            + f"; cap {cap:.0%})",
+            Severity.HIGH,
+        )
+        ideas = sum(w for _, _, w in book.accepted)
+        gross = sum(held.values()) + ideas + weight
+        found.rule(
+            "book_exposure",
+            gross <= BOOK_LIMIT + 1e-9,
+            f"holdings {sum(held.values()):.2%}, ideas accepted for this request {ideas:.2%} and this idea "
+            f"{weight:.2%}: {gross:.2%} of the book (limit {BOOK_LIMIT:.0%})",
+            Severity.HIGH,
+        )
+        if sector is None:
+            found.not_computed("sector_concentration", f"no sector is known for {symbol}")
+            return
+        in_sector = (
+            weight
+            + held.get(symbol, 0.0)
+            + sum(w for s, w in held.items() if s != symbol and book.sector_of(s) == sector)
+            + sum(w for _, other, w in book.accepted if other == sector)
+        )
+        found.rule(
+            "sector_concentration",
+            in_sector <= SECTOR_CAP + 1e-9,
+            f"{sector} would be {in_sector:.2%} of the book, holdings included (cap {SECTOR_CAP:.0%})",
+            Severity.MEDIUM,
+        )
+
+    def _liquidity(self, found: Findings, analysis: CandidateAnalysis) -> None:
+        days = analysis.metrics.get("liquidity_days")
+        if days is None:
+            found.not_computed("liquidity", "days to liquidate need an amount to invest and the average daily volume")
+            return
+        found.rule(
+            "liquidity",
+            days <= self._max_liquidity_days,
+            f"{days:.1f} days to exit at 10% of average volume (limit {self._max_liquidity_days:g})",
+            Severity.HIGH,
+        )
+
+    @staticmethod
+    def _freshness(found: Findings, analysis: CandidateAnalysis) -> None:
+        age = analysis.data_age_days
+        found.rule(
+            "data_freshness",
+            age <= STALE_DAYS,
+            f"latest price {analysis.end.isoformat()}, {age} days before the as-of moment (limit {STALE_DAYS})",
+            Severity.CRITICAL,
+            overridable=True,
+        )
+
+    @staticmethod
+    def _esg(found: Findings, preference: EsgPreference, industry: str | None) -> None:
         if preference is EsgPreference.NONE:
             return
-        screened = bool(industry) and any(word in (industry or "").lower() for word in ESG_EXCLUDED_INDUSTRIES)
-        severity = Severity.CRITICAL if preference is EsgPreference.REQUIRE else Severity.MEDIUM
-        rule("esg_industry_screen", not screened, f"industry {industry or 'unknown'}", severity)
-        issues.append(
+        if not industry:
+            found.not_computed("esg_industry_screen", "the symbol master gives no industry to screen")
+        else:
+            severity = Severity.CRITICAL if preference is EsgPreference.REQUIRE else Severity.MEDIUM
+            found.rule("esg_industry_screen", not esg_excluded(industry), f"industry {industry}", severity)
+        found.issues.append(
             ComplianceIssue(
                 rule="esg_data",
                 severity=Severity.MEDIUM if preference is EsgPreference.REQUIRE else Severity.INFO,
@@ -237,7 +302,7 @@ class ComplianceAgent:
             risk=analysis.risk_level.value,
             weight=f"{weight:.4f}",
             tolerance=ctx.request.risk_tolerance.value,
-            rules="; ".join(f"{check.name}: {'pass' if check.passed else 'fail'}" for check in checks),
+            rules="; ".join(f"{check.name}: {check.outcome}" for check in checks),
             summary=quote_untrusted(summary, source="research summary"),
         )
         answer = ctx.router.complete(rendered, step="compliance")

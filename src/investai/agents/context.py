@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pandas as pd
+
+from investai.agents.policy import STALE_DAYS
 from investai.agents.router import ModelRouter
 from investai.domain.agents import AgentMessage, AgentName, AgentState, MessagePriority, MessageType
 from investai.domain.citations import DocumentSource
@@ -17,6 +20,10 @@ from investai.domain.idea_parts import ModelUse
 from investai.domain.idea_request import IdeaRequest
 from investai.domain.knowledge import AccessScope
 from investai.ports.clock import Clock
+from investai.ports.research import MarketReader
+
+PROBED_SYMBOLS = 3
+"""Benchmarks (and requested tickers) whose latest bar says how far the market data reaches."""
 
 
 class Cancelled(DomainError):
@@ -30,6 +37,40 @@ def as_of_moment(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
+def market_data_end(market: MarketReader, request: IdeaRequest, *, now: datetime) -> date | None:
+    """The date of the latest bar visible at ``now`` among the benchmarks of the symbol master and the
+    request's first tickers (the first symbols of the master when there are neither); ``None`` without bars."""
+    known = market.symbols(limit=500)
+    benchmarks = sorted({info.benchmark for info in known if info.benchmark})[:PROBED_SYMBOLS]
+    probed = [*benchmarks, *request.tickers[:PROBED_SYMBOLS]] or [info.symbol for info in known[:PROBED_SYMBOLS]]
+    latest: date | None = None
+    for symbol in dict.fromkeys(probed):
+        try:
+            frame = market.bar_frame(symbol, as_of=now)
+        except DomainError:  # an unknown ticker: the others tell
+            continue
+        if not frame.empty:
+            last = pd.Timestamp(frame["date"].iloc[-1]).date()
+            latest = last if latest is None or last > latest else latest
+    return latest
+
+
+def request_as_of(
+    request: IdeaRequest, *, now: datetime, market: MarketReader, stale_days: int = STALE_DAYS
+) -> tuple[datetime, str | None]:
+    """The moment a request is generated as of, and a plain statement for its ideas when that is not what
+    the requester would assume. The request's own date wins (its end, never later than ``now``). Without one
+    it is ``now``, unless the market data ends more than ``stale_days`` before today: then it is the end of
+    the last data date, and the statement says so (the ideas are measured on the data there is, not failed
+    as stale)."""
+    if request.as_of is not None:
+        return min(as_of_moment(request.as_of), now), None
+    last = market_data_end(market, request, now=now)
+    if last is None or (now.date() - last).days <= stale_days:
+        return now, None
+    return as_of_moment(last), f"Market data ends {last.isoformat()}; this idea is as of that date, not today."
+
+
 @dataclass
 class RunContext:
     request: IdeaRequest
@@ -39,6 +80,9 @@ class RunContext:
     router: ModelRouter
     clock: Clock
     code_version: str
+    as_of_note: str | None = None
+    """Set when ``as_of`` is the end of the market data rather than the request's date or now: the plain
+    statement each idea carries (:attr:`~investai.domain.ideas.InvestmentIdea.as_of_note`)."""
     on_message: Callable[[AgentMessage], None] = lambda message: None
     on_progress: Callable[[AgentName, AgentState, float, str | None], None] = lambda *args: None
     is_cancelled: Callable[[], bool] = lambda: False

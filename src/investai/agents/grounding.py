@@ -6,6 +6,9 @@ if it is some allowed value as written at that precision: the value itself or, f
 times 100, rounded to the digits the text shows (signs are ignored, since "a drawdown of 12%" states -0.12).
 Allowed values are the idea's computed figures plus the vocabulary numbers of its own terms (``12-1``
 momentum, the ``50/200`` cross, ``95%`` VaR, the years of its cited dates), which the caller passes.
+
+Citation markers (``[2]``, ``[1, 3]``, ``[1-2]``: whole numbers alone in square brackets) are not figures and
+are not checked here; whether they name a passage is :mod:`investai.agents.faithfulness`'s concern.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ _NUMBER = re.compile(
     r"(?P<unit>\s?(?:%|percent\b|per cent\b|bps?\b|x\b))?",
     re.IGNORECASE,
 )
+
+
+CITATION_MARKER = re.compile(r"\[\d{1,3}(?:\s*[-\u2013,]\s*\d{1,3})*\]")
+"""A citation marker: ``[2]``, ``[1, 3]``, ``[1-2]``."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +48,13 @@ class GroundingReport:
 
 
 def written_numbers(text: str) -> list[WrittenNumber]:
-    """Every number written in ``text``, with its precision and whether it is a percentage."""
+    """Every number written in ``text``, with its precision and whether it is a percentage; the numbers of
+    citation markers (``[2]``) are not written numbers."""
+    markers = [match.span() for match in CITATION_MARKER.finditer(text)]
     found = []
     for match in _NUMBER.finditer(text):
+        if any(start <= match.start() and match.end() <= end for start, end in markers):
+            continue
         integer, fraction = match.group("int").replace(",", ""), match.group("frac") or ""
         unit = (match.group("unit") or "").strip().lower()
         value = float(f"{integer}.{fraction}" if fraction else integer)

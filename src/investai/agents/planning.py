@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from investai.agents.context import RunContext
+from investai.agents.policy import Mandate, esg_excluded, mandate, tilted
 from investai.agents.prompts import PromptTemplate
 from investai.analytics.factors import factor_weights
 from investai.domain.agents import AgentName, MessageType
@@ -22,6 +23,7 @@ from investai.domain.idea_parts import AssetClass as IdeaAssetClass
 from investai.domain.idea_request import IdeaRequest, ResearchDepth
 from investai.domain.llm import TaskKind
 from investai.domain.market import AssetClass, SymbolInfo
+from investai.domain.users import EsgPreference
 from investai.ports.research import MarketReader
 
 MAX_UNIVERSE = 5000
@@ -45,6 +47,7 @@ class Plan(DomainModel):
     analyses: list[str]
     focus: str = ""
     excluded: dict[str, str] = Field(default_factory=dict, description="symbol -> why it is not screened")
+    mandate: Mandate | None = Field(default=None, description="the request's constraints, each explained")
 
 
 PLAN_SCHEMA: dict[str, Any] = {
@@ -77,7 +80,8 @@ ANALYSES = ["factor_screen", "performance", "var_cvar", "scenarios", "levels", "
 
 
 def build_universe(request: IdeaRequest, market: MarketReader) -> tuple[list[SymbolInfo], dict[str, str]]:
-    """The symbols the request allows, and the reason each other known symbol was left out."""
+    """The symbols the request allows, and the reason each other known symbol was left out (an ESG-required
+    request leaves out the industries the ESG screen excludes)."""
     classes = {_ASSET_CLASSES[cls] for cls in request.asset_classes if cls in _ASSET_CLASSES}
     known: list[SymbolInfo] = []
     for asset_class in sorted(classes):
@@ -93,6 +97,8 @@ def build_universe(request: IdeaRequest, market: MarketReader) -> tuple[list[Sym
             continue
         elif sectors and (info.sector or "").lower() not in sectors:
             excluded[info.symbol] = f"sector {info.sector or 'unknown'} not requested"
+        elif request.esg is EsgPreference.REQUIRE and esg_excluded(info.industry):
+            excluded[info.symbol] = f"industry {info.industry} excluded by the ESG screen"
         else:
             universe.append(info)
     for missing in sorted(wanted - {info.symbol for info in known}):
@@ -109,7 +115,10 @@ class PlanningAgent:
     def plan(self, ctx: RunContext) -> Plan:
         request = ctx.request
         universe, excluded = build_universe(request, self._market)
-        weights = factor_weights(request.investment_horizon.value, request.risk_tolerance.value)
+        shape = mandate(request)
+        weights = tilted(
+            factor_weights(request.investment_horizon.value, request.risk_tolerance.value), shape.factor_tilts
+        )
         benchmarks = [info.benchmark for info in universe if info.benchmark]
         benchmark = max(set(benchmarks), key=benchmarks.count) if benchmarks else None
         candidates = max(request.max_ideas, round(request.max_ideas * _CANDIDATES[request.research_depth]))
@@ -150,6 +159,7 @@ class PlanningAgent:
             analyses=list(ANALYSES),
             focus=str(data.get("focus", offline["focus"]))[:500],
             excluded=excluded,
+            mandate=shape,
         )
         ctx.message(
             AgentName.PLANNING,
@@ -160,6 +170,7 @@ class PlanningAgent:
                 "factor_weights": plan.factor_weights,
                 "benchmark": plan.benchmark,
                 "excluded": plan.excluded,
+                "constraints": shape.statements,
                 "model": answer.use.model_id,
                 "fell_back": answer.failures,
             },

@@ -69,18 +69,6 @@ class PromptTemplate:
         )
 
 
-def registry() -> dict[str, PromptTemplate]:
-    """Every template the agents use, by name."""
-    from investai.agents.commentary import COMMENTARY_TEMPLATE
-    from investai.agents.compliance import REVIEW_TEMPLATE
-    from investai.agents.planning import PLAN_TEMPLATE
-    from investai.agents.research import SUMMARY_TEMPLATE
-    from investai.agents.synthesis import IDEA_TEMPLATE
-
-    templates = (PLAN_TEMPLATE, SUMMARY_TEMPLATE, COMMENTARY_TEMPLATE, REVIEW_TEMPLATE, IDEA_TEMPLATE)
-    return {t.name: t for t in templates}
-
-
 def template_fingerprint(template: PromptTemplate) -> str:
     """SHA-256 of everything that shapes what a model is shown: the texts and the output schema."""
     import json

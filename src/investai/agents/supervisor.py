@@ -26,14 +26,17 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from investai import __version__
-from investai.agents.analysis import AnalysisAgent, CandidateAnalysis, Screen
-from investai.agents.commentary import COMMENTARY_STEP
-from investai.agents.compliance import ComplianceAgent
-from investai.agents.context import Cancelled, RunContext, as_of_moment
-from investai.agents.planning import Plan, PlanningAgent
-from investai.agents.research import ResearchAgent, ResearchFindings
+from investai.agents.analysis import AnalysisAgent, Screen
+from investai.agents.commentary import COMMENTARY_STEP, COMMENTARY_TEMPLATE
+from investai.agents.compliance import REVIEW_TEMPLATE, ComplianceAgent
+from investai.agents.context import Cancelled, RunContext, request_as_of
+from investai.agents.findings import CandidateAnalysis
+from investai.agents.planning import PLAN_TEMPLATE, Plan, PlanningAgent
+from investai.agents.policy import mandate
+from investai.agents.prompts import PromptTemplate
+from investai.agents.research import SUMMARY_TEMPLATE, ResearchAgent, ResearchFindings
 from investai.agents.router import ModelRouter
-from investai.agents.synthesis import Candidate, SynthesisAgent, confidence, diversify
+from investai.agents.synthesis import IDEA_TEMPLATE, Candidate, SynthesisAgent, confidence, diversify
 from investai.domain.agents import WORKERS, AgentMessage, AgentName, AgentState, MessagePriority, MessageType
 from investai.domain.idea_parts import ComplianceState, ComplianceStatus, Severity
 from investai.domain.idea_request import IdeaRequest
@@ -41,7 +44,7 @@ from investai.domain.ideas import InvestmentIdea
 from investai.domain.knowledge import AccessScope
 from investai.ports.clock import Clock
 from investai.ports.ideas import GenerationResult
-from investai.ports.research import EvidenceSearch, MarketReader
+from investai.ports.research import EvidenceSearch, FundamentalsReader, MarketReader
 
 T = TypeVar("T")
 PARALLELISM = 4
@@ -62,7 +65,9 @@ class Supervisor:
         restricted: tuple[str, ...] = (),
         max_liquidity_days: float = 5.0,
         parallelism: int = PARALLELISM,
+        fundamentals: FundamentalsReader | None = None,
     ) -> None:
+        self._fundamentals = fundamentals
         self._market = market
         self._evidence = evidence
         self._router = router
@@ -81,16 +86,16 @@ class Supervisor:
         on_progress: Callable[[AgentName, AgentState, float, str | None], None] = lambda *args: None,
         is_cancelled: Callable[[], bool] = lambda: False,
     ) -> GenerationResult:
-        now = self._clock.now()
-        as_of = as_of_moment(request.as_of) if request.as_of else now
+        as_of, as_of_note = request_as_of(request, now=self._clock.now(), market=self._market)
         ctx = RunContext(
             request=request,
             request_id=request_id,
             reader=reader,
-            as_of=min(as_of, now),
+            as_of=as_of,
             router=self._router,
             clock=self._clock,
             code_version=__version__,
+            as_of_note=as_of_note,
             on_message=on_message,
             on_progress=on_progress,
             is_cancelled=is_cancelled,
@@ -101,7 +106,7 @@ class Supervisor:
     def _agents(self) -> tuple[PlanningAgent, AnalysisAgent, ResearchAgent, ComplianceAgent, SynthesisAgent]:
         return (
             PlanningAgent(self._market),
-            AnalysisAgent(self._market),
+            AnalysisAgent(self._market, self._fundamentals),
             ResearchAgent(self._evidence),
             ComplianceAgent(restricted=self._restricted, max_liquidity_days=self._max_liquidity_days),
             SynthesisAgent(),
@@ -153,6 +158,7 @@ class _Run:
         ctx.progress(AgentName.ANALYSIS, AgentState.RUNNING, 5.0, f"screening {len(plan.universe)} symbols")
         screen = self.analysis.screen(ctx, plan)
         self.analysis.report(ctx, screen)
+        plan = with_screen_weights(plan, screen, ctx.request)
         candidates = screen.ranked[: plan.candidates]
         ctx.progress(
             AgentName.ANALYSIS, AgentState.RUNNING, 30.0, f"{len(screen.ranked)} scored; analysing {len(candidates)}"
@@ -274,7 +280,7 @@ class _Run:
         ordered = {symbol: analyses[symbol] for symbol in candidates if symbol in analyses}
         return ordered, findings
 
-    def review(self, candidate: Candidate, offline_narrative: bool) -> ComplianceStatus:
+    def review(self, candidate: Candidate, offline_narrative: bool, accepted: list[Candidate]) -> ComplianceStatus:
         info = self.s._market.symbol(candidate.analysis.symbol)
         return self.compliance.review(
             self.ctx,
@@ -286,6 +292,10 @@ class _Run:
             summary_sources=candidate.research.sources,
             sector_of=lambda held_symbol: _sector(self.s._market, held_symbol),
             offline_narrative=offline_narrative,
+            accepted=[
+                (other.analysis.symbol, other.sector, float(other.analysis.sizing.get("weight") or 0.0))
+                for other in accepted
+            ],
         )
 
     def select_and_write(
@@ -296,25 +306,35 @@ class _Run:
         skipped: dict[str, str],
     ) -> tuple[list[InvestmentIdea], dict[str, str]]:
         ctx = self.ctx
+        shape = plan.mandate or mandate(ctx.request)
         ideas: list[InvestmentIdea] = []
+        accepted: list[Candidate] = []
         blocked: dict[str, str] = {}
         remaining = list(ranked)
         ctx.progress(AgentName.COMPLIANCE, AgentState.RUNNING, 0.0, "reviewing")
         while remaining and len(ideas) < ctx.request.max_ideas:
             ctx.check_cancelled()
-            chosen, passed_over = diversify(remaining, closes, ctx.request.max_ideas - len(ideas))
+            chosen, passed_over = diversify(
+                remaining, closes, ctx.request.max_ideas - len(ideas), shape.sector_cap_ideas, accepted
+            )
             if not chosen:
                 skipped.update(passed_over)
                 break
+            room = shape.book_limit - sum(h.weight for h in ctx.request.holdings)
+            room -= sum(float(c.analysis.sizing.get("weight") or 0.0) for c in accepted)
+            chosen, note = fit_to_book(chosen, room)
             for candidate in chosen:
                 symbol = candidate.analysis.symbol
-                remaining.remove(candidate)
-                idea = self.synthesis.write(ctx, candidate, ComplianceStatus(), plan.factor_weights, plan.benchmark)
+                remaining = [other for other in remaining if other.analysis.symbol != symbol]
+                constraints = [*shape.statements, *([note] if note else [])]
+                idea = self.synthesis.write(
+                    ctx, candidate, ComplianceStatus(), plan.factor_weights, plan.benchmark, constraints
+                )
                 offline = all(use.offline for use in idea.provenance.models if use.step == "synthesis")
                 status = self.step(
                     AgentName.COMPLIANCE,
                     f"review {symbol}",
-                    functools.partial(self.review, candidate, offline),
+                    functools.partial(self.review, candidate, offline, accepted),
                     lambda: None,
                 )
                 if status is None:
@@ -326,10 +346,12 @@ class _Run:
                     continue
                 data = idea.model_dump()
                 data["compliance"] = status.model_dump()
+                data["as_of_note"] = ctx.as_of_note
                 data["provenance"]["models"] = [  # the idea's own calls (its commentary, its text) come last
                     use.model_dump() for use in ctx.model_uses if use.step not in IDEA_OWN_STEPS
                 ] + [use.model_dump() for use in idea.provenance.models]
                 ideas.append(InvestmentIdea.model_validate(data))
+                accepted.append(candidate)
                 ctx.progress(
                     AgentName.COMPLIANCE,
                     AgentState.RUNNING,
@@ -339,6 +361,58 @@ class _Run:
             remaining = [candidate for candidate in remaining if candidate.analysis.symbol not in passed_over]
             skipped.update(passed_over)
         return ideas, blocked
+
+
+def with_screen_weights(plan: Plan, screen: Screen, request: IdeaRequest) -> Plan:
+    """The plan with the factor weights the screen ranked on (learned point in time from the plan's) and a
+    sentence on where they came from among the constraints its ideas list."""
+    if not screen.weights:
+        return plan
+    shape = plan.mandate or mandate(request)
+    described = ", ".join(f"{name.replace('_', ' ')} {weight:.2f}" for name, weight in screen.weights.items() if weight)
+    note = f"Factor weights {described}: {screen.weights_basis}." if screen.weights_basis else ""
+    statements = [*shape.statements, *([note] if note else [])]
+    return plan.model_copy(
+        update={"factor_weights": dict(screen.weights), "mandate": shape.model_copy(update={"statements": statements})}
+    )
+
+
+def fit_to_book(chosen: list[Candidate], room: float) -> tuple[list[Candidate], str | None]:
+    """The chosen candidates with their weights scaled down together, when their sum exceeds the ``room`` the
+    holdings and the ideas already accepted leave in the book, and the sentence that says so (``None`` when
+    they fit). Notional, maximum loss and days to liquidate scale with the weight."""
+    total = sum(float(candidate.analysis.sizing.get("weight") or 0.0) for candidate in chosen)
+    if total <= room + 1e-12 or total <= 0.0:
+        return chosen, None
+    factor = max(room, 0.0) / total
+    scaled = []
+    for candidate in chosen:
+        analysis = candidate.analysis
+        sizing = dict(analysis.sizing)
+        for key in ("weight", "notional", "max_loss"):
+            if sizing.get(key) is not None:
+                sizing[key] = float(sizing[key] or 0.0) * factor
+        sizing["book_scale"] = factor
+        metrics = dict(analysis.metrics)
+        if metrics.get("liquidity_days") is not None:
+            metrics["liquidity_days"] = float(metrics["liquidity_days"] or 0.0) * factor
+        scaled.append(
+            candidate.model_copy(
+                update={"analysis": analysis.model_copy(update={"sizing": sizing, "metrics": metrics})}
+            )
+        )
+    note = (
+        f"Book: the holdings leave {max(room, 0.0):.1%} of room; this request's ideas were scaled together by "
+        f"{factor:.2f} to fit it."
+    )
+    return scaled, note
+
+
+def prompt_templates() -> dict[str, PromptTemplate]:
+    """Every prompt template the team's agents use, by name: registered here, where every agent is known, so that
+    :mod:`investai.agents.prompts` depends on no agent."""
+    templates = (PLAN_TEMPLATE, SUMMARY_TEMPLATE, COMMENTARY_TEMPLATE, REVIEW_TEMPLATE, IDEA_TEMPLATE)
+    return {template.name: template for template in templates}
 
 
 def _sector(market: MarketReader, symbol: str) -> str | None:

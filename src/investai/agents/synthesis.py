@@ -19,19 +19,22 @@ are without any research, which readers who may not read one of those documents 
 from __future__ import annotations
 
 import math
+import re
 from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 
-from investai.agents.analysis import STALE_DAYS, CandidateAnalysis
-from investai.agents.compliance import MAX_RISK_LEVEL
 from investai.agents.context import RunContext
+from investai.agents.evidence import split_sentences
+from investai.agents.faithfulness import check_faithfulness
+from investai.agents.findings import CandidateAnalysis
 from investai.agents.grounding import check_numbers
+from investai.agents.policy import CORRELATION_CAP, MAX_RISK_LEVEL, STALE_DAYS
 from investai.agents.prompts import NUMBERS_RULE, UNTRUSTED_RULE, PromptTemplate, quote_untrusted
 from investai.agents.research import ResearchFindings
 from investai.domain.agents import AgentName, MessageType
-from investai.domain.citations import Evidence, MarketCitation
+from investai.domain.citations import DocumentSource, Evidence, EvidenceScope, MarketCitation
 from investai.domain.common import DomainModel, epoch_ms, new_id
 from investai.domain.idea_parts import (
     ComplianceStatus,
@@ -55,14 +58,13 @@ from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.domain.llm import TaskKind
 from investai.domain.scoring import (
-    CONFIDENCE_WEIGHTS,
     RANKING_WEIGHTS,
     clip_confidence,
+    confidence_before_research,
     passage_quality,
     ranking_score,
 )
 
-CORRELATION_CAP = 0.85
 VALIDITY = {
     TimeHorizon.INTRADAY: timedelta(days=1),
     TimeHorizon.SHORT: timedelta(days=14),
@@ -76,9 +78,9 @@ TERM_NUMBERS = (1, 5, 10, 12, 14, 20, 25, 50, 52, 63, 75, 95, 99, 126, 200, 252,
 percentile...)."""
 STRATEGY_OF_FACTOR = {
     "momentum": Strategy.MOMENTUM,
-    "trend": Strategy.MOMENTUM,
+    "trend": Strategy.TREND,
     "short_term_reversal": Strategy.MEAN_REVERSION,
-    "low_volatility": Strategy.QUALITY,
+    "low_volatility": Strategy.LOW_VOLATILITY,
     "value": Strategy.VALUE,
     "quality": Strategy.QUALITY,
     "growth": Strategy.GROWTH,
@@ -130,14 +132,15 @@ def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
 def confidence(analysis: CandidateAnalysis, research: ResearchFindings) -> tuple[float, str | None]:
     """Confidence in [0.05, 0.95] and the research/analysis conflict it resolved, if any.
 
-    Base: ``0.5 x`` the composite's percentile in the screen ``+ 0.3 x`` the share of scenario paths that
-    gain ``+ 0.2 x`` the share of three years of history available. When the research stance (net analyst
-    ratings in the cited passages, -1..1) disagrees with the long signal, the base is cut by
-    ``0.3 x |stance| x credibility`` (credibility grows with the number of relevant passages); agreement adds
-    ``0.1 x stance x credibility``.
+    Base: the measured probability that a name at the candidate's composite percentile gained over the
+    horizon, from the screen's point-in-time calibration (:func:`investai.domain.scoring.confidence_before_research`;
+    a heuristic of the percentile, the bootstrap probability of gain and the history available when there was
+    nothing to measure). When the research stance (net analyst ratings in the cited passages, -1..1) disagrees
+    with the long signal, the base is cut by ``0.3 x |stance| x credibility`` (credibility grows with the
+    number of relevant passages); agreement adds ``0.1 x stance x credibility``. Both are stated in the idea's
+    confidence basis.
     """
-    inputs = analysis.confidence_inputs
-    base = sum(weight * inputs[name] for name, weight in CONFIDENCE_WEIGHTS.items())
+    base = confidence_before_research(analysis.confidence_inputs)
     conflict = None
     if research.stance < 0:
         cut = 0.3 * abs(research.stance) * research.credibility
@@ -149,6 +152,18 @@ def confidence(analysis: CandidateAnalysis, research: ResearchFindings) -> tuple
     elif research.stance > 0:
         base *= 1 + 0.1 * research.stance * research.credibility
     return clip_confidence(base), conflict
+
+
+def confidence_adjustment(analysis: CandidateAnalysis, research: ResearchFindings, value: float) -> str | None:
+    """The sentence an idea shows when analyst ratings in the documents moved its measured confidence."""
+    before = confidence_before_research(analysis.confidence_inputs)
+    if abs(value - before) < 0.0005:
+        return None
+    direction = "lowered" if value < before else "raised"
+    return (
+        f"{direction} from {before:.0%} to {value:.0%} by analyst ratings in the firm's documents "
+        f"({', '.join(research.ratings) or 'none'})"
+    )
 
 
 def score_components(
@@ -186,9 +201,17 @@ def score_components(
     }
 
 
-def diversify(ranked: list[Candidate], closes: pd.DataFrame, max_ideas: int) -> tuple[list[Candidate], dict[str, str]]:
-    """Pick up to ``max_ideas`` in rank order under the sector and correlation caps."""
-    sector_cap = max(2, math.ceil(max_ideas * 0.4))
+def diversify(
+    ranked: list[Candidate],
+    closes: pd.DataFrame,
+    max_ideas: int,
+    sector_cap: int | None = None,
+    chosen_before: list[Candidate] | None = None,
+) -> tuple[list[Candidate], dict[str, str]]:
+    """Pick up to ``max_ideas`` in rank order under the sector cap (default ``max(2, ceil(0.4 x max_ideas))``
+    ideas per sector, counting ``chosen_before``, the ideas already accepted) and the correlation cap."""
+    sector_cap = sector_cap or max(2, math.ceil(max_ideas * 0.4))
+    before = list(chosen_before or [])
     returns = closes.pct_change(fill_method=None)
     chosen: list[Candidate] = []
     skipped: dict[str, str] = {}
@@ -196,7 +219,7 @@ def diversify(ranked: list[Candidate], closes: pd.DataFrame, max_ideas: int) -> 
         if len(chosen) >= max_ideas:
             break
         symbol = candidate.analysis.symbol
-        same_sector = sum(1 for other in chosen if candidate.sector and other.sector == candidate.sector)
+        same_sector = sum(1 for other in [*before, *chosen] if candidate.sector and other.sector == candidate.sector)
         if same_sector >= sector_cap:
             skipped[symbol] = f"sector cap: {same_sector} {candidate.sector} ideas already chosen"
             continue
@@ -216,6 +239,41 @@ def diversify(ranked: list[Candidate], closes: pd.DataFrame, max_ideas: int) -> 
 
 def _joined(text: dict[str, Any]) -> str:
     return " ".join([text["title"], text["summary"], text["rationale"], *text["counter_arguments"]])
+
+
+def cited_unsupported(text: str, candidate: Candidate) -> list[str]:
+    """The problems of the sentences of ``text`` that cite research passages (``[n]``): each must be supported by
+    the passage it cites (:func:`investai.agents.faithfulness.check_faithfulness`). Sentences without a marker
+    state computed figures, which the number check covers."""
+    cited = " ".join(sentence for sentence in split_sentences(text, keep_markers=True) if re.search(r"\[\d", sentence))
+    if not cited:
+        return []
+    passages = {
+        number: item.quote or item.claim
+        for number, item in enumerate(candidate.research.evidence, start=1)
+        if item.citation.kind == "document"
+    }
+    names = [candidate.name, candidate.analysis.symbol, candidate.sector or ""]
+    return list(check_faithfulness(cited, passages, known_names=names).reasons)[:10]
+
+
+def _same_row(one: Any, other: Any) -> bool:
+    """Whether two citations point at the same table row of the same document version."""
+    keys = ("kind", "document_id", "version", "table", "row")
+    return all(getattr(one, key, None) == getattr(other, key, None) for key in keys) and one.row is not None
+
+
+def _below_high(distance: float | None) -> str:
+    """``distance_from_high`` (a fraction, zero or negative) in words."""
+    if distance is None:
+        return "at an unknown distance from its 52-week high"
+    if abs(distance) < 0.0005:
+        return "at its 52-week high"
+    return f"{_pct(abs(distance))} below its 52-week high"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _pct(value: float | None) -> str:
@@ -246,53 +304,24 @@ class SynthesisAgent:
         compliance: ComplianceStatus,
         factor_weights: dict[str, float],
         benchmark: str | None,
+        constraints: list[str] | None = None,
     ) -> InvestmentIdea:
+        """The idea for ``candidate``: grounded text, every computed figure with its citation, the research
+        evidence, and what shaped it (``constraints``)."""
         analysis, research = candidate.analysis, candidate.research
         factor = _dominant_factor(analysis, factor_weights)
         strategy = STRATEGY_OF_FACTOR.get(factor, Strategy.LONG)
         draft = self._template(candidate, factor, benchmark)
-        allowed = [
-            *analysis.figures(),
-            *research.passages_numbers,
-            *TERM_NUMBERS,
-            candidate.rank,
-            candidate.screened,
-            candidate.confidence,
-            candidate.score,
-            *candidate.components.values(),
-            analysis.start.year,
-            analysis.end.year,
-            ctx.as_of.year,
-        ]
-        text, uses = self._grounded(ctx, candidate, strategy, draft, allowed)
+        text, uses = self._grounded(ctx, candidate, strategy, draft, self._allowed(ctx, candidate))
         now = ctx.clock.now()
         horizon = ctx.request.investment_horizon
-        metrics = analysis.metrics
-        market_evidence = [
-            Evidence(claim=f"{label} {value}", citation=analysis.citations[key], weight=1.0)
-            for key, label, value in (
-                ("last_close", "Last adjusted close", f"{analysis.last_close:.2f}"),
-                ("momentum_12_1", "12-1 momentum", _pct(analysis.technicals.get("momentum_12_1"))),
-                ("volatility", "Annualised volatility", _pct(metrics.get("volatility"))),
-                ("max_drawdown", "Maximum drawdown", _pct(metrics.get("max_drawdown"))),
-                ("var_95", "One-day 95% VaR", _pct(metrics.get("var_95"))),
-            )
-            if analysis.citations.get(key) is not None and analysis.citations[key].value is not None
-        ]
-        horizon_citation = MarketCitation(
-            symbol=analysis.symbol,
-            series=f"bootstrap:{analysis.horizon_days}d_return",
-            start=analysis.start,
-            end=analysis.end,
-            value=analysis.expected_return["point"],
-            as_of=ctx.as_of,
-        )
-
-        def loss(key: str) -> float | None:
-            value = metrics.get(key)
-            return None if value is None else -value  # RiskMetrics states VaR/CVaR as negative returns
-
         sizing = analysis.sizing
+        sources = list(research.sources)
+        if analysis.fundamentals_citation is not None:
+            cited = DocumentSource(
+                document_id=analysis.fundamentals_citation.document_id, version=analysis.fundamentals_citation.version
+            )
+            sources += [] if cited in sources else [cited]
         return InvestmentIdea(
             id=new_id("idea_"),
             version=1,
@@ -309,31 +338,11 @@ class SynthesisAgent:
             time_horizon=horizon,
             confidence=round(candidate.confidence, 4),
             risk_level=analysis.risk_level,
-            expected_return=ExpectedReturn(
-                point=analysis.expected_return["point"],
-                low=analysis.expected_return["low"],
-                high=analysis.expected_return["high"],
-                horizon_days=analysis.horizon_days,
-                citation=horizon_citation,
-            ),
+            expected_return=self._expected_return(ctx, analysis),
             outcomes=self._outcomes(analysis, research),
-            metrics=RiskMetrics(
-                volatility=metrics.get("volatility"),
-                sharpe=metrics.get("sharpe"),
-                sortino=metrics.get("sortino"),
-                max_drawdown=metrics.get("max_drawdown"),
-                beta=metrics.get("beta"),
-                var_95=loss("var_95"),
-                var_99=loss("var_99"),
-                cvar_95=loss("cvar_95"),
-                cvar_99=loss("cvar_99"),
-                liquidity_days=metrics.get("liquidity_days"),
-                sources=[
-                    c for k, c in analysis.citations.items() if k not in ("last_close", "momentum_12_1", "rsi_14")
-                ],
-            ),
+            metrics=self._risk_metrics(analysis),
             position_sizing=PositionSizing(
-                method="volatility_target_capped_kelly",
+                method="risk_budget_capped_kelly",
                 weight=float(sizing["weight"] or 0.0),
                 notional=sizing.get("notional"),
                 currency=ctx.request.currency,
@@ -341,7 +350,15 @@ class SynthesisAgent:
             ),
             levels=[TradeLevels(symbol=analysis.symbol, **analysis.levels)],
             counter_arguments=text["counter_arguments"],
-            supporting_evidence=[*research.evidence, *market_evidence][:200],
+            supporting_evidence=[
+                *research.evidence,
+                *[
+                    item
+                    for item in self._fundamentals_evidence(analysis)
+                    if not any(_same_row(item.citation, other.citation) for other in research.evidence)
+                ],
+                *self._market_evidence(analysis),
+            ][:200],
             compliance=compliance,
             status=IdeaStatus.DRAFT,
             status_history=[StatusChange(from_status=None, to_status=IdeaStatus.DRAFT, at=now, by="synthesis")],
@@ -357,27 +374,130 @@ class SynthesisAgent:
             owner_id=ctx.reader.user_id,
             organisation_id=ctx.reader.organisation_id,
             tags=[t for t in (candidate.sector, strategy.value, horizon.value) if t],
-            document_sources=research.sources,
-            document_free=self.document_free(ctx, candidate, factor, factor_weights, benchmark)
-            if research.sources
-            else None,
-            analysis=IdeaAnalysis(
-                factor_scores=analysis.factors,
-                factor_weights=factor_weights,
-                contributions={f: w * (analysis.factors.get(f) or 0.0) for f, w in factor_weights.items()},
-                composite=analysis.composite,
-                rank=candidate.rank,
-                screened=candidate.screened,
-                confidence_inputs=analysis.confidence_inputs,
-                ranking_components=candidate.components,
-                ranking_score=candidate.score,
-                technicals=analysis.technicals,
-                fan=analysis.fan,
-                data_start=analysis.start,
-                data_end=analysis.end,
-                conflict=candidate.conflict,
-                commentary=analysis.commentary,
-            ),
+            document_sources=sources,
+            document_free=self.document_free(ctx, candidate, factor, factor_weights, benchmark) if sources else None,
+            analysis=self._idea_analysis(candidate, factor_weights, constraints or []),
+        )
+
+    @staticmethod
+    def _allowed(ctx: RunContext, candidate: Candidate) -> list[float]:
+        """The numbers a written text may state: the analysis's figures, the cited passages' numbers, the
+        measures' own numbers, the rank, confidence and score, and the years of the data."""
+        analysis = candidate.analysis
+        return [
+            *analysis.figures(),
+            *candidate.research.passages_numbers,
+            *TERM_NUMBERS,
+            candidate.rank,
+            candidate.screened,
+            candidate.confidence,
+            candidate.score,
+            *candidate.components.values(),
+            analysis.start.year,
+            analysis.end.year,
+            ctx.as_of.year,
+        ]
+
+    @staticmethod
+    def _fundamentals_evidence(analysis: CandidateAnalysis) -> list[Evidence]:
+        """The fundamentals row the value, quality and growth factors came from, as cited evidence."""
+        citation = analysis.fundamentals_citation
+        if citation is None:
+            return []
+        raw = analysis.raw_factors
+        parts = [
+            f"{label} {_pct(raw.get(key)) if percent else _num(raw.get(key))}"
+            for key, label, percent in (
+                ("value", "earnings yield", True),
+                ("quality", "quality score", False),
+                ("growth", "revenue growth", True),
+            )
+            if raw.get(key) is not None
+        ]
+        claim = f"{analysis.symbol} fundamentals: " + "; ".join(parts) + "."
+        return [
+            Evidence(
+                claim=claim, citation=citation, weight=1.0, scope=EvidenceScope.INSTRUMENT, subject=analysis.symbol
+            )
+        ]
+
+    @staticmethod
+    def _market_evidence(analysis: CandidateAnalysis) -> list[Evidence]:
+        metrics = analysis.metrics
+        return [
+            Evidence(claim=f"{label} {value}", citation=analysis.citations[key], weight=1.0)
+            for key, label, value in (
+                ("last_close", "Last adjusted close", f"{analysis.last_close:.2f}"),
+                ("momentum_12_1", "12-1 momentum", _pct(analysis.technicals.get("momentum_12_1"))),
+                ("volatility", "Annualised volatility", _pct(metrics.get("volatility"))),
+                ("max_drawdown", "Maximum drawdown", _pct(metrics.get("max_drawdown"))),
+                ("var_95", "One-day 95% VaR", _pct(metrics.get("var_95"))),
+            )
+            if analysis.citations.get(key) is not None and analysis.citations[key].value is not None
+        ]
+
+    @staticmethod
+    def _expected_return(ctx: RunContext, analysis: CandidateAnalysis) -> ExpectedReturn:
+        citation = MarketCitation(
+            symbol=analysis.symbol,
+            series=f"bootstrap:{analysis.horizon_days}d_return",
+            start=analysis.start,
+            end=analysis.end,
+            value=analysis.expected_return["point"],
+            as_of=ctx.as_of,
+        )
+        return ExpectedReturn(
+            point=analysis.expected_return["point"],
+            low=analysis.expected_return["low"],
+            high=analysis.expected_return["high"],
+            horizon_days=analysis.horizon_days,
+            citation=citation,
+        )
+
+    @staticmethod
+    def _risk_metrics(analysis: CandidateAnalysis) -> RiskMetrics:
+        metrics = analysis.metrics
+
+        def loss(key: str) -> float | None:
+            value = metrics.get(key)
+            return None if value is None else -value  # RiskMetrics states VaR/CVaR as negative returns
+
+        return RiskMetrics(
+            volatility=metrics.get("volatility"),
+            sharpe=metrics.get("sharpe"),
+            sortino=metrics.get("sortino"),
+            max_drawdown=metrics.get("max_drawdown"),
+            beta=metrics.get("beta"),
+            var_95=loss("var_95"),
+            var_99=loss("var_99"),
+            cvar_95=loss("cvar_95"),
+            cvar_99=loss("cvar_99"),
+            liquidity_days=metrics.get("liquidity_days"),
+            sources=[c for k, c in analysis.citations.items() if k not in ("last_close", "momentum_12_1", "rsi_14")],
+        )
+
+    @staticmethod
+    def _idea_analysis(candidate: Candidate, factor_weights: dict[str, float], constraints: list[str]) -> IdeaAnalysis:
+        analysis = candidate.analysis
+        return IdeaAnalysis(
+            factor_scores=analysis.factors,
+            factor_weights=factor_weights,
+            contributions={f: w * (analysis.factors.get(f) or 0.0) for f, w in factor_weights.items()},
+            composite=analysis.composite,
+            rank=candidate.rank,
+            screened=candidate.screened,
+            constraints=constraints,
+            confidence_inputs=analysis.confidence_inputs,
+            confidence_basis=analysis.confidence_basis,
+            confidence_adjustment=confidence_adjustment(analysis, candidate.research, candidate.confidence),
+            ranking_components=candidate.components,
+            ranking_score=candidate.score,
+            technicals=analysis.technicals,
+            fan=analysis.fan,
+            data_start=analysis.start,
+            data_end=analysis.end,
+            conflict=candidate.conflict,
+            commentary=analysis.commentary,
         )
 
     def document_free(
@@ -417,20 +537,22 @@ class SynthesisAgent:
             f"{_pct(e['point'])} (5th to 95th percentile {_pct(e['low'])} to {_pct(e['high'])})."
         )
         parts = [
-            f"12-1 momentum is {_pct(t.get('momentum_12_1'))} and the price is {_pct(t.get('distance_from_high'))} "
-            f"from its 52-week high; RSI(14) stands at {t.get('rsi_14') or 0:.1f}.",
+            f"12-1 momentum is {_pct(t.get('momentum_12_1'))} and the price is "
+            f"{_below_high(t.get('distance_from_high'))}; RSI(14) stands at {t.get('rsi_14') or 0:.1f}.",
             f"Annualised volatility is {_pct(m.get('volatility'))} with a Sharpe ratio of {m.get('sharpe') or 0:.2f} "
             f"and a maximum drawdown of {_pct(m.get('max_drawdown'))} over the window.",
         ]
         if m.get("beta") is not None and benchmark:
             parts.append(f"Beta against {benchmark} is {m['beta']:.2f}.")
         parts.append(
-            f"One-day 95% VaR is {_pct(m.get('var_95'))}; the suggested weight of "
-            f"{_pct(analysis.sizing.get('weight'))} targets the profile's volatility and is capped by a fractional "
-            "Kelly bet."
+            f"One-day 95% VaR is a loss of {_pct(m.get('var_95'))}. The suggested weight of "
+            f"{_pct(analysis.sizing.get('weight'))} spends the profile's risk budget of "
+            f"{_pct(analysis.sizing.get('risk_budget'))} of annualised volatility on this position, within the cap "
+            f"of {_pct(analysis.sizing.get('max_weight'))}; the stop at {analysis.levels['stop']:.2f} is "
+            f"{_pct(analysis.sizing.get('stop_loss'))} below the entry."
         )
         if research.evidence and not research.summary.startswith("No passage"):
-            parts.append(f"Research: {research.summary}")
+            parts.append(f"From the firm's documents: {research.summary}")
         counter = [
             f"The bear-case quarter of scenarios has a median of {_pct(analysis.scenarios['bear']['median'])}.",
             f"The worst drawdown in the window was {_pct(m.get('max_drawdown'))}.",
@@ -499,7 +621,8 @@ class SynthesisAgent:
                 "counter_arguments": [str(item)[:500] for item in data.get("counter_arguments", [])][:20],
             }
             report = check_numbers(_joined(written), allowed)
-            if all(written[key] for key in ("title", "summary", "rationale")) and report.ok:
+            unfaithful = cited_unsupported(_joined(written), candidate)
+            if all(written[key] for key in ("title", "summary", "rationale")) and report.ok and not unfaithful:
                 return written, uses
             ctx.message(
                 AgentName.SYNTHESIS,
@@ -509,10 +632,15 @@ class SynthesisAgent:
                     "grounding": "rejected",
                     "attempt": attempt + 1,
                     "unsupported_numbers": report.unsupported,
+                    "unsupported_citations": unfaithful,
                 },
                 sources=candidate.research.sources,
             )
-            note = f"\nYour previous answer stated numbers that were not computed: {', '.join(report.unsupported)}."
+            note = (
+                f"\nYour previous answer stated numbers that were not computed: {', '.join(report.unsupported)}."
+                if report.unsupported
+                else "\nYour previous answer cited passages for statements they do not make."
+            )
         return draft, uses
 
     @staticmethod

@@ -26,6 +26,7 @@ from investai.services.analytics import AnalyticsService
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import DocumentService
+from investai.services.fundamentals import DocumentFundamentals
 from investai.services.idea_insights import IdeaInsights
 from investai.services.idea_lifecycle import IdeaLifecycle
 from investai.services.idea_requests import IdeaRequestService
@@ -92,6 +93,7 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         clock=clock,
         restricted=tuple(settings.compliance_restricted_symbols),
         max_liquidity_days=settings.compliance_max_liquidity_days,
+        fundamentals=DocumentFundamentals(documents=records.documents, objects=adapters.objects),
     )
     idea_requests = IdeaRequestService(
         requests=records.idea_requests,
@@ -104,6 +106,7 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         sources=identity.ideas.sources,
         callback_hosts=settings.idea_callback_hosts,
         sync_max_ideas=settings.ideas_sync_max,
+        profiles=records.profiles,
     )
     idea_lifecycle = IdeaLifecycle(
         ideas=records.ideas, feedback=records.feedback, queries=identity.ideas, audit=audit, clock=clock

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from investai.cli.common import AsUser, acting_principal, open_container
+from investai.cli.common import AsUser, acting_principal, fail, open_container
 
 documents_app = typer.Typer(help="Proprietary documents", no_args_is_help=True)
 
@@ -19,8 +19,17 @@ def upload(
     as_user: AsUser,
     visibility: Annotated[str, typer.Option(help="private, organisation, roles or users")] = "private",
     tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable)")] = None,
+    published: Annotated[
+        str | None,
+        typer.Option(
+            "--published",
+            metavar="YYYY-MM-DD",
+            help="When the files were published (point-in-time research dates them by it); default: upload time",
+        ),
+    ] = None,
 ) -> None:
     """Upload files (each a new document); they are processed by the worker."""
+    from pydantic import ValidationError
     from rich.progress import Progress
 
     from investai.domain.access import Permission
@@ -28,11 +37,19 @@ def upload(
     from investai.domain.errors import DomainError
     from investai.services.auth_common import CallContext
 
+    try:
+        metadata = DocumentMetadata(visibility=Visibility(visibility), tags=tag or [], published_at=published)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        reasons = (
+            [e["msg"].removeprefix("Value error, ") for e in exc.errors()]
+            if isinstance(exc, ValidationError)
+            else [str(exc)]
+        )
+        fail("; ".join(reasons))
     container = open_container()
     failures = 0
     try:
         principal = acting_principal(container, as_user, Permission.DOCUMENTS_WRITE)
-        metadata = DocumentMetadata(visibility=Visibility(visibility), tags=tag or [])
         with Progress(transient=False) as progress:
             task = progress.add_task("uploading", total=len(paths))
             for path in paths:

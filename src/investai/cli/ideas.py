@@ -60,19 +60,33 @@ def _prepare_samples(container: Container) -> None:
 @ideas_app.command("generate")
 def generate(
     risk: Annotated[
-        str, typer.Option(help="very_conservative, conservative, moderate, aggressive, very_aggressive")
-    ] = "moderate",
-    horizon: Annotated[str, typer.Option(help="intraday, short, medium, long, very_long")] = "medium",
-    max_ideas: Annotated[int, typer.Option("--max", min=1, max=20, help="How many ideas")] = 5,
+        str | None,
+        typer.Option(
+            help="very_conservative, conservative, moderate, aggressive, very_aggressive "
+            "(default: the template's, else your saved preference, else moderate)"
+        ),
+    ] = None,
+    horizon: Annotated[
+        str | None,
+        typer.Option(help="intraday, short, medium, long, very_long (default as for --risk, else medium)"),
+    ] = None,
+    max_ideas: Annotated[
+        int | None, typer.Option("--max", min=1, max=20, help="How many ideas (default: the template's, else 5)")
+    ] = None,
     template: Annotated[str | None, typer.Option(help="A request template, e.g. aggressive_growth")] = None,
     ticker: Annotated[list[str] | None, typer.Option(help="Limit to this symbol (repeatable)")] = None,
     sector: Annotated[list[str] | None, typer.Option(help="Limit to this sector (repeatable)")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Exclude this symbol (repeatable)")] = None,
     amount: Annotated[float | None, typer.Option(help="Capital to deploy, for sizing and liquidity")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Generate as of this date (YYYY-MM-DD)")] = None,
-    depth: Annotated[str, typer.Option(help="quick, standard or deep research")] = "standard",
+    depth: Annotated[
+        str | None, typer.Option(help="quick, standard or deep research (default: the template's, else standard)")
+    ] = None,
     as_user: Annotated[str | None, typer.Option("--as", help="E-mail of the requesting user")] = None,
     output_json: Annotated[bool, typer.Option("--json", help="Print the ideas as JSON")] = False,
+    use_profile: Annotated[
+        bool, typer.Option("--profile/--no-profile", help="Fill unset options from the user's saved preferences")
+    ] = True,
 ) -> None:
     """Generate ideas on the data loaded (the sample data on a fresh install), showing each agent's progress."""
     from rich.console import Console
@@ -88,11 +102,11 @@ def generate(
     try:
         principal = _acting_user(container, as_user)
         _prepare_samples(container)
-        body: dict[str, object] = {"max_ideas": max_ideas, "research_depth": depth}
-        if template is None or risk != "moderate":
-            body["risk_tolerance"] = risk
-        if template is None or horizon != "medium":
-            body["investment_horizon"] = horizon
+        body: dict[str, object] = {"use_profile": use_profile}
+        body |= {"research_depth": depth} if depth else {}
+        body |= {"max_ideas": max_ideas} if max_ideas else {}
+        body |= {"risk_tolerance": risk} if risk else {}
+        body |= {"investment_horizon": horizon} if horizon else {}
         body |= {"template": template} if template else {}
         body |= {"tickers": ticker} if ticker else {}
         body |= {"sectors": sector} if sector else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -74,9 +75,26 @@ class MarketCitation(DomainModel):
 Citation = Annotated[DocumentCitation | MarketCitation, Field(discriminator="kind")]
 
 
+class EvidenceScope(StrEnum):
+    """What a passage is evidence about: the idea's instrument itself, or the sector it belongs to."""
+
+    INSTRUMENT = "instrument"
+    SECTOR = "sector"
+
+
 class Evidence(DomainModel):
-    """One supporting fact and its citation."""
+    """One supporting fact and its citation.
+
+    ``claim`` is a short statement of the fact written by code; for a document passage, ``quote`` holds the
+    passage's own words (whole sentences naming the instrument or sector, or a table row as ``column: value``
+    pairs) and ``scope`` says whether the passage is about the instrument or only about its sector (``subject``
+    names which). Ideas stored before these fields existed have none of them."""
 
     claim: str = Field(min_length=1, max_length=2000)
     citation: Citation
     weight: float = Field(default=1.0, ge=0.0, le=1.0)
+    quote: str | None = Field(default=None, max_length=2000, description="the cited passage's own words")
+    scope: EvidenceScope | None = Field(
+        default=None, description="instrument: the passage names the instrument; sector: only its sector"
+    )
+    subject: str | None = Field(default=None, max_length=128, description="the symbol or sector the passage names")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Annotated, Any, Protocol
 from urllib.parse import unquote
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from investai.domain.common import DomainModel, Identifier, Tag, UtcDatetime
 from investai.domain.errors import ValidationFailed
@@ -41,6 +42,48 @@ class Visibility(StrEnum):
     USERS = "users"
 
 
+EARLIEST_PUBLICATION = datetime(1900, 1, 1, tzinfo=UTC)
+"""No document in the knowledge base is dated before this."""
+PUBLICATION_SKEW = timedelta(days=1)
+"""How far past the current time a publication date may lie: a date given without a time means the start of
+that day in UTC, which east of UTC can still be tomorrow for the server."""
+
+
+def publication_moment(value: object) -> object:
+    """A publication date as an aware UTC datetime: ``YYYY-MM-DD`` (or a ``date``) is the start of that day in
+    UTC, an ISO 8601 datetime without a zone is read as UTC. Anything else is left for the type check."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError("a publication date is YYYY-MM-DD or an ISO 8601 date and time") from exc
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time.min, tzinfo=UTC)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _not_too_early(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    if moment < EARLIEST_PUBLICATION:
+        raise ValueError("a publication date may not be before 1900")
+    return moment
+
+
+PublishedAt = Annotated[datetime, BeforeValidator(publication_moment), AfterValidator(_not_too_early)]
+"""When a document version was published: the date point-in-time research dates its content by."""
+
+
+def check_publication(published_at: datetime, *, now: datetime) -> datetime:
+    """``published_at`` unless it lies in the future (beyond :data:`PUBLICATION_SKEW`); ``ValidationFailed``
+    then."""
+    if published_at > now + PUBLICATION_SKEW:
+        raise ValidationFailed(f"the publication date {published_at.date().isoformat()} is in the future")
+    return published_at
+
+
 class DocumentVersion(DomainModel):
     version: int = Field(ge=1)
     object_key: str = Field(min_length=1, max_length=1024)
@@ -50,6 +93,19 @@ class DocumentVersion(DomainModel):
     filename: str = Field(min_length=1, max_length=255)
     uploaded_at: UtcDatetime
     uploaded_by: Identifier
+    published_at: PublishedAt = Field(
+        description="when the content was published (the uploader's date; the upload time unless given): "
+        "knowledge-base date filters and point-in-time research date the version by it"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _published_defaults_to_upload(cls, data: Any) -> Any:
+        """A version stored before versions had a publication date (or made without one) counts as published
+        when it was uploaded."""
+        if isinstance(data, dict) and data.get("published_at") is None and "uploaded_at" in data:
+            return {**data, "published_at": data["uploaded_at"]}
+        return data
 
 
 class Document(DomainModel):
@@ -193,6 +249,11 @@ class DocumentMetadata(DomainModel):
     allowed_roles: list[Role] = Field(default_factory=list, max_length=10)
     allowed_users: list[Identifier] = Field(default_factory=list, max_length=500)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    published_at: PublishedAt | None = Field(
+        default=None,
+        description="publication date of the (current) version, YYYY-MM-DD or an ISO 8601 date and time (UTC "
+        "when no zone is given). On upload, absent means the upload time; on a change, absent keeps the date",
+    )
 
     @model_validator(mode="after")
     def _allow_lists_match_visibility(self) -> DocumentMetadata:

@@ -42,6 +42,8 @@ class Strategy(StrEnum):
     QUALITY = "quality"
     INCOME = "income"
     MEAN_REVERSION = "mean_reversion"
+    LOW_VOLATILITY = "low_volatility"
+    TREND = "trend"
     HEDGE = "hedge"
     EVENT_DRIVEN = "event_driven"
 
@@ -174,12 +176,42 @@ class ComplianceIssue(DomainModel):
     rule: str = Field(min_length=1, max_length=100)
     severity: Severity
     message: str = Field(min_length=1, max_length=2000)
+    overridable: bool = Field(
+        default=False,
+        description="a critical issue that does not withhold the idea but blocks its approval until a compliance "
+        "officer records an override with a reason (stale market data)",
+    )
 
 
 class ComplianceCheck(DomainModel):
+    """One rule's result. A rule that could not be evaluated (no data) is ``computed=False`` and never passed."""
+
     name: str = Field(min_length=1, max_length=100)
     passed: bool
     detail: str | None = Field(default=None, max_length=2000)
+    computed: bool = True
+
+    @model_validator(mode="after")
+    def _not_computed_never_passes(self) -> ComplianceCheck:
+        if not self.computed and self.passed:
+            raise ValueError("a check that computed nothing cannot have passed")
+        return self
+
+    @property
+    def outcome(self) -> str:
+        """``passed``, ``failed`` or ``not computed``, as pages and exports show it."""
+        if not self.computed:
+            return "not computed"
+        return "passed" if self.passed else "failed"
+
+
+class ComplianceOverride(DomainModel):
+    """A compliance officer's recorded decision to approve despite overridable critical issues."""
+
+    rules: list[str] = Field(min_length=1, description="the rules of the issues overridden")
+    by: str = Field(min_length=1, max_length=64)
+    at: UtcDatetime
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class ComplianceStatus(DomainModel):
@@ -188,10 +220,26 @@ class ComplianceStatus(DomainModel):
     issues: list[ComplianceIssue] = Field(default_factory=list)
     disclosures: list[str] = Field(default_factory=list)
     checked_at: UtcDatetime | None = None
+    overrides: list[ComplianceOverride] = Field(default_factory=list)
+
+    @property
+    def critical_issues(self) -> list[ComplianceIssue]:
+        """Critical issues that still stand (an override covers the overridable ones it names)."""
+        overridden = {rule for override in self.overrides for rule in override.rules}
+        return [
+            issue
+            for issue in self.issues
+            if issue.severity is Severity.CRITICAL and not (issue.overridable and issue.rule in overridden)
+        ]
 
     @property
     def has_critical_issue(self) -> bool:
-        return any(issue.severity is Severity.CRITICAL for issue in self.issues)
+        return bool(self.critical_issues)
+
+    @property
+    def withholds(self) -> bool:
+        """Whether a critical issue that no override can lift stands (the idea is not published at all)."""
+        return any(not issue.overridable for issue in self.critical_issues)
 
     @model_validator(mode="after")
     def _critical_blocks(self) -> ComplianceStatus:
@@ -229,6 +277,15 @@ class IdeaAnalysis(DomainModel):
     composite: float
     rank: int = Field(ge=1)
     screened: int = Field(ge=1)
+    constraints: list[str] = Field(
+        default_factory=list, description="what shaped the idea: profile, template, ESG screen, book, sizing"
+    )
+    confidence_basis: str = Field(
+        default="", max_length=2000, description="what the confidence is a measured probability of, and from what"
+    )
+    confidence_adjustment: str | None = Field(
+        default=None, max_length=2000, description="how the firm's analyst ratings moved the measured confidence"
+    )
     confidence_inputs: dict[str, float] = Field(default_factory=dict)
     ranking_components: dict[str, float] = Field(default_factory=dict)
     ranking_score: float

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from investai.domain.common import DomainModel, Probability
 from investai.domain.idea_parts import AssetClass, TimeHorizon
-from investai.domain.users import EsgPreference, RiskTolerance
+from investai.domain.users import EsgPreference, InvestmentPreferences, RiskTolerance
 
 Symbol = str
 
@@ -59,6 +59,16 @@ class IdeaRequest(DomainModel):
     callback_url: str | None = Field(
         default=None, max_length=2000, description="POSTed the job's final status; its host must be allow-listed"
     )
+    template: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the request template this request was made from; its promise shapes the screen and sizing",
+    )
+    from_profile: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="the fields filled from the requester's saved investment preferences",
+    )
 
     @field_validator("tickers", "exclusions")
     @classmethod
@@ -68,6 +78,13 @@ class IdeaRequest(DomainModel):
             if not symbol or len(symbol) > 32 or not all(ch.isalnum() or ch in ".-^=" for ch in symbol):
                 raise ValueError(f"not a valid symbol: {symbol!r}")
         return list(dict.fromkeys(cleaned))
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, template: str | None) -> str | None:
+        if template is not None and template not in REQUEST_TEMPLATES:
+            raise ValueError(f"choose one of {', '.join(sorted(REQUEST_TEMPLATES))}")
+        return template
 
     @field_validator("sectors")
     @classmethod
@@ -102,6 +119,8 @@ class IdeaRequest(DomainModel):
             notes.append("fewer tickers than max_ideas: at most one idea per ticker will be returned")
         if self.research_depth is ResearchDepth.DEEP:
             notes.append("deep research takes longer and uses more model calls")
+        if self.from_profile:
+            notes.append(f"from your saved preferences: {', '.join(f.replace('_', ' ') for f in self.from_profile)}")
         return notes
 
 
@@ -118,7 +137,10 @@ REQUEST_TEMPLATES: dict[str, RequestTemplate] = {
         RequestTemplate(
             name="conservative_retirement",
             title="Conservative retirement",
-            description="Capital preservation over a long horizon: low volatility, quality, high confidence only.",
+            description=(
+                "Capital preservation over a long horizon: weights tilted to low volatility and quality, high "
+                "confidence only."
+            ),
             parameters={
                 "risk_tolerance": "conservative",
                 "investment_horizon": "long",
@@ -129,25 +151,34 @@ REQUEST_TEMPLATES: dict[str, RequestTemplate] = {
         RequestTemplate(
             name="aggressive_growth",
             title="Aggressive growth",
-            description="Momentum and growth leaders over the medium term, accepting large drawdowns.",
+            description=(
+                "Momentum and growth leaders over the medium term, accepting large drawdowns: only names with "
+                "positive 12-1 momentum, weights tilted to momentum, trend and growth, none to low volatility."
+            ),
             parameters={"risk_tolerance": "aggressive", "investment_horizon": "medium", "max_ideas": 5},
         ),
         RequestTemplate(
             name="balanced_diversified",
             title="Balanced and diversified",
-            description="A moderate profile spread across sectors, sized to fit the current book.",
+            description=(
+                "A moderate profile spread across sectors (at most a quarter of the ideas in one sector), sized "
+                "to fit the current book."
+            ),
             parameters={"risk_tolerance": "moderate", "investment_horizon": "medium", "max_ideas": 8},
         ),
         RequestTemplate(
             name="esg_focused",
             title="ESG-focused",
-            description="Moderate risk with an ESG screen required; names without ESG data are flagged.",
+            description=(
+                "Moderate risk with an ESG screen required: fossil-fuel, tobacco, defence and gambling industries "
+                "are left out of the universe; names without ESG data are flagged."
+            ),
             parameters={"risk_tolerance": "moderate", "investment_horizon": "long", "esg": "require", "max_ideas": 5},
         ),
         RequestTemplate(
             name="short_term_tactical",
             title="Short-term tactical",
-            description="Trend and reversal signals over weeks, quick research, tight stops.",
+            description="Trend and reversal signals over weeks, quick research, tight stops (one standard deviation).",
             parameters={
                 "risk_tolerance": "aggressive",
                 "investment_horizon": "short",
@@ -159,7 +190,38 @@ REQUEST_TEMPLATES: dict[str, RequestTemplate] = {
 }
 
 
-def request_from_template(template: str | None, overrides: dict[str, Any]) -> IdeaRequest:
-    """The request a template gives with ``overrides`` applied on top (``KeyError`` for an unknown template)."""
-    base = dict(REQUEST_TEMPLATES[template].parameters) if template else {}
-    return IdeaRequest.model_validate(base | overrides)
+PROFILE_FIELDS = {
+    "risk_tolerance": "risk_tolerance",
+    "investment_horizon": "time_horizon",
+    "sectors": "sectors",
+    "asset_classes": "asset_classes",
+    "exclusions": "exclusions",
+    "esg": "esg",
+}
+"""Request field -> the saved investment preference that fills it when neither the request nor its template
+gives it."""
+
+
+def request_from_template(
+    template: str | None, overrides: dict[str, Any], preferences: InvestmentPreferences | None = None
+) -> IdeaRequest:
+    """The request ``overrides`` describe, on top of the template's parameters, on top of the requester's saved
+    ``preferences`` (``KeyError`` for an unknown template). A preference fills only a field that neither the
+    request nor the template gives; sectors are not applied to a request that names its tickers, and a saved
+    exclusion is dropped for a ticker the request names. The fields filled that way are listed in
+    ``from_profile``."""
+    base = dict(REQUEST_TEMPLATES[template].parameters) | {"template": template} if template else {}
+    given = base | overrides
+    filled: dict[str, Any] = {}
+    if preferences is not None:
+        defaults = InvestmentPreferences()
+        tickers = {str(symbol).strip().upper() for symbol in given.get("tickers") or []}
+        for field, preference in PROFILE_FIELDS.items():
+            value = getattr(preferences, preference)
+            if field in given or value == getattr(defaults, preference) or (field == "sectors" and tickers):
+                continue
+            if field == "exclusions":
+                value = [symbol for symbol in value if symbol.strip().upper() not in tickers]
+            filled[field] = value
+    request = IdeaRequest.model_validate(filled | given | ({"from_profile": sorted(filled)} if filled else {}))
+    return request

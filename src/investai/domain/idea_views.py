@@ -93,6 +93,10 @@ def idea_sources(idea: InvestmentIdea) -> list[DocumentSource]:
     return _unique([*(idea.document_sources or []), *cited_sources(idea)])
 
 
+DOCUMENT_FACTORS = frozenset({"value", "quality", "growth"})
+"""Factors computed from documents (the fundamentals tables): withheld with them."""
+
+
 def view_for(idea: InvestmentIdea, may_read: MayRead) -> IdeaView:
     """``idea`` as a reader sees it who may read exactly the document versions ``may_read`` allows."""
     withheld = {source for source in idea_sources(idea) if not may_read(source)}
@@ -127,7 +131,19 @@ def _restricted_fields(idea: InvestmentIdea, withheld: set[DocumentSource]) -> d
         citation = _citation_view(idea.expected_return.citation, withheld)
         fields["expected_return"] = idea.expected_return.model_copy(update={"citation": citation}).model_dump()
     if idea.analysis is not None:
-        update: dict[str, Any] = {"conflict": None}
+        update: dict[str, Any] = {
+            "conflict": None,
+            "confidence_adjustment": None,
+            # value, quality and growth come from fundamentals tables, which may be among the withheld documents
+            "factor_scores": {
+                name: (None if name in DOCUMENT_FACTORS else score)
+                for name, score in idea.analysis.factor_scores.items()
+            },
+            "contributions": {
+                name: (0.0 if name in DOCUMENT_FACTORS else value)
+                for name, value in idea.analysis.contributions.items()
+            },
+        }
         if free.ranking_score is not None:
             update |= {"ranking_components": free.ranking_components, "ranking_score": free.ranking_score}
         fields["analysis"] = idea.analysis.model_copy(update=update).model_dump()

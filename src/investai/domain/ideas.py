@@ -74,6 +74,13 @@ class InvestmentIdea(DomainModel):
         description="the narrative and scores written without documents, for readers who may not read them all; "
         "never served (null in every response)",
     )
+    as_of_note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="why the idea is as of an earlier moment than its generation, in plain words, when the request "
+        "named no as-of date but the market data ends too long ago: 'Market data ends 2022-12-28; this idea is as "
+        "of that date, not today.' (null otherwise: as of the request's date, or of its generation)",
+    )
 
     @property
     def date(self) -> str:

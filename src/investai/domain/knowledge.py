@@ -102,7 +102,7 @@ class Chunk(DomainModel):
     allowed_users: list[Identifier] = Field(default_factory=list)
     doc_type: DocumentType
     tags: list[Tag] = Field(default_factory=list)
-    document_date: UtcDatetime = Field(description="when the version was uploaded; date filters use it")
+    document_date: UtcDatetime = Field(description="when the version was published; date filters use it")
 
 
 class SearchMode(StrEnum):

@@ -35,8 +35,11 @@ def clip_confidence(value: float) -> float:
 
 
 def confidence_before_research(inputs: Mapping[str, float]) -> float:
-    """Confidence from the analysis alone: the weighted confidence inputs, clipped; what confidence is when
-    no document passage (and so no analyst rating) was read."""
+    """Confidence from the analysis alone, what confidence is when no document passage (and so no analyst
+    rating) was read: the measured probability of a gain over the horizon (``calibrated_probability``) when
+    the screen had past windows to measure it on, else the weighted heuristic inputs; clipped."""
+    if "calibrated_probability" in inputs:
+        return clip_confidence(inputs["calibrated_probability"])
     return clip_confidence(sum(weight * inputs.get(name, 0.0) for name, weight in CONFIDENCE_WEIGHTS.items()))
 
 

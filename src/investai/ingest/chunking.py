@@ -1,10 +1,14 @@
 """A parsed document cut into the chunks the knowledge base embeds, indexes and cites.
 
 Text is chunked page by page (a chunk never spans two pages, so a citation names one page), section by
-section, with an overlap between neighbouring chunks of a section. Tables are chunked by whole rows, each
-chunk repeating the table's header so that a row group still says what its numbers are. Chunk ids depend
-only on the document, its version and the chunk's position, so re-indexing the same version replaces
-chunks instead of duplicating them.
+section, with an overlap between neighbouring chunks of a section. Page furniture (page numbers, running headers
+and footers, confidentiality notices: :func:`~investai.ingest.text_segments.page_furniture`) is left out first,
+and a passage with no word left (a stray number) is no chunk: boilerplate that every document repeats would
+otherwise be found by every keyword search and crowd out the passages that answer it.
+
+Tables are chunked by whole rows, each chunk repeating the table's header so that a row group still says what
+its numbers are. Chunk ids depend only on the document, its version and the chunk's position, so re-indexing the
+same version replaces chunks instead of duplicating them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from investai.domain.documents import Document
 from investai.domain.knowledge import Chunk, ChunkKind, ExtractedTable, ParsedDocument, ParsedPage
-from investai.ingest.text_segments import find_sections, split_passages
+from investai.ingest.text_segments import find_sections, is_substantive, page_furniture, split_passages, without_spans
 
 _MAX_SECTION_CHARS = 255
 
@@ -43,9 +47,10 @@ def chunk_document(
     belong to no page (CSV, XLSX, JSON) last. Ordinals count from 0 across the document."""
     factory = _ChunkFactory(document)
     page_numbers = {page.number for page in parsed.pages}
+    furniture = page_furniture([page.text for page in parsed.pages], title=document.title)
     section: str | None = None
-    for page in parsed.pages:
-        section = _add_page_text(factory, page, section, options)
+    for page, spans in zip(parsed.pages, furniture, strict=True):
+        section = _add_page_text(factory, page, spans, section, options)
         for table in parsed.tables:
             if table.page == page.number:
                 _add_table(factory, table, options)
@@ -56,23 +61,36 @@ def chunk_document(
 
 
 def _add_page_text(
-    factory: _ChunkFactory, page: ParsedPage, section: str | None, options: ChunkingOptions
+    factory: _ChunkFactory,
+    page: ParsedPage,
+    furniture: list[tuple[int, int]],
+    section: str | None,
+    options: ChunkingOptions,
 ) -> str | None:
-    """Add the page's text chunks; the section in force at the end of the page (headings carry over)."""
+    """Add the page's text chunks, cut between its furniture lines; the section in force at the end of the page
+    (headings carry over). Offsets are the page text's: a chunk is always ``page.text[start:end]``."""
     text = page.text
-    for found in find_sections(text):
-        section = found.heading or section
-        for start, end in split_passages(
-            text, found.start, found.end, max_chars=options.max_chars, overlap_chars=options.overlap_chars
-        ):
-            factory.add(
-                text[start:end],
-                kind=ChunkKind.TEXT,
-                page=page.number,
-                section=section[:_MAX_SECTION_CHARS] if section else None,
-                start_offset=start,
-                end_offset=end,
+    for block_start, block_end in without_spans(text, furniture):
+        for found in find_sections(text[block_start:block_end]):
+            section = found.heading or section
+            passages = split_passages(
+                text,
+                block_start + found.start,
+                block_start + found.end,
+                max_chars=options.max_chars,
+                overlap_chars=options.overlap_chars,
             )
+            for start, end in passages:
+                if not is_substantive(text[start:end]):
+                    continue
+                factory.add(
+                    text[start:end],
+                    kind=ChunkKind.TEXT,
+                    page=page.number,
+                    section=section[:_MAX_SECTION_CHARS] if section else None,
+                    start_offset=start,
+                    end_offset=end,
+                )
     return section
 
 
@@ -152,7 +170,7 @@ class _ChunkFactory:
                 allowed_users=list(document.allowed_users),
                 doc_type=document.doc_type,
                 tags=list(document.tags),
-                document_date=self._version.uploaded_at,
+                document_date=self._version.published_at,
                 **location,
             )
         )

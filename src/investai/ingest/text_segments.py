@@ -6,11 +6,19 @@ offsets point at exactly the characters that were embedded and shown.
 Headings are recognised by their look, as text extracted from a PDF carries no structure: a short line
 without closing punctuation that is markdown (``# Risks``), numbered (``1. Introduction``,
 ``2.3 Margins``, ``IV. Outlook``), ALL CAPS, or in Title Case.
+
+Page furniture is recognised the same way, by look and by repetition across a document's pages
+(:func:`page_furniture`): page numbers, running headers and footers, confidentiality notices. Chunking leaves
+those lines out, so a footer is never a passage, never part of one, and never a heading (``Page 1 of 3`` looks
+like one).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_HEADING_CHARS = 80
@@ -155,3 +163,109 @@ def _overlap_start(text: str, position: int, overlap_chars: int, *, floor: int) 
         while candidate < position and not text[candidate].isspace():
             candidate += 1
     return trim(text, candidate, position)[0] if candidate < position else position
+
+
+# --- page furniture ---------------------------------------------------------------------------------------------
+
+EDGE_LINES = 4
+"""Furniture is looked for among the first and the last this many non-blank lines of a page: running headers,
+footers and page numbers sit at its edges, whatever order a PDF's content stream puts them in."""
+REPEATED_SHARE = 0.5
+"""A line recurring at the edge of more than this share of a document's pages (and of two at least) is a running
+header or footer. Lines are compared with the page's own number and the page count masked (``Acme | Page 3`` on
+page 3 recurs as ``acme | page #``), and a line without words with every number masked (a bare page number,
+however the pages are numbered)."""
+MAX_FURNITURE_CHARS = 200
+"""Longer lines are body text, whatever they say."""
+_MAX_NUMERIC_KEY_CHARS = 12
+"""A recurring line without words (``#``, ``- # -``) is a page number only when this short: a longer one is more
+likely a row of figures in a table that runs over several pages."""
+_DIGITS = re.compile(r"\d+")
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_NUMBER_PUNCTUATION = "-\u2013\u2014()[]|/.,:"
+_PAGE_NUMBER = re.compile(r"(?:page|pg\.?|p\.)\s*\d{1,5}(?:\s*(?:of|/)\s*\d{1,5})?|\d{1,5}\s*(?:of|/)\s*\d{1,5}", re.I)
+_CONFIDENTIALITY = re.compile(
+    r"(?:Confidential|CONFIDENTIAL|(?i:(?:strictly|highly|private\s+(?:and|&))\s+confidential))\b.*"
+    r"|(?i:.*\b(?:internal\s+(?:use|distribution)\s+only|not\s+for\s+(?:re)?distribution|all\s+rights\s+reserved)\b.*)"
+    r"|(?i:(?:\u00a9|\(c\)\s|copyright\b).*)",
+)
+
+
+def page_furniture(pages: Sequence[str], *, title: str | None = None) -> list[list[tuple[int, int]]]:
+    """Per page, the ``(start, end)`` spans of its furniture lines (page numbers, running headers and footers,
+    confidentiality notices), in page order; a line's span excludes its newline.
+
+    Only lines at a page's edges (:data:`EDGE_LINES`) can be furniture, and one of them is when it
+
+    * recurs at the edges of most pages (:data:`REPEATED_SHARE`), page numbers aside: a running header or
+      footer, the page number itself (``3``, ``- 3 -``) included;
+    * is a page number in words (``Page 3``, ``Page 3 of 12``, ``3 of 12``, ``3/12``, ``p. 3``);
+    * is a confidentiality or copyright notice (``Confidential``, ``For internal use only``, ``Not for
+      distribution``, ``(c) 2024 ...``, ``All rights reserved``);
+    * repeats the document's ``title`` on any page but the first (a running title, on a document too short for
+      the title to recur on most pages).
+    """
+    edges = [_edge_lines(text) for text in pages]
+    keys = [
+        [_key(text[start:end], number, len(pages)) for start, end in lines]
+        for number, (text, lines) in enumerate(zip(pages, edges, strict=True), start=1)
+    ]
+    recurring = Counter(key for page_keys in keys for key in set(page_keys))
+    needed = max(2, math.floor(REPEATED_SHARE * len(pages)) + 1)
+    running_title = " ".join(title.split()).casefold() if title else None
+    furniture: list[list[tuple[int, int]]] = []
+    for number, (text, lines, page_keys) in enumerate(zip(pages, edges, keys, strict=True), start=1):
+        spans = []
+        for (start, end), key in zip(lines, page_keys, strict=True):
+            line = " ".join(text[start:end].split())
+            if len(line) > MAX_FURNITURE_CHARS:
+                continue
+            if (
+                (recurring[key] >= needed and (_LETTERS.search(key) or len(key) <= _MAX_NUMERIC_KEY_CHARS))
+                or _PAGE_NUMBER.fullmatch(line)
+                or _CONFIDENTIALITY.fullmatch(line)
+                or (number > 1 and running_title is not None and line.casefold() == running_title)
+            ):
+                spans.append((start, end))
+        furniture.append(spans)
+    return furniture
+
+
+def without_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ``(start, end)`` stretches of ``text`` between ``spans`` (sorted, not overlapping), blank ones left out."""
+    blocks, position = [], 0
+    for start, end in spans:
+        if start > position:
+            blocks.append((position, start))
+        position = max(position, end)
+    if position < len(text):
+        blocks.append((position, len(text)))
+    return [block for block in blocks if text[block[0] : block[1]].strip()]
+
+
+def is_substantive(text: str) -> bool:
+    """Whether a passage holds a word (two letters or more), not just numbers, dashes and stray letters."""
+    return _LETTERS.search(text) is not None
+
+
+def _edge_lines(text: str) -> list[tuple[int, int]]:
+    """The spans of the first and last :data:`EDGE_LINES` non-blank lines, in order (all of a short page's)."""
+    lines = [(match.start(), match.end()) for match in re.finditer(r"[^\n]+", text) if match.group().strip()]
+    if len(lines) <= 2 * EDGE_LINES:
+        return lines
+    return lines[:EDGE_LINES] + lines[-EDGE_LINES:]
+
+
+def _key(line: str, number: int, count: int) -> str:
+    """A line as compared across pages: case and spacing ignored, the page's number and the page count masked
+    (every number, in a line without words)."""
+    words = line.casefold().split()
+    if not _LETTERS.search(line):
+        return _DIGITS.sub("#", " ".join(words))
+    return " ".join(_masked(word, {str(number), str(count)}) for word in words)
+
+
+def _masked(word: str, numbers: set[str]) -> str:
+    """The word with its number as ``#`` when that number is one of ``numbers`` (``3``, ``(3)``, ``-3-``, ``3.``)."""
+    bare = word.strip(_NUMBER_PUNCTUATION)
+    return word.replace(bare, "#") if bare in numbers else word

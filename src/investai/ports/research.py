@@ -1,4 +1,5 @@
-"""What the agents read: the knowledge base through the requester's access, and market data, point in time.
+"""What the agents read: the knowledge base through the requester's access, fundamentals from the documents,
+and market data, all point in time.
 
 The services implement these structurally; agents see only these protocols.
 """
@@ -18,8 +19,32 @@ class EvidenceSearch(Protocol):
     def passages(
         self, *, reader: AccessScope, query: str, as_of: datetime, limit: int, request_id: str | None = None
     ) -> list[KnowledgeHit]:
-        """Hybrid search as ``reader`` (only what that user may read), over document versions uploaded at or
+        """Hybrid search as ``reader`` (only what that user may read), over document versions published at or
         before ``as_of``; each hit is a citation with its passage."""
+        ...
+
+
+FUNDAMENTAL_COLUMNS: tuple[str, ...] = (
+    "pe_ratio",
+    "eps_ttm",
+    "roe",
+    "debt_to_equity",
+    "revenue_growth_yoy",
+    "dividend_yield",
+)
+"""The figures a :class:`FundamentalsReader` returns (NaN where its source row has none); ratios are fractions
+(``roe=0.15`` is 15%), EPS in the row's currency."""
+FUNDAMENTAL_SOURCE_COLUMNS: tuple[str, ...] = ("as_of", "document_id", "version", "table", "row")
+"""Where each row came from: the moment it is dated (its ``as_of`` cell, else its version's publication date;
+UTC), the document version, the table's name and the data row number (from 1), for a citation."""
+
+
+class FundamentalsReader(Protocol):
+    def fundamentals(self, *, reader: AccessScope, symbols: list[str], as_of: datetime) -> pd.DataFrame:
+        """The latest fundamentals row of each of ``symbols`` found in the tables of the documents ``reader``
+        may read, dated at or before ``as_of``: only document versions published by then, and only rows whose
+        own date (an ``as_of``/date column) has passed by then. Indexed by symbol (``symbol``; symbols without a
+        row are absent), columns :data:`FUNDAMENTAL_COLUMNS` then :data:`FUNDAMENTAL_SOURCE_COLUMNS`."""
         ...
 
 

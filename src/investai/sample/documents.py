@@ -9,6 +9,7 @@ corpus twice is recognisable as the same upload and the retrieval evaluation set
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 
 from investai.sample import (
@@ -22,6 +23,7 @@ from investai.sample import (
 from investai.sample.note_model import ResearchNote
 from investai.sample.pdf_render import render_note
 from investai.sample.tables import analyst_estimates_json, fundamentals_csv, fundamentals_xlsx
+from investai.sample.universe import TABLES_PUBLISHED
 
 ORGANISATION = "organisation"
 NOTES: tuple[ResearchNote, ...] = (
@@ -44,6 +46,7 @@ class SampleDocument:
     source: str
     tags: tuple[str, ...]
     visibility: str  # "organisation" for all: the demo shares everything with the whole organisation
+    published: date  # within the market-data sample's history, so point-in-time research over it sees the file
 
 
 def sample_documents() -> list[SampleDocument]:
@@ -62,6 +65,7 @@ def _render_corpus() -> tuple[SampleDocument, ...]:
             source="demo research desk",
             tags=note.tags,
             visibility=ORGANISATION,
+            published=note.published,
         )
         for note in NOTES
     ]
@@ -73,6 +77,7 @@ def _render_corpus() -> tuple[SampleDocument, ...]:
             source="demo market-data vendor",
             tags=("fundamentals", "sample-universe"),
             visibility=ORGANISATION,
+            published=TABLES_PUBLISHED,
         ),
         SampleDocument(
             filename="fundamentals.xlsx",
@@ -81,6 +86,7 @@ def _render_corpus() -> tuple[SampleDocument, ...]:
             source="demo market-data vendor",
             tags=("fundamentals", "sample-universe", "sector-medians"),
             visibility=ORGANISATION,
+            published=TABLES_PUBLISHED,
         ),
         SampleDocument(
             filename="analyst_estimates.json",
@@ -89,6 +95,7 @@ def _render_corpus() -> tuple[SampleDocument, ...]:
             source="demo estimates provider",
             tags=("analyst-estimates", "sample-universe"),
             visibility=ORGANISATION,
+            published=TABLES_PUBLISHED,
         ),
     ]
     return tuple(documents)

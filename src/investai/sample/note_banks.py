@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from investai.sample.note_model import NotePage, NoteTable, ResearchNote, Section
 
 NOTE = ResearchNote(
     filename="research_banks_jpm_bac.pdf",
     title="US money-centre banks: JPMorgan and Bank of America at the top of the rate cycle",
     byline="Equity research | Banks | Coverage: JPM, BAC | 25 July 2024",
+    published=date(2022, 11, 21),
     tags=("research-note", "banks", "financials", "JPM", "BAC"),
     pages=(
         NotePage(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from investai.sample.note_model import NotePage, NoteTable, ResearchNote, Section
 
 NOTE = ResearchNote(
     filename="research_consumer_staples_retail.pdf",
     title="Consumer staples and retail: pricing power meets volume fatigue",
     byline="Equity research | Consumer staples and retail | Coverage: KO, PEP, PG, WMT, HD, BBY | 1 August 2024",
+    published=date(2022, 12, 5),
     tags=("research-note", "consumer-staples", "retail", "KO", "PEP", "PG", "WMT", "HD", "BBY"),
     pages=(
         NotePage(

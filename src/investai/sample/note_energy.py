@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from investai.sample.note_model import NotePage, NoteTable, ResearchNote, Section
 
 NOTE = ResearchNote(
     filename="research_energy_xom_cvx_rrc.pdf",
     title="Energy: oil majors and Appalachian gas after the Permian deals",
     byline="Equity research | Energy | Coverage: XOM, CVX, RRC | 22 July 2024",
+    published=date(2022, 11, 7),
     tags=("research-note", "energy", "XOM", "CVX", "RRC"),
     pages=(
         NotePage(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from investai.sample.note_model import NotePage, NoteTable, ResearchNote, Section
 
 NOTE = ResearchNote(
     filename="research_healthcare_pharma_managed_care.pdf",
     title="Healthcare: incretins, patent cliffs and the cost of care",
     byline="Equity research | Pharmaceuticals and managed care | Coverage: LLY, MRK, PFE, JNJ, UNH | 29 July 2024",
+    published=date(2022, 11, 14),
     tags=("research-note", "healthcare", "pharma", "managed-care", "LLY", "MRK", "PFE", "JNJ", "UNH"),
     pages=(
         NotePage(

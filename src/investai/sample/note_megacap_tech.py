@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from investai.sample.note_model import NotePage, NoteTable, ResearchNote, Section
 
 NOTE = ResearchNote(
     filename="research_megacap_tech_aapl_msft.pdf",
     title="Apple and Microsoft: services mix, cloud growth and buybacks",
     byline="Equity research | US megacap technology | Coverage: AAPL, MSFT | 18 July 2024",
+    published=date(2022, 10, 31),
     tags=("research-note", "megacap-tech", "information-technology", "AAPL", "MSFT"),
     pages=(
         NotePage(

@@ -7,6 +7,7 @@ so the renderer refuses content that would spill onto another page rather than s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,13 @@ class NotePage:
 
 @dataclass(frozen=True)
 class ResearchNote:
-    """A sample research note; ``byline`` is the line printed under the title on the first page."""
+    """A sample research note; ``byline`` is the line printed under the title on the first page and
+    ``published`` the publication date its upload carries (within the market-data sample's history, so
+    point-in-time research over that history can read the note)."""
 
     filename: str
     title: str
     byline: str
+    published: date
     tags: tuple[str, ...]
     pages: tuple[NotePage, ...]

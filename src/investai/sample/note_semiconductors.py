@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from investai.sample.note_model import NotePage, NoteTable, ResearchNote, Section
 
 NOTE = ResearchNote(
     filename="research_semiconductors_amd.pdf",
     title="Advanced Micro Devices: the second source in data-centre accelerators",
     byline="Equity research | Semiconductors | Coverage: AMD (peers NVDA, INTC, AVGO) | 15 July 2024",
+    published=date(2022, 10, 24),
     tags=("research-note", "semiconductors", "information-technology", "AMD"),
     pages=(
         NotePage(

@@ -1,8 +1,12 @@
 """The 20 US large caps of the market-data sample (skfolio's S&P 500 dataset), with illustrative data.
 
-Names and GICS sectors are real; the fundamentals and analyst estimates are plausible mid-2024 figures made up
-for the demo. They are typed in here rather than downloaded so the demo corpus builds offline and never
-changes underneath the retrieval evaluation set that cites it.
+Names and GICS sectors are real; the fundamentals and analyst estimates are plausible figures made up for the
+demo. They are typed in here rather than downloaded so the demo corpus builds offline and never changes
+underneath the retrieval evaluation set that cites it.
+
+They are dated inside the market-data sample's history (which ends 2022-12-28), so point-in-time research over
+that history can use them without lookahead: the rows are as of :data:`AS_OF`, the tables are published at
+:data:`TABLES_PUBLISHED`, and every research note (which may quote them) later still.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-AS_OF = date(2024, 6, 28)
+AS_OF = date(2022, 9, 30)
+"""The date of every row of the fundamentals and estimates tables (their ``as_of`` column)."""
+TABLES_PUBLISHED = date(2022, 10, 14)
+"""When the fundamentals and estimates documents are published: after :data:`AS_OF`, before the notes."""
 FACTOR_ETFS = ("MTUM", "QUAL", "SIZE", "USMV", "VLUE")
 
 

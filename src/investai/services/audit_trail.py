@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from investai.domain.access import Principal
 from investai.domain.audit import AuditOutcome
 from investai.ports.audit import AuditLog
@@ -17,6 +19,7 @@ def record_access(
     resource_type: str,
     resource_id: str | None,
     allowed: bool = True,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """One audit record per data access, including refused ones (which answer 404 to the caller)."""
     audit.append(
@@ -28,4 +31,5 @@ def record_access(
         resource_id=resource_id,
         ip=ctx.ip,
         request_id=ctx.request_id,
+        details=details,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from investai.domain.access import Principal
 from investai.domain.audit import AuditOutcome
@@ -23,6 +23,7 @@ from investai.domain.documents import (
     DocumentStatus,
     DocumentType,
     DocumentVersion,
+    check_publication,
     safe_filename,
 )
 from investai.domain.errors import NotFound, ValidationFailed
@@ -124,7 +125,10 @@ class DocumentService:
     ) -> Document:
         """Store ``content`` (a stream or bytes) as a new document, or as the next version of ``document_id``.
         The content is parsed first, under every safety limit, so refused content answers at once (413, 415,
-        422) and is never stored; the parse is kept for the processing job and the tables endpoint."""
+        422) and is never stored; the parse is kept for the processing job and the tables endpoint. The version
+        is published at ``metadata.published_at``, or when it is uploaded if that is not given."""
+        if metadata.published_at is not None:
+            check_publication(metadata.published_at, now=self._clock.now())
         with scratch_copy(content, self._scratch_dir, suffix=".upload") as path:
             return self._upload(principal, ctx, path, filename, metadata, document_id)
 
@@ -159,6 +163,7 @@ class DocumentService:
             filename=name,
             uploaded_at=stored.created_at,
             uploaded_by=principal.user_id,
+            published_at=metadata.published_at or stored.created_at,
         )
         if document_id is None:
             document = document.model_copy(update={"versions": [version], "current_version": 1})
@@ -167,16 +172,32 @@ class DocumentService:
             self._documents.add(document)
         else:
             document = self._save(document, versions=[*document.versions, version], current_version=version.version)
-        self._audit_write(principal, ctx, "document.upload", document.id)
+        details = {"version": version.version, "published_at": version.published_at.isoformat()}
+        self._audit_write(principal, ctx, "document.upload", document.id, details)
         return self._enqueue(document)
 
     def update_metadata(
         self, principal: Principal, ctx: CallContext, document_id: str, metadata: DocumentMetadata
     ) -> Document:
+        """Replace the metadata and sharing. ``metadata.published_at``, when given, re-dates the current version
+        (its passages in the knowledge base follow in the processing job); absent, the date stays."""
+        if metadata.published_at is not None:
+            check_publication(metadata.published_at, now=self._clock.now())
         document = self._owned(principal, document_id, ctx, action="document.update")
-        document = self._save(document, **_metadata_fields(metadata, default_title=document.title))
-        self._audit_write(principal, ctx, "document.update", document.id)
-        return self._enqueue(document)  # chunks carry the access fields: the index must follow
+        changes = _metadata_fields(metadata, default_title=document.title)
+        details: dict[str, Any] = {}
+        current = document.current
+        if metadata.published_at is not None and metadata.published_at != current.published_at:
+            redated = current.model_copy(update={"published_at": metadata.published_at})
+            changes["versions"] = [redated if v.version == current.version else v for v in document.versions]
+            details = {
+                "version": current.version,
+                "published_at": metadata.published_at.isoformat(),
+                "previous_published_at": current.published_at.isoformat(),
+            }
+        document = self._save(document, **changes)
+        self._audit_write(principal, ctx, "document.update", document.id, details)
+        return self._enqueue(document)  # chunks carry the access fields and the date: the index must follow
 
     def restore(self, principal: Principal, ctx: CallContext, document_id: str, version: int) -> Document:
         """Make ``version`` current again as a new version (S3's restore: copy it to the top), also bringing
@@ -266,6 +287,7 @@ class DocumentService:
             filename=name,
             uploaded_at=now,
             uploaded_by=principal.user_id,
+            published_at=now,
         )
         return Document(
             id=new_id("doc_"),
@@ -330,7 +352,14 @@ class DocumentService:
         return document
 
     def _record(
-        self, principal: Principal, ctx: CallContext, action: str, resource: str | None, *, allowed: bool
+        self,
+        principal: Principal,
+        ctx: CallContext,
+        action: str,
+        resource: str | None,
+        *,
+        allowed: bool,
+        details: dict[str, Any] | None = None,
     ) -> None:
         self._audit.append(
             action=action,
@@ -341,10 +370,18 @@ class DocumentService:
             resource_id=resource,
             ip=ctx.ip,
             request_id=ctx.request_id,
+            details=details or None,
         )
 
-    def _audit_write(self, principal: Principal, ctx: CallContext, action: str, document_id: str) -> None:
-        self._record(principal, ctx, f"{action}.done", document_id, allowed=True)
+    def _audit_write(
+        self,
+        principal: Principal,
+        ctx: CallContext,
+        action: str,
+        document_id: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self._record(principal, ctx, f"{action}.done", document_id, allowed=True, details=details)
 
 
 def record_status(

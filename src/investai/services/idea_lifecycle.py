@@ -3,8 +3,9 @@
 * the owner (an analyst or portfolio manager with ``ideas:request``) submits a draft for review, withdraws it
   back to draft, or archives it;
 * a compliance officer (``ideas:review``) of the same organisation approves an idea in review (recording the
-  review as a passed compliance check; an idea with a critical issue cannot be approved) or rejects it with a
-  reason;
+  review as a passed compliance check; an idea with a critical issue cannot be approved, except that an
+  overridable one (stale prices) may be overridden explicitly with a reason, which is recorded on the idea
+  and in the audit log) or rejects it with a reason;
 * expiry is the scheduler's (approved and rejected ideas past ``expires_at``).
 
 Every change is a new revision of the idea with the change in its history, and an audit record. An idea the
@@ -19,7 +20,7 @@ from investai.domain.access import Permission, Principal
 from investai.domain.common import new_id
 from investai.domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from investai.domain.feedback import Feedback
-from investai.domain.idea_parts import ComplianceCheck, ComplianceState
+from investai.domain.idea_parts import ComplianceCheck, ComplianceOverride, ComplianceState
 from investai.domain.idea_views import IdeaView
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus, can_transition
@@ -62,7 +63,14 @@ class IdeaLifecycle:
         self._clock = clock
 
     def transition(
-        self, principal: Principal, ctx: CallContext, idea_id: str, target: IdeaStatus, *, reason: str | None = None
+        self,
+        principal: Principal,
+        ctx: CallContext,
+        idea_id: str,
+        target: IdeaStatus,
+        *,
+        reason: str | None = None,
+        override: bool = False,
     ) -> IdeaView:
         """Move the idea to ``target``; the new revision as the caller may see it (the stored revision keeps
         every document passage: a change never starts from what one reader was shown)."""
@@ -87,9 +95,11 @@ class IdeaLifecycle:
             raise PermissionDenied(f"moving an idea from {idea.status.value} to {target.value} is for {who}")
         if target is IdeaStatus.REJECTED and not (reason and reason.strip()):
             raise ValidationFailed("a rejection needs a reason")
+        if override and target is not IdeaStatus.APPROVED:
+            raise ValidationFailed("only an approval can override a compliance issue")
         now = self._clock.now()
         if target is IdeaStatus.APPROVED:
-            idea = self._signed_off(idea, principal, reason)
+            idea = self._signed_off(idea, principal, ctx, reason, override)
         stored = self._store(idea.transition(target, by=principal.user_id, at=now, reason=reason))
         return self._queries.view(principal, stored)
 
@@ -102,12 +112,43 @@ class IdeaLifecycle:
         moves = (OWNER_MOVES if is_owner else set()) | (REVIEWER_MOVES if is_reviewer else set())
         return [target for target in IdeaStatus if (idea.status, target) in moves]
 
-    def _signed_off(self, idea: InvestmentIdea, principal: Principal, reason: str | None) -> InvestmentIdea:
-        """The officer's approval completes a review that the rules left open (``needs_review``)."""
+    def _signed_off(
+        self, idea: InvestmentIdea, principal: Principal, ctx: CallContext, reason: str | None, override: bool
+    ) -> InvestmentIdea:
+        """The officer's approval completes a review that the rules left open (``needs_review``). Critical issues
+        that may be overridden (stale prices) need ``override`` and a reason, recorded on the idea and audited."""
         status = idea.compliance
-        if status.has_critical_issue or status.state is ComplianceState.NON_COMPLIANT:
+        if status.withholds or status.state is ComplianceState.NON_COMPLIANT:
             raise ValidationFailed("an idea with a critical compliance issue cannot be approved")
-        if status.state is ComplianceState.COMPLIANT:
+        standing = status.critical_issues
+        overrides = list(status.overrides)
+        if standing and not override:
+            rules = ", ".join(sorted({issue.rule for issue in standing}))
+            raise ValidationFailed(
+                f"critical compliance issues ({rules}) block the approval; a compliance officer may override them "
+                "explicitly, with a reason"
+            )
+        if override:
+            if not standing:
+                raise ValidationFailed("the idea has no critical compliance issue to override")
+            if not (reason and reason.strip()):
+                raise ValidationFailed("an override needs a reason")
+            rules_overridden = sorted({issue.rule for issue in standing})
+            overrides.append(
+                ComplianceOverride(
+                    rules=rules_overridden, by=principal.user_id, at=self._clock.now(), reason=reason.strip()[:2000]
+                )
+            )
+            record_access(
+                self._audit,
+                principal,
+                ctx,
+                action="idea.compliance.override",
+                resource_type="idea",
+                resource_id=idea.id,
+                details={"rules": rules_overridden, "reason": reason.strip()[:500]},
+            )
+        if status.state is ComplianceState.COMPLIANT and not override:
             return idea
         check = ComplianceCheck(
             name="officer_review", passed=True, detail=f"reviewed by {principal.user_id}: {reason or 'approved'}"[:2000]
@@ -116,6 +157,7 @@ class IdeaLifecycle:
             update={
                 "state": ComplianceState.COMPLIANT,
                 "checks": [*status.checks, check],
+                "overrides": overrides,
                 "checked_at": self._clock.now(),
             }
         )

@@ -34,7 +34,7 @@ from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.ideas import GenerationResult, IdeaGenerator
 from investai.ports.jobs import JobRecords
-from investai.ports.repositories import IdeaRepository, IdeaRequestRepository, UserRepository
+from investai.ports.repositories import IdeaRepository, IdeaRequestRepository, ProfileRepository, UserRepository
 from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
 from investai.services.source_access import SourceAccess
@@ -55,17 +55,24 @@ class RequestValidationFailed(ValidationFailed):
         self.details = details
 
 
-def parse_submission(body: Mapping[str, Any]) -> tuple[IdeaRequest, str | None]:
-    """The request a submission describes: an optional ``template`` whose parameters the other fields override."""
+def parse_submission(
+    body: Mapping[str, Any], preferences: InvestmentPreferences | None = None
+) -> tuple[IdeaRequest, str | None]:
+    """The request a submission describes: an optional ``template`` whose parameters the other fields override,
+    on top of the requester's saved ``preferences`` (unless the body says ``"use_profile": false``)."""
     fields = dict(body)
     template = fields.pop("template", None)
+    use_profile = fields.pop("use_profile", True)
+    if not isinstance(use_profile, bool):
+        raise RequestValidationFailed("use_profile is true or false", [{"loc": ["use_profile"], "msg": "a boolean"}])
+    fields.pop("from_profile", None)  # filled here, never given
     if template is not None and (not isinstance(template, str) or template not in REQUEST_TEMPLATES):
         raise RequestValidationFailed(
             "unknown request template",
             [{"loc": ["template"], "msg": f"choose one of {', '.join(sorted(REQUEST_TEMPLATES))}"}],
         )
     try:
-        return request_from_template(template, fields), template
+        return request_from_template(template, fields, preferences if use_profile else None), template
     except PydanticValidationError as exc:
         details = [
             {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
@@ -89,7 +96,9 @@ class IdeaRequestService:
         callback_hosts: list[str] | None = None,
         sync_max_ideas: int = 3,
         http: httpx.Client | None = None,
+        profiles: ProfileRepository | None = None,
     ) -> None:
+        self._profiles = profiles
         self._requests = requests
         self._ideas = ideas
         self._users = users
@@ -126,6 +135,19 @@ class IdeaRequestService:
             )
 
     # --- submit ----------------------------------------------------------------------------------------------
+
+    def preferences(self, principal: Principal) -> InvestmentPreferences | None:
+        """The requester's saved investment preferences (``None`` when they saved none)."""
+        if self._profiles is None:
+            return None
+        try:
+            return self._profiles.get(principal.user_id).preferences
+        except NotFound:
+            return None
+
+    def parse(self, principal: Principal, body: Mapping[str, Any]) -> tuple[IdeaRequest, str | None]:
+        """:func:`parse_submission` with the requester's saved preferences filling what the body leaves out."""
+        return parse_submission(body, self.preferences(principal))
 
     def _check_callback(self, url: str | None) -> None:
         if url is None:
@@ -165,7 +187,7 @@ class IdeaRequestService:
         )
 
     def submit(self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]) -> IdeaRequestRecord:
-        request, template = parse_submission(body)
+        request, template = self.parse(principal, body)
         record = self._new_record(principal, request, template, sync=False)
         self._requests.add(record)
         job = self._jobs.enqueue(
@@ -186,7 +208,7 @@ class IdeaRequestService:
     def submit_unqueued(self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]) -> IdeaRequestRecord:
         """Record a request that the caller runs itself with :meth:`run` (the command line): never queued, so no
         worker of a server running beside the caller runs it as well."""
-        request, template = parse_submission(body)
+        request, template = self.parse(principal, body)
         record = self._new_record(principal, request, template, sync=True)
         self._requests.add(record)
         record_access(
@@ -198,7 +220,7 @@ class IdeaRequestService:
         self, principal: Principal, ctx: CallContext, body: Mapping[str, Any]
     ) -> tuple[IdeaRequestRecord, list[IdeaView]]:
         """Run a small request in the caller's thread (``max_ideas`` up to the synchronous limit)."""
-        request, _ = parse_submission(body)
+        request, _ = self.parse(principal, body)
         if request.max_ideas > self._sync_max_ideas:
             raise RequestValidationFailed(
                 "too large for synchronous mode",

@@ -118,9 +118,12 @@ class KnowledgeService:
         return found
 
 
-def to_knowledge_hit(hit: SearchHit, query: str) -> KnowledgeHit:
+def to_knowledge_hit(hit: SearchHit, query: str, *, width: int = SNIPPET_CHARS) -> KnowledgeHit:
+    """A search hit as a citation with its passage: a window of ``width`` characters around the query's terms
+    (the research agents ask for the whole chunk, so that quotes are whole sentences and table rows can be
+    numbered)."""
     chunk = hit.chunk
-    snippet = marked_snippet(chunk.text, query)
+    snippet = marked_snippet(chunk.text, query, width=width)
     citation = DocumentCitation(
         document_id=chunk.document_id,
         version=chunk.version,
@@ -203,7 +206,7 @@ def parse_date(value: str | None, *, name: str) -> datetime | None:
 
 class KnowledgeEvidence:
     """The research agents' view of the knowledge base (:class:`~investai.ports.research.EvidenceSearch`):
-    hybrid search as the requester, over document versions uploaded at or before the as-of moment."""
+    hybrid search as the requester, over document versions published at or before the as-of moment."""
 
     def __init__(self, *, index: SearchIndex, embedder: Embedder) -> None:
         self._index = index
@@ -224,4 +227,6 @@ class KnowledgeEvidence:
             filters=SearchFilters(date_to=as_of),
             limit=limit,
         )
-        return [to_knowledge_hit(hit, text) for hit in hits if reader.allows(hit.chunk)]
+        return [
+            to_knowledge_hit(hit, text, width=max(len(hit.chunk.text), 1)) for hit in hits if reader.allows(hit.chunk)
+        ]

@@ -1,17 +1,21 @@
-"""Read paths for ideas and jobs. Every read filters by owner and organisation: an object the principal
-may not see answers NotFound, exactly as an object that does not exist. Every idea read returns views
-(:class:`~investai.domain.idea_views.IdeaView`): document text only from the documents the reader may read now
-(:class:`~investai.services.source_access.SourceAccess`)."""
+"""Read paths for ideas and jobs, and the names of the users they mention. Every read filters by owner and
+organisation: an object the principal may not see answers NotFound, exactly as an object that does not exist.
+Every idea read returns views (:class:`~investai.domain.idea_views.IdeaView`): document text only from the
+documents the reader may read now (:class:`~investai.services.source_access.SourceAccess`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from investai.domain.access import Permission, Principal
-from investai.domain.errors import Conflict, NotFound
+from investai.domain.agents import AgentName
+from investai.domain.errors import Conflict, DomainError, NotFound
 from investai.domain.idea_views import IdeaView
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.jobs import Job
 from investai.domain.lifecycle import IdeaStatus
 from investai.ports.audit import AuditLog
+from investai.ports.identity import UserDirectory
 from investai.ports.jobs import JobRecords
 from investai.ports.repositories import IdeaRepository
 from investai.services.audit_trail import record_access
@@ -151,3 +155,41 @@ class JobQueries:
         if job.finished:
             raise Conflict(f"job {job_id} has already finished")
         return self._jobs.cancel(job.id)
+
+
+SERVICE_ACTORS = frozenset({"system", "scheduler", *(agent.value for agent in AgentName)})
+"""Ids that name the product itself (an agent, the scheduler, the system), never a user account."""
+DELETED_USER = "{user_id} (deleted user)"
+
+
+class UserNames:
+    """Names of user ids as one reader may see them, for pages and responses that show who did something.
+
+    A user of the reader's organisation shows by display name (or e-mail when it has none); an id that names
+    no such user any more (erased, unknown, another organisation's) shows as the id marked as a deleted user, so
+    no name leaves its organisation; the product's own actors (agents, the scheduler) show as themselves. Callers
+    show names only beside what the reader may already see (an audit record to an auditor, a document to one of
+    its readers). Each id is looked up once per instance."""
+
+    def __init__(self, users: UserDirectory, reader: Principal) -> None:
+        self._users = users
+        self._reader = reader
+        self._known: dict[str, str] = {}
+
+    def name(self, user_id: str) -> str:
+        if user_id not in self._known:
+            self._known[user_id] = self._look_up(user_id)
+        return self._known[user_id]
+
+    def names(self, user_ids: Iterable[str | None]) -> dict[str, str]:
+        """The name of each id given (``None`` skipped)."""
+        return {user_id: self.name(user_id) for user_id in user_ids if user_id}
+
+    def _look_up(self, user_id: str) -> str:
+        if user_id in SERVICE_ACTORS:
+            return user_id
+        try:
+            user = self._users.get_user(self._reader, user_id)
+        except DomainError:
+            return DELETED_USER.format(user_id=user_id)
+        return user.display_name or user.email

@@ -25,6 +25,7 @@ NOTICES = {
     "mfa_enabled": "Two-factor authentication is on.",
     "mfa_disabled": "Two-factor authentication is off.",
     "profile_saved": "Your preferences were saved.",
+    "document_redated": "The publication date was saved; the document's passages are being re-dated for search.",
     "user_updated": "The user was updated.",
     "document_deleted": "The document was deleted; its passages leave the index shortly.",
     "document_restored": "The version was restored and is being indexed again.",

@@ -15,9 +15,10 @@ import pytest
 
 from investai.adapters.local.clock import FakeClock
 from investai.adapters.models.offline import OfflineModelProvider
-from investai.agents.analysis import AnalysisAgent, CandidateAnalysis
+from investai.agents.analysis import AnalysisAgent
 from investai.agents.commentary import COMMENTARY_STEP, allowed_numbers, judge, metric_keys, shown_metrics
 from investai.agents.context import RunContext
+from investai.agents.findings import CandidateAnalysis
 from investai.agents.grounding import check_numbers
 from investai.agents.planning import PlanningAgent
 from investai.agents.router import ModelLink, ModelRouter, Price, RetryPolicy

@@ -23,6 +23,9 @@ from investai.domain.llm import ModelRequest, ModelResponse, Usage
 from tests.unit.agents.test_supervisor import Passages, run, scripted_router, supervisor
 
 NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
+PUBLISHED = datetime(2022, 11, 1, tzinfo=UTC)
+"""Within the sample market history, which ends more than a week before NOW: requests without an as-of date
+are generated as of its last day, and a note must be published by then to be read."""
 MARKER = "Zanzibar lattice covenant"
 NOTE = f"Exxon Mobil (XOM) {MARKER} keeps upstream costs sticky.\nXOM: Underweight."
 NOTE_SOURCE = DocumentSource(document_id="doc-XOM", version=1)
@@ -60,7 +63,7 @@ class Quoting:
 @pytest.fixture(scope="module")
 def generated(container: Container) -> tuple[InvestmentIdea, list[AgentMessage]]:
     messages: list[AgentMessage] = []
-    evidence = Passages({"XOM": [(NOTE, NOW)]})
+    evidence = Passages({"XOM": [(NOTE, PUBLISHED)]})
     result = run(supervisor(container, evidence, scripted_router(Quoting())), REQUEST, messages)
     (idea,) = result.ideas
     return idea, messages

@@ -74,7 +74,8 @@ PINNED = {
 
 
 def test_every_template_version_is_pinned_to_its_text() -> None:
-    from investai.agents.prompts import registry, template_fingerprint
+    from investai.agents.prompts import template_fingerprint
+    from investai.agents.supervisor import prompt_templates as registry
 
     found = {(name, t.version): template_fingerprint(t) for name, t in registry().items()}
     assert found == PINNED

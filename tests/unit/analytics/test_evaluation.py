@@ -64,7 +64,7 @@ def test_summarise_reports_every_measure_and_excess_against_each_baseline() -> N
             "baseline_momentum": [0.03, 0.02, -0.02, 0.05],
         }
     )
-    summary = summarise(periods, draws=500)
+    summary = summarise(periods)
     assert summary["hit_rate"]["value"] == pytest.approx(0.7)
     assert summary["ic"]["value"] == pytest.approx(0.2 / 3)
     assert summary["ic"]["periods"] == 3

@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from investai.api.deps import Administrator, Auditor
+from investai.api.schemas.people import AuditEventPublic
 from investai.api.schemas.users import UserCreatedPublic, UserPublic, UserUpdate
-from investai.domain.audit import AuditEvent, AuditVerification
+from investai.domain.audit import AuditVerification
 from investai.http.deps import ContainerDep, Context
 from investai.http.schemas import UserCreate
+from investai.services.queries import UserNames
 
 
 async def _never_cached(response: Response) -> None:
@@ -76,7 +78,11 @@ def reset_password(user_id: str, admin: Administrator, container: ContainerDep, 
     return UserCreatedPublic(user=UserPublic.of(reset.user), temporary_password=reset.temporary_password)
 
 
-@router.get("/audit", response_model=list[AuditEvent], summary="Audit records of your organisation, newest first")
+@router.get(
+    "/audit",
+    response_model=list[AuditEventPublic],
+    summary="Audit records of your organisation, newest first, with the names of the users they mention",
+)
 def list_audit(
     auditor: Auditor,
     container: ContainerDep,
@@ -84,10 +90,12 @@ def list_audit(
     actor_id: str | None = Query(default=None, max_length=64),
     limit: int = Query(default=100, ge=1, le=500),
     before_seq: int | None = Query(default=None, ge=1, le=2**62),
-) -> list[AuditEvent]:
-    return container.identity.audit.list_events(
+) -> list[AuditEventPublic]:
+    events = container.identity.audit.list_events(
         organisation_id=auditor.organisation_id, actor_id=actor_id, action=action, limit=limit, before_seq=before_seq
     )
+    names = UserNames(container.identity.users, auditor)
+    return [AuditEventPublic.of(event, names) for event in events]
 
 
 @router.get("/audit/verify", response_model=AuditVerification, summary="Verify the audit hash chain")

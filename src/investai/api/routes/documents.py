@@ -10,15 +10,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from investai.api.deps import DocumentReader, DocumentWriter
+from investai.api.schemas.people import DocumentPublic, DocumentVersionPublic
 from investai.bootstrap import Container
 from investai.domain.access import Principal
-from investai.domain.documents import Confidentiality, Document, DocumentMetadata, DocumentVersion, Visibility
+from investai.domain.documents import Confidentiality, Document, DocumentMetadata, Visibility
 from investai.domain.errors import NotFound, ValidationFailed
 from investai.domain.knowledge import ExtractedTable
 from investai.domain.users import Role
 from investai.http.deps import ContainerDep, Context
 from investai.ingest.export import table_to_csv
 from investai.services.auth_common import CallContext
+from investai.services.queries import UserNames
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (or not yours)"}}
@@ -29,6 +31,17 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _named(container: Container, principal: Principal, document: Document) -> DocumentPublic:
+    """The document with its owner's and uploaders' names beside their ids (the caller may read it)."""
+    return DocumentPublic.of(document, UserNames(container.identity.users, principal))
+
+
+PUBLISHED_AT = (
+    "When the content was published: YYYY-MM-DD, or an ISO 8601 date and time (UTC when no zone is given). "
+    "Point-in-time research dates the document by it. Default: the upload time"
+)
+
+
 def _metadata(
     title: str | None,
     source: str | None,
@@ -37,6 +50,7 @@ def _metadata(
     allowed_roles: list[Role] | None,
     allowed_users: list[str] | None,
     tags: list[str] | None,
+    published_at: str | None = None,
 ) -> DocumentMetadata:
     try:
         return DocumentMetadata(
@@ -47,6 +61,7 @@ def _metadata(
             allowed_roles=allowed_roles or [],
             allowed_users=allowed_users or [],
             tags=tags or [],
+            published_at=published_at or None,
         )
     except ValidationError as exc:
         raise ValidationFailed("; ".join(error["msg"] for error in exc.errors())) from exc
@@ -67,7 +82,7 @@ def _store_upload(
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=Document, responses=UPLOAD_ERRORS, summary="Upload"
+    "", status_code=status.HTTP_201_CREATED, response_model=DocumentPublic, responses=UPLOAD_ERRORS, summary="Upload"
 )
 def upload_document(
     principal: DocumentWriter,
@@ -81,41 +96,50 @@ def upload_document(
     allowed_roles: Annotated[list[Role] | None, Form()] = None,
     allowed_users: Annotated[list[str] | None, Form()] = None,
     tags: Annotated[list[str] | None, Form()] = None,
-) -> Document:
-    metadata = _metadata(title, source, confidentiality, visibility, allowed_roles, allowed_users, tags)
-    return _store_upload(container, principal, ctx, file, metadata)
+    published_at: Annotated[str | None, Form(max_length=40, description=PUBLISHED_AT)] = None,
+) -> DocumentPublic:
+    metadata = _metadata(title, source, confidentiality, visibility, allowed_roles, allowed_users, tags, published_at)
+    return _named(container, principal, _store_upload(container, principal, ctx, file, metadata))
 
 
-@router.get("", response_model=list[Document], summary="Documents you may read")
+@router.get("", response_model=list[DocumentPublic], summary="Documents you may read")
 def list_documents(
     principal: DocumentReader, container: ContainerDep, ctx: Context, limit: int = Query(default=100, ge=1, le=500)
 ) -> Any:
     documents = container.knowledge.documents.list_documents(principal, ctx, limit=limit)
-    return JSONResponse([document.model_dump(mode="json") for document in documents], headers=NO_STORE)
+    names = UserNames(container.identity.users, principal)
+    named = [DocumentPublic.of(document, names).model_dump(mode="json") for document in documents]
+    return JSONResponse(named, headers=NO_STORE)
 
 
-@router.get("/{document_id}", response_model=Document, responses=NOT_FOUND, summary="One document")
+@router.get("/{document_id}", response_model=DocumentPublic, responses=NOT_FOUND, summary="One document")
 def get_document(document_id: str, principal: DocumentReader, container: ContainerDep, ctx: Context) -> Any:
     document = container.knowledge.documents.get(principal, document_id, ctx)
-    return JSONResponse(document.model_dump(mode="json"), headers=NO_STORE)
+    return JSONResponse(_named(container, principal, document).model_dump(mode="json"), headers=NO_STORE)
 
 
-@router.patch("/{document_id}", response_model=Document, responses=NOT_FOUND, summary="Change metadata or sharing")
+@router.patch(
+    "/{document_id}", response_model=DocumentPublic, responses=NOT_FOUND, summary="Change metadata or sharing"
+)
 def update_document(
     document_id: str, body: DocumentMetadata, principal: DocumentWriter, container: ContainerDep, ctx: Context
-) -> Document:
-    return container.knowledge.documents.update_metadata(principal, ctx, document_id, body)
+) -> DocumentPublic:
+    return _named(
+        container, principal, container.knowledge.documents.update_metadata(principal, ctx, document_id, body)
+    )
 
 
-@router.delete("/{document_id}", response_model=Document, responses=NOT_FOUND, summary="Delete (restorable)")
-def delete_document(document_id: str, principal: DocumentWriter, container: ContainerDep, ctx: Context) -> Document:
-    return container.knowledge.documents.delete(principal, ctx, document_id)
+@router.delete("/{document_id}", response_model=DocumentPublic, responses=NOT_FOUND, summary="Delete (restorable)")
+def delete_document(
+    document_id: str, principal: DocumentWriter, container: ContainerDep, ctx: Context
+) -> DocumentPublic:
+    return _named(container, principal, container.knowledge.documents.delete(principal, ctx, document_id))
 
 
 @router.post(
     "/{document_id}/versions",
     status_code=status.HTTP_201_CREATED,
-    response_model=Document,
+    response_model=DocumentPublic,
     responses={**NOT_FOUND, **UPLOAD_ERRORS},
     summary="Upload a new version",
 )
@@ -125,31 +149,35 @@ def upload_version(
     container: ContainerDep,
     ctx: Context,
     file: Annotated[UploadFile, File(description="same type as the document's first version")],
-) -> Document:
+    published_at: Annotated[str | None, Form(max_length=40, description=PUBLISHED_AT)] = None,
+) -> DocumentPublic:
     current = container.knowledge.documents.get(principal, document_id, ctx)
-    metadata = DocumentMetadata(
-        title=current.title,
-        source=current.source,
-        confidentiality=current.confidentiality,
-        visibility=current.visibility,
-        allowed_roles=[Role(role) for role in current.allowed_roles],
-        allowed_users=current.allowed_users,
-        tags=current.tags,
+    metadata = _metadata(
+        current.title,
+        current.source,
+        current.confidentiality,
+        current.visibility,
+        [Role(role) for role in current.allowed_roles],
+        current.allowed_users,
+        current.tags,
+        published_at,
     )
-    return _store_upload(container, principal, ctx, file, metadata, document_id=document_id)
+    return _named(
+        container, principal, _store_upload(container, principal, ctx, file, metadata, document_id=document_id)
+    )
 
 
-@router.get("/{document_id}/versions", response_model=list[DocumentVersion], responses=NOT_FOUND)
+@router.get("/{document_id}/versions", response_model=list[DocumentVersionPublic], responses=NOT_FOUND)
 def list_versions(document_id: str, principal: DocumentReader, container: ContainerDep, ctx: Context) -> Any:
-    document = container.knowledge.documents.get(principal, document_id, ctx)
+    document = _named(container, principal, container.knowledge.documents.get(principal, document_id, ctx))
     return JSONResponse([v.model_dump(mode="json") for v in reversed(document.versions)], headers=NO_STORE)
 
 
-@router.post("/{document_id}/versions/{version}/restore", response_model=Document, responses=NOT_FOUND)
+@router.post("/{document_id}/versions/{version}/restore", response_model=DocumentPublic, responses=NOT_FOUND)
 def restore_version(
     document_id: str, version: int, principal: DocumentWriter, container: ContainerDep, ctx: Context
-) -> Document:
-    return container.knowledge.documents.restore(principal, ctx, document_id, version)
+) -> DocumentPublic:
+    return _named(container, principal, container.knowledge.documents.restore(principal, ctx, document_id, version))
 
 
 @router.get("/{document_id}/content", responses=NOT_FOUND, summary="Download (a version)")

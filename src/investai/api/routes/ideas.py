@@ -21,7 +21,6 @@ from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus
 from investai.domain.idea_request import REQUEST_TEMPLATES, RequestTemplate
 from investai.http.deps import ContainerDep, Context
 from investai.http.schemas import IdeaRequestPublic, idea_request_public
-from investai.services.idea_requests import parse_submission
 
 router = APIRouter(prefix="/api/v1/ideas", tags=["ideas"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such request (or not yours)"}}
@@ -45,8 +44,10 @@ def request_templates(principal: IdeaRequester) -> list[RequestTemplate]:
     response_model=IdeaRequestValidationPublic,
     summary="Validate an idea request: 422 with field errors, or the normalised request and warnings",
 )
-def validate_request(body: IdeaRequestCreate, principal: IdeaRequester) -> IdeaRequestValidationPublic:
-    request, _ = parse_submission(body.model_dump(exclude_unset=True))
+def validate_request(
+    body: IdeaRequestCreate, principal: IdeaRequester, container: ContainerDep
+) -> IdeaRequestValidationPublic:
+    request, _ = container.idea_requests.parse(principal, body.model_dump(exclude_unset=True))
     return IdeaRequestValidationPublic(request=request, warnings=request.warnings())
 
 

@@ -1,5 +1,6 @@
-"""Knowledge-base search: keyword (BM25), semantic (cosine) or hybrid (reciprocal-rank fusion), through the
-caller's access scope, every hit a citation."""
+"""Knowledge-base search: keyword (BM25), semantic (cosine) or hybrid (a weighted combination of the two
+normalised scores), through the caller's access scope, every hit a citation. ``limit`` is a maximum: a search
+returns the hits near its best one (the index's relevance floor), often fewer."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def search_knowledge(
     tag: Annotated[list[str] | None, Query(max_length=20)] = None,
     date_from: Annotated[str | None, Query(max_length=40, description="ISO date or datetime")] = None,
     date_to: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    limit: Annotated[int, Query(ge=1, le=50, description="at most this many hits")] = 10,
 ) -> Any:
     try:
         filters = SearchFilters(

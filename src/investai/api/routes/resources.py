@@ -78,7 +78,9 @@ def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep, 
 def change_status(
     idea_id: str, body: IdeaStatusUpdate, principal: CurrentPrincipal, container: ContainerDep, ctx: Context
 ) -> IdeaView:
-    return container.idea_lifecycle.transition(principal, ctx, idea_id, body.status, reason=body.reason)
+    return container.idea_lifecycle.transition(
+        principal, ctx, idea_id, body.status, reason=body.reason, override=body.override
+    )
 
 
 @router.post("/ideas/{idea_id}/feedback", response_model=Feedback, status_code=201, responses=NOT_FOUND)

@@ -11,9 +11,11 @@ from investai.domain.lifecycle import IdeaStatus
 
 
 class IdeaRequestCreate(IdeaRequest):
-    """An idea request; ``template`` fills the parameters you do not give."""
+    """An idea request; ``template`` fills the parameters you do not give, and your saved investment
+    preferences fill what neither gives (``use_profile: false`` to leave them out)."""
 
     template: str | None = Field(default=None, max_length=64, description="e.g. aggressive_growth")
+    use_profile: bool = Field(default=True, description="fill unset fields from your saved investment preferences")
 
 
 class IdeaRequestValidationPublic(BaseModel):
@@ -31,3 +33,7 @@ class IdeaStatusUpdate(BaseModel):
 
     status: IdeaStatus
     reason: str | None = Field(default=None, max_length=2000)
+    override: bool = Field(
+        default=False,
+        description="approve despite overridable critical compliance issues (stale prices); needs a reason",
+    )

@@ -25,6 +25,7 @@ from investai.http.deps import ContainerDep, Context
 from investai.http.schemas import UserCreate
 from investai.observability.metrics import Metrics
 from investai.services.auth_common import CallContext
+from investai.services.queries import UserNames
 from investai.web.deps import AdminPage, AuditPage, OpsPage
 from investai.web.rendering import render
 
@@ -198,8 +199,11 @@ def _audit_page(
     if len(events) > AUDIT_PAGE_SIZE:
         events = events[:AUDIT_PAGE_SIZE]
         older = "/admin/audit?" + urlencode({**filters, "before": events[-1].seq})
+    named = [event.actor_id for event in events]
+    named += [event.resource_id for event in events if event.resource_type == "user"]
     context = {
         "events": events,
+        "people": UserNames(container.identity.users, auditor).names(named),
         "filters": filters,
         "action": action or "",
         "actor": actor or "",

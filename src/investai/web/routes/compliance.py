@@ -80,10 +80,13 @@ def _decide(
     idea_id: str,
     decision: str,
     note: str,
+    override: bool = False,
 ) -> Response:
     target, notice = DECISIONS[decision]
     try:
-        container.idea_lifecycle.transition(principal, ctx, idea_id, target, reason=note.strip() or None)
+        container.idea_lifecycle.transition(
+            principal, ctx, idea_id, target, reason=note.strip() or None, override=override
+        )
     except (ValidationFailed, InvalidTransition, Conflict, PermissionDenied) as exc:
         status = status_of(exc)
         message = f"The idea was not {target.value}: {exc}."
@@ -99,8 +102,9 @@ def approve(
     container: ContainerDep,
     ctx: Context,
     note: Note = "",
+    override: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    return _decide(request, container, principal, ctx, idea_id, "approve", note)
+    return _decide(request, container, principal, ctx, idea_id, "approve", note, override == "yes")
 
 
 @router.post("/compliance/{idea_id}/reject")

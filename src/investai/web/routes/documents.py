@@ -17,12 +17,13 @@ from starlette.responses import RedirectResponse, Response
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.domain.documents import Document, DocumentMetadata, Visibility
-from investai.domain.errors import NotFound
+from investai.domain.errors import NotFound, ValidationFailed
 from investai.domain.knowledge import Chunk, ChunkKind, ExtractedTable, ParsedPage
 from investai.domain.users import Role
 from investai.http.deps import ContainerDep, Context
 from investai.services.auth_common import CallContext
 from investai.services.documents import CONTENT_TYPES, ParsedVersion
+from investai.services.queries import UserNames
 from investai.web.deps import DocumentReaderPage, DocumentWriterPage
 from investai.web.rendering import render
 
@@ -52,13 +53,26 @@ def _choices() -> dict[str, Any]:
     return {"roles": ROLES, "visibilities": VISIBILITIES}
 
 
+def _people(container: Container, principal: Principal, documents: list[Document]) -> dict[str, str]:
+    """Names of the owners and uploaders of documents the principal may read (the reader sees who shares a
+    document with them); an account that no longer exists shows as its id, marked as a deleted user."""
+    ids = [document.owner_id for document in documents]
+    ids += [version.uploaded_by for document in documents for version in document.versions]
+    return UserNames(container.identity.users, principal).names(ids)
+
+
 # --- the list --------------------------------------------------------------------------------------------------
 
 
 @router.get("/documents")
 def documents_page(request: Request, principal: DocumentReaderPage, container: ContainerDep, ctx: Context) -> Response:
     documents = container.knowledge.documents.list_documents(principal, ctx, limit=500)
-    context = {"documents": documents, "can_upload": principal.can(Permission.DOCUMENTS_WRITE), **_choices()}
+    context = {
+        "documents": documents,
+        "people": _people(container, principal, documents),
+        "can_upload": principal.can(Permission.DOCUMENTS_WRITE),
+        **_choices(),
+    }
     return render(request, "documents/list.html", context)
 
 
@@ -79,6 +93,7 @@ def _detail(
     document = service.get(principal, document_id, ctx)
     context = {
         "document": document,
+        "people": _people(container, principal, [document]),
         "versions": list(reversed(document.versions)),
         "content_type": CONTENT_TYPES[document.doc_type],
         "tables": service.tables(principal, document_id, ctx),
@@ -158,6 +173,41 @@ def change_sharing(
         return _detail(request, container, principal, ctx, document_id, error=error, status_code=422)
     service.update_metadata(principal, ctx, document_id, metadata)
     return _see_other(f"/documents/{document_id}?notice=document_updated")
+
+
+def _redated(document: Document, published_at: str) -> DocumentMetadata:
+    """The document's metadata with the current version published at ``published_at``."""
+    return DocumentMetadata(
+        title=document.title,
+        source=document.source,
+        confidentiality=document.confidentiality,
+        visibility=document.visibility,
+        allowed_roles=[Role(role) for role in document.allowed_roles],
+        allowed_users=document.allowed_users,
+        tags=document.tags,
+        published_at=published_at,
+    )
+
+
+@router.post("/documents/{document_id}/published")
+def change_publication_date(
+    request: Request,
+    document_id: DocumentId,
+    principal: DocumentWriterPage,
+    container: ContainerDep,
+    ctx: Context,
+    published_at: Annotated[str, Form(max_length=40)],
+) -> Response:
+    """Re-date the current version; its passages in the knowledge base follow in the processing job."""
+    service = container.knowledge.documents
+    document = service.get(principal, document_id, ctx)
+    try:
+        service.update_metadata(principal, ctx, document_id, _redated(document, published_at))
+    except (ValueError, ValidationFailed) as exc:
+        reason = str(exc) if isinstance(exc, ValidationFailed) else _refusal(exc)
+        error = "The publication date was not changed: " + reason
+        return _detail(request, container, principal, ctx, document_id, error=error, status_code=422)
+    return _see_other(f"/documents/{document_id}?notice=document_redated")
 
 
 # --- the viewer (citation target) ------------------------------------------------------------------------------

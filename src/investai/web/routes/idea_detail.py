@@ -32,6 +32,8 @@ from investai.http.deps import ContainerDep, Context
 from investai.http.errors import status_of
 from investai.http.schemas import FeedbackCreate
 from investai.services.auth_common import CallContext
+from investai.services.idea_insights import RISK_CONVENTION, RISK_FIGURES, model_use_groups
+from investai.services.queries import UserNames
 from investai.web.deps import FeedbackPage, IdeaReaderPage
 from investai.web.rendering import render
 
@@ -41,18 +43,6 @@ Version = Annotated[int | None, Query(ge=1, le=2**31)]
 Choice = Annotated[str, Form(max_length=32)]
 REFUSALS = (PermissionDenied, InvalidTransition, Conflict, ValidationFailed)
 """What a status change may answer that the page shows as a message (with the API's status for it)."""
-METRICS = (
-    ("volatility", "Volatility (annualised)", "pct"),
-    ("sharpe", "Sharpe ratio", "num"),
-    ("sortino", "Sortino ratio", "num"),
-    ("max_drawdown", "Maximum drawdown", "pct"),
-    ("beta", "Beta", "num"),
-    ("var_95", "VaR 95% (one day)", "pct"),
-    ("cvar_95", "CVaR 95% (one day)", "pct"),
-    ("var_99", "VaR 99% (one day)", "pct"),
-    ("cvar_99", "CVaR 99% (one day)", "pct"),
-    ("liquidity_days", "Days to liquidate", "num"),
-)
 FEEDBACK_LABELS = {
     "rating": "Rating",
     "usefulness": "Usefulness",
@@ -72,24 +62,6 @@ class FeedbackForm(FeedbackCreate):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
-
-
-class People:
-    """E-mail addresses of user ids in the viewer's organisation; any other id (an agent, the scheduler, a user
-    the viewer may not look up) shows as itself."""
-
-    def __init__(self, container: Container, principal: Principal) -> None:
-        self._users = container.identity.users
-        self._principal = principal
-        self._known: dict[str, str] = {}
-
-    def label(self, user_id: str) -> str:
-        if user_id not in self._known:
-            try:
-                self._known[user_id] = self._users.get_user(self._principal, user_id).email
-            except DomainError:
-                self._known[user_id] = user_id
-        return self._known[user_id]
 
 
 def document_titles(
@@ -119,7 +91,7 @@ def metric_rows(idea: InvestmentIdea) -> list[dict[str, Any]]:
     }
     return [
         {"label": label, "value": getattr(idea.metrics, key), "format": kind, "citation": sources.get(key)}
-        for key, label, kind in METRICS
+        for key, label, kind in RISK_FIGURES
     ]
 
 
@@ -148,10 +120,10 @@ def _performance(container: Container, idea: InvestmentIdea) -> dict[str, Any] |
         return None
 
 
-def _history(versions: list[IdeaView], people: People) -> dict[str, Any]:
+def _history(versions: list[IdeaView], people: UserNames) -> dict[str, Any]:
     latest = versions[-1]
     rows = [{"version": v.version, "at": from_epoch_ms(v.timestamp), "status": v.status} for v in versions]
-    changes = [(change, people.label(change.by)) for change in latest.status_history]
+    changes = [(change, people.name(change.by)) for change in latest.status_history]
     return {"latest": latest, "versions": list(reversed(rows)), "status_changes": list(reversed(changes))}
 
 
@@ -170,7 +142,7 @@ def page_context(
     """Everything the page shows, from one authorised read of the idea's versions (one audit record)."""
     versions = container.identity.ideas.history(principal, idea_id, ctx)
     idea = _version(versions, idea_id, version)
-    people = People(container, principal)
+    people = UserNames(container.identity.users, principal)
     history = _history(versions, people)
     latest: IdeaView = history["latest"]
     explanation = container.idea_insights.explanation_of(principal, idea)
@@ -182,16 +154,18 @@ def page_context(
         "is_latest": is_latest,
         "latest_version": latest.version,
         **history,
-        "owner": people.label(idea.owner_id),
+        "owner": people.name(idea.owner_id),
         "moves": container.idea_lifecycle.moves_for(principal, latest) if is_latest else [],
         "explanation": explanation,
         "data_sources": _data_sources(explanation),
         "performance": _performance(container, latest),
         "charts": chart_data(idea, price, explanation),
         "metric_rows": metric_rows(idea),
+        "risk_convention": RISK_CONVENTION,
+        "model_groups": model_use_groups(idea.provenance.models),
         "issues": sorted(idea.compliance.issues, key=lambda issue: -SEVERITIES.index(issue.severity)),
         "document_titles": document_titles(container, principal, ctx, idea),
-        "feedback": [(item, people.label(item.user_id)) for item in feedback],
+        "feedback": [(item, people.name(item.user_id)) for item in feedback],
         "can_feedback": principal.can(Permission.IDEAS_FEEDBACK) and is_latest,
         "action_choices": list(ActionTaken),
         "feedback_labels": FEEDBACK_LABELS,

@@ -57,12 +57,34 @@ EMPTY_HOLDING_ROWS = 3
 SYMBOL_SPLIT = re.compile(r"[\s,;]+")
 LIST_LIMIT = 200
 COMPARE_MIN, COMPARE_MAX = 2, 6
+
+
+def ranking_score(idea: InvestmentIdea) -> float | None:
+    """The score the agents ranked the idea's candidate by (a weighted blend of confidence, risk-return fit,
+    quality and novelty, horizon fit and timing, from 0 to 1), or ``None`` for an idea that kept no analysis."""
+    return idea.analysis.ranking_score if idea.analysis else None
+
+
+def _by_ranking(idea: InvestmentIdea) -> tuple[bool, float]:
+    score = ranking_score(idea)
+    return score is None, -(score or 0.0)
+
+
 SORTS = {
     "newest": ("Newest first", lambda idea: -idea.timestamp),
+    "ranking": ("Ranking score, highest first", _by_ranking),
     "confidence": ("Confidence, highest first", lambda idea: -idea.confidence),
     "expected_return": ("Expected return, highest first", lambda idea: -idea.expected_return.point),
     "risk": ("Risk level, lowest first", lambda idea: (idea.risk_level.rank, -idea.confidence)),
 }
+SORTED_COLUMN = {
+    "newest": "generated",
+    "ranking": "ranking",
+    "confidence": "confidence",
+    "expected_return": "expected_return",
+    "risk": "risk",
+}
+"""The list's column that shows the figure each sort orders by (marked as sorted on the page)."""
 
 
 # --- the request form --------------------------------------------------------------------------------------
@@ -330,7 +352,9 @@ def ideas_list(
         "scope": chosen_scope,
         "can_choose_scope": everyone,
         "sort": chosen_sort,
+        "sorted_column": SORTED_COLUMN[chosen_sort],
         "sorts": {key: label for key, (label, _) in SORTS.items()},
+        "ranking_score": ranking_score,
         "statuses": list(IdeaStatus),
         "strategies": list(Strategy),
         "problems": problems,

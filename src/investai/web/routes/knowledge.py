@@ -21,6 +21,8 @@ from investai.web.rendering import render
 
 router = APIRouter()
 RESULTS = 20
+"""At most this many hits on the page: a search returns those near its best one (the index's relevance floor),
+usually fewer."""
 MODES = [mode.value for mode in SearchMode]
 TYPES = [doc_type.value for doc_type in DocumentType]
 _MARK_TAG = re.compile(r"</?mark>")

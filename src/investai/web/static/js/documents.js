@@ -54,7 +54,7 @@
     return input.value.split(/[,\n]/).map((item) => item.trim()).filter((item) => item.length > 0);
   }
 
-  /* The multipart body of the upload form: the file, title, sharing and tags as the API takes them. */
+  /* The multipart body of the upload form: the file, title, sharing, tags and publication date as the API takes them. */
   function uploadBody(form) {
     const body = new FormData();
     const file = form.querySelector('input[type="file"]').files[0];
@@ -73,6 +73,8 @@
       }
     }
     listValues(form.querySelector('[name="tags"]')).forEach((tag) => body.append("tags", tag));
+    const published = form.querySelector('[name="published_at"]');
+    if (published && published.value) body.append("published_at", published.value);
     return body;
   }
 
