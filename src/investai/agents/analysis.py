@@ -25,6 +25,7 @@ from pydantic import Field
 from investai.agents.commentary import write_commentary
 from investai.agents.context import RunContext
 from investai.agents.findings import CandidateAnalysis
+from investai.agents.market_view import MarketAsOf
 from investai.agents.planning import Plan
 from investai.agents.policy import Mandate, mandate
 from investai.agents.policy import levels as policy_levels
@@ -44,7 +45,7 @@ from investai.domain.citations import DocumentCitation, MarketCitation
 from investai.domain.common import DomainModel
 from investai.domain.errors import NotFound
 from investai.domain.idea_parts import RiskLevel
-from investai.ports.research import FundamentalsReader, MarketReader
+from investai.ports.research import FundamentalsReader, MarketReader, PointInTimeMarket
 
 HISTORY_DAYS = 3 * 366
 """Calendar days of history used per symbol, back from its latest bar at the as-of moment: 12-1 momentum needs
@@ -110,14 +111,14 @@ class AnalysisAgent:
         self._market = market
         self._fundamentals = fundamentals
         self._frames: dict[str, pd.DataFrame] = {}
+        self._at: PointInTimeMarket | None = None
 
     # --- data ------------------------------------------------------------------------------------------------
 
     def _frame(self, ctx: RunContext, symbol: str) -> pd.DataFrame:
         if symbol not in self._frames:
-            end = ctx.as_of.date()
             try:
-                frame = self._market.bar_frame(symbol, end=end, as_of=ctx.as_of)
+                frame = self._view(ctx).daily_bars(symbol)
             except NotFound:
                 frame = pd.DataFrame(columns=["date", "close", "adj_close", "volume", "high", "low"])
             if not frame.empty:  # the window ends at the latest bar available, however old that is
@@ -125,6 +126,12 @@ class AnalysisAgent:
                 frame = frame[dates >= dates.iloc[-1] - pd.Timedelta(days=HISTORY_DAYS)].reset_index(drop=True)
             self._frames[symbol] = frame
         return self._frames[symbol]
+
+    def _view(self, ctx: RunContext) -> PointInTimeMarket:
+        """The market as known at the run's as-of moment (one view per moment)."""
+        if self._at is None or self._at.as_of != ctx.as_of:
+            self._at = MarketAsOf(self._market, ctx.as_of)
+        return self._at
 
     def closes(self, ctx: RunContext, symbols: list[str]) -> pd.DataFrame:
         series = {}
@@ -156,7 +163,7 @@ class AnalysisAgent:
         series = {}
         for symbol in prices.columns:
             try:
-                bars = self._market.bar_frame(symbol, start=since, end=ctx.as_of.date(), as_of=ctx.as_of)
+                bars = self._view(ctx).daily_bars(symbol, start=since)
             except NotFound:
                 continue
             if not bars.empty:

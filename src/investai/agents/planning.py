@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from investai.agents.context import RunContext
+from investai.agents.market_view import MarketAsOf
 from investai.agents.policy import Mandate, esg_excluded, mandate, tilted
 from investai.agents.prompts import PromptTemplate
 from investai.analytics.factors import factor_weights
@@ -24,7 +25,7 @@ from investai.domain.idea_request import IdeaRequest, ResearchDepth
 from investai.domain.llm import TaskKind
 from investai.domain.market import AssetClass, SymbolInfo
 from investai.domain.users import EsgPreference
-from investai.ports.research import MarketReader
+from investai.ports.research import MarketReader, PointInTimeMarket
 
 MAX_UNIVERSE = 5000
 MAX_QUESTIONS = 5
@@ -79,7 +80,7 @@ PLAN_TEMPLATE = PromptTemplate(
 ANALYSES = ["factor_screen", "performance", "var_cvar", "scenarios", "levels", "sizing", "portfolio_fit", "liquidity"]
 
 
-def build_universe(request: IdeaRequest, market: MarketReader) -> tuple[list[SymbolInfo], dict[str, str]]:
+def build_universe(request: IdeaRequest, market: PointInTimeMarket) -> tuple[list[SymbolInfo], dict[str, str]]:
     """The symbols the request allows, and the reason each other known symbol was left out (an ESG-required
     request leaves out the industries the ESG screen excludes)."""
     classes = {_ASSET_CLASSES[cls] for cls in request.asset_classes if cls in _ASSET_CLASSES}
@@ -114,7 +115,7 @@ class PlanningAgent:
 
     def plan(self, ctx: RunContext) -> Plan:
         request = ctx.request
-        universe, excluded = build_universe(request, self._market)
+        universe, excluded = build_universe(request, MarketAsOf(self._market, ctx.as_of))
         shape = mandate(request)
         weights = tilted(
             factor_weights(request.investment_horizon.value, request.risk_tolerance.value), shape.factor_tilts

@@ -31,6 +31,7 @@ from investai.agents.commentary import COMMENTARY_STEP, COMMENTARY_TEMPLATE
 from investai.agents.compliance import REVIEW_TEMPLATE, ComplianceAgent
 from investai.agents.context import Cancelled, RunContext, request_as_of
 from investai.agents.findings import CandidateAnalysis
+from investai.agents.market_view import MarketAsOf
 from investai.agents.planning import PLAN_TEMPLATE, Plan, PlanningAgent
 from investai.agents.policy import mandate
 from investai.agents.prompts import PromptTemplate
@@ -44,7 +45,7 @@ from investai.domain.ideas import InvestmentIdea
 from investai.domain.knowledge import AccessScope
 from investai.ports.clock import Clock
 from investai.ports.ideas import GenerationResult
-from investai.ports.research import EvidenceSearch, FundamentalsReader, MarketReader
+from investai.ports.research import EvidenceSearch, FundamentalsReader, MarketReader, PointInTimeMarket
 
 T = TypeVar("T")
 PARALLELISM = 4
@@ -119,6 +120,7 @@ class _Run:
         self.ctx = ctx
         self.failures: list[str] = []
         self.planning, self.analysis, self.research, self.compliance, self.synthesis = supervisor._agents()
+        self.market: PointInTimeMarket = MarketAsOf(supervisor._market, ctx.as_of)
 
     def step(self, agent: AgentName, label: str, action: Callable[[], T], fallback: Callable[[], T]) -> T:
         """Run ``action``; retry once on failure; then use ``fallback``, reporting the failure either way."""
@@ -281,7 +283,7 @@ class _Run:
         return ordered, findings
 
     def review(self, candidate: Candidate, offline_narrative: bool, accepted: list[Candidate]) -> ComplianceStatus:
-        info = self.s._market.symbol(candidate.analysis.symbol)
+        info = self.market.symbol(candidate.analysis.symbol)
         return self.compliance.review(
             self.ctx,
             candidate.analysis,
@@ -290,7 +292,7 @@ class _Run:
             industry=info.industry,
             summary=candidate.research.summary,
             summary_sources=candidate.research.sources,
-            sector_of=lambda held_symbol: _sector(self.s._market, held_symbol),
+            sector_of=lambda held_symbol: _sector(self.market, held_symbol),
             offline_narrative=offline_narrative,
             accepted=[
                 (other.analysis.symbol, other.sector, float(other.analysis.sizing.get("weight") or 0.0))
@@ -415,7 +417,7 @@ def prompt_templates() -> dict[str, PromptTemplate]:
     return {template.name: template for template in templates}
 
 
-def _sector(market: MarketReader, symbol: str) -> str | None:
+def _sector(market: PointInTimeMarket, symbol: str) -> str | None:
     try:
         return market.symbol(symbol).sector
     except Exception:

@@ -69,3 +69,19 @@ class MarketReader(Protocol):
         interval: Interval = Interval.DAILY,
         as_of: datetime | None = None,
     ) -> pd.DataFrame: ...
+
+
+class PointInTimeMarket(Protocol):
+    """Market data as it was known at one moment, the agents' only view of prices: bars dated after ``as_of``,
+    or recorded after it (a later correction), are not visible through it, so no agent can look ahead."""
+
+    @property
+    def as_of(self) -> datetime: ...
+
+    def symbols(self, *, asset_class: AssetClass | None = None, limit: int = 100) -> list[SymbolInfo]: ...
+
+    def symbol(self, symbol: str) -> SymbolInfo: ...
+
+    def daily_bars(self, symbol: str, *, start: date | None = None) -> pd.DataFrame:
+        """Daily bars of ``symbol`` from ``start`` up to the as-of date, as recorded by the as-of moment."""
+        ...
