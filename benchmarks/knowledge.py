@@ -116,16 +116,7 @@ def ingestion() -> tuple[float, float, int]:
         sample_documents()  # the corpus is laid out once per process; making the bytes is not ingesting them
         started = time.perf_counter()
         container.knowledge.samples.ensure_loaded(ORG)
-        user = container.users.get_by_email("research-library@localhost")
-        assert user is not None
-        principal = Principal(
-            user_id=user.id,
-            organisation_id=ORG,
-            role=Role.ANALYST,
-            session_id="bench",
-            token_id="bench",
-            authenticated_at=container.clock.now(),
-        )
+        principal = library_principal(container)
         path = Path(scratch) / "long.pdf"
         path.write_bytes(extra)
         container.knowledge.documents.upload(
@@ -419,17 +410,7 @@ def load_sample_corpus(settings: Settings, embedder: Embedder) -> SampleCorpus:
     worker = container.worker_pool().workers[0]
     while worker.run_once():
         pass
-    user = container.users.get_by_email(LIBRARY_EMAIL)
-    assert user is not None
-    principal = Principal(
-        user_id=user.id,
-        organisation_id=ORG,
-        role=Role.ANALYST,
-        session_id="bench",
-        token_id="bench",
-        authenticated_at=container.clock.now(),
-    )
-    return SampleCorpus(container, principal)
+    return SampleCorpus(container, library_principal(container))
 
 
 def retrieval() -> dict[str, Any]:
@@ -579,6 +560,20 @@ def write_retrieval_section(figures: dict[str, Any], path: Path) -> None:
 def print_retrieval(figures: dict[str, Any]) -> None:
     print(json.dumps({key: value for key, value in figures.items() if key != "modes"}, default=str))
     print("\n".join(retrieval_section(figures)))
+
+
+def library_principal(container: Any) -> Principal:
+    """The sample library's owner, as a signed-in analyst of the organisation."""
+    user = container.users.get_by_email(LIBRARY_EMAIL)
+    assert user is not None
+    return Principal(
+        user_id=user.id,
+        organisation_id=ORG,
+        role=Role.ANALYST,
+        session_id="bench",
+        token_id="bench",
+        authenticated_at=container.clock.now(),
+    )
 
 
 def run() -> dict[str, Any]:

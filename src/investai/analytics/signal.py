@@ -199,14 +199,7 @@ class Calibration(DomainModel):
     def basis(self, percentile: float) -> str:
         """One sentence on the probability of a percentile and what it rests on."""
         item = self.bucket(percentile)
-        if not self.formation_dates:
-            return f"{item.probability:.0%}: no past forward window had ended; the uninformed prior"
-        return (
-            f"{item.probability:.0%} measured at composite percentiles {item.low:.0%} to {item.high:.0%}: "
-            f"{item.hits} of {item.observations} symbol-dates ({item.effective:.0f} effective) beat the "
-            f"equal-weighted universe over {self.horizon_days} trading days, formation dates {self.first} to "
-            f"{self.last}, shrunk towards {self.prior_mean:.0%}"
-        )
+        return self._sentence(item, item.probability, item.hits, "beat the equal-weighted universe", self.prior_mean)
 
     def gain_probability(self, percentile: float) -> float:
         """The calibrated probability of a positive return over the horizon for a composite percentile."""
@@ -215,13 +208,16 @@ class Calibration(DomainModel):
     def gain_basis(self, percentile: float) -> str:
         """One sentence on the gain probability of a percentile and what it rests on."""
         item = self.bucket(percentile)
+        return self._sentence(item, item.gain_probability, item.gains, "gained", self.gain_prior_mean)
+
+    def _sentence(self, item: CalibrationBucket, probability: float, count: int, event: str, prior: float) -> str:
         if not self.formation_dates:
-            return f"{item.gain_probability:.0%}: no past forward window had ended; the uninformed prior"
+            return f"{probability:.0%}: no past forward window had ended; the uninformed prior"
         return (
-            f"{item.gain_probability:.0%} measured at composite percentiles {item.low:.0%} to {item.high:.0%}: "
-            f"{item.gains} of {item.observations} symbol-dates ({item.effective:.0f} effective) gained over "
+            f"{probability:.0%} measured at composite percentiles {item.low:.0%} to {item.high:.0%}: "
+            f"{count} of {item.observations} symbol-dates ({item.effective:.0f} effective) {event} over "
             f"{self.horizon_days} trading days, formation dates {self.first} to {self.last}, shrunk towards "
-            f"{self.gain_prior_mean:.0%}"
+            f"{prior:.0%}"
         )
 
 
