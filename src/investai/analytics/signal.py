@@ -475,7 +475,6 @@ def learn_weights(
     base_weights: Mapping[str, float],
     horizon_days: int,
     *,
-    fundamentals: pd.DataFrame | None = None,
     as_of: date | pd.Timestamp | None = None,
     step: int = STEP,
     lookback_days: int = LOOKBACK_DAYS,
@@ -493,9 +492,6 @@ def learn_weights(
         composite uses.
     horizon_days : int
         Holding horizon in trading days (63 for three months).
-    fundamentals : pandas.DataFrame, optional
-        Accepted for symmetry with :func:`factors.factor_scores`; fundamental factors keep their base weight
-        whether or not it is given (a snapshot cannot be scored on past days).
     as_of : date, optional
         The as-of day: rows after it are ignored. Default: the last row of ``prices``.
 
@@ -505,7 +501,6 @@ def learn_weights(
         Weights summing to 1 over the keys of ``base_weights``, with the mean IC per price factor, how many
         formation dates (and non-overlapping windows) they rest on, the learned share and the date range.
     """
-    del fundamentals
     panel = _Panel(_until(prices, as_of), horizon_days, step, lookback_days, None)
     return _weights_model(panel, len(panel.index) - 1, base_weights, lookback_days, prior_windows)
 
@@ -618,7 +613,6 @@ def point_in_time_signal(
     base_weights: Mapping[str, float],
     horizon_days: int,
     *,
-    fundamentals: pd.DataFrame | None = None,
     as_of: date | pd.Timestamp | None = None,
     step: int = STEP,
     lookback_days: int = LOOKBACK_DAYS,
@@ -628,7 +622,6 @@ def point_in_time_signal(
     prior_strength: float = CALIBRATION_PRIOR,
 ) -> PointInTimeSignal:
     """:func:`learn_weights` and :func:`calibrate` as of the last row of ``prices``, from one set of panels."""
-    del fundamentals
     if buckets < 1:
         raise ValueError("buckets must be at least 1")
     panel = _Panel(_until(prices, as_of), horizon_days, step, lookback_days, calibration_days)
