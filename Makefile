@@ -37,8 +37,8 @@ test-fast: install  ## unit, contract and architecture tests only
 	$(BIN)/python -m pytest -q -m "not slow" tests/unit tests/contract tests/architecture
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks infra deploy
-	$(BIN)/ruff format --check src tests benchmarks infra deploy
+	$(BIN)/ruff check src tests benchmarks infra deploy ops
+	$(BIN)/ruff format --check src tests benchmarks infra deploy ops
 	$(BIN)/mypy src deploy
 
 bench: install  ## measured figures; see benchmarks/RESULTS.md

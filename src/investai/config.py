@@ -5,6 +5,7 @@ values (sizes, tiers, monitoring) come from :data:`ENVIRONMENTS`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -57,6 +58,11 @@ class TracingExporter(StrEnum):
     NONE = "none"
     CONSOLE = "console"
     OTLP = "otlp"
+
+
+class TracingIdFormat(StrEnum):
+    W3C = "w3c"
+    XRAY = "xray"
 
 
 class EnvironmentProfile(BaseModel):
@@ -153,6 +159,11 @@ class Settings(BaseSettings):
     serve_with_worker: bool = True
     serve_with_scheduler: bool = True
     maintenance_cron: str = "17 3 * * *"
+    key_rotation_cron: str = Field(
+        default="0 3 1 * *",
+        description="embedded shape: when a new master key is made current (UTC); empty: never. On AWS, KMS"
+        " rotates the key itself",
+    )
     job_redelivery_cron: str = Field(
         default="*/10 * * * *",
         description="queue-delivered shapes: when ready jobs whose message may be lost are sent again",
@@ -197,6 +208,12 @@ class Settings(BaseSettings):
     cache_max_entries: int = Field(default=10000, ge=0)
     cors_allow_origins: list[str] = Field(default_factory=list)
     hsts_max_age_s: int = Field(default=31536000, ge=0)
+
+    # who may scrape /metrics: never a user's session, but the `metrics_token` secret (INVESTAI_METRICS_TOKEN
+    # here, the key metrics_token of the application secret on AWS) and/or these addresses; both when both are set
+    metrics_allowed_networks: list[str] = Field(
+        default_factory=list, description="IPs or CIDRs that may scrape /metrics (the client address the edge sees)"
+    )
 
     # documents and the knowledge base
     pdf_active_content: Literal["flag", "reject"] = Field(
@@ -246,6 +263,30 @@ class Settings(BaseSettings):
     load_sample_market_data: bool = Field(
         default=True, description="serve loads the sample history into an empty store"
     )
+    # market-data vendor feeds (keys in the secret store: INVESTAI_POLYGON_API_KEY, INVESTAI_TIINGO_API_KEY, ...)
+    market_vendors: list[Literal["polygon", "tiingo", "alphavantage"]] = Field(
+        default_factory=list, description="vendors the market-refresh job pulls daily bars from, in order (empty: off)"
+    )
+    market_vendor_symbols: list[str] = Field(
+        default_factory=list, description="symbols the vendors are asked for (empty: the symbol master, no indices)"
+    )
+    market_vendor_history_days: int = Field(default=1825, ge=1, description="history a symbol without bars fetches")
+    market_vendor_overlap_days: int = Field(
+        default=5, ge=0, le=366, description="days before the last stored bar fetched again (vendor corrections)"
+    )
+    market_vendor_rate_limits: dict[str, tuple[int, float]] = Field(
+        default_factory=dict,
+        description='per vendor (requests, seconds), e.g. {"polygon": [100, 60]}; default: the free tier',
+    )
+    market_vendor_max_attempts: int = Field(default=4, ge=1, le=10, description="tries per vendor request")
+    market_vendor_max_wait_s: float = Field(
+        default=120.0, gt=0, description="longest wait for a rate limit (Retry-After, budget) before giving up"
+    )
+    market_vendor_timeout_s: float = Field(default=30.0, gt=0, le=300, description="per vendor HTTP request")
+    market_vendor_quotes: bool = Field(default=False, description="also pull latest quotes where the vendor has them")
+    market_vendor_max_run_s: float = Field(
+        default=240.0, gt=0, description="a refresh asks for no new symbol after this long (the rest wait a run)"
+    )
 
     model_provider: ModelProviderName = Field(
         default=ModelProviderName.OFFLINE,
@@ -271,6 +312,12 @@ class Settings(BaseSettings):
         },
         description="USD per 1,000 input and per 1,000 output tokens, by model id",
     )
+    # monthly model budgets (UTC calendar months; 0 or unset: unlimited); administrators override them per
+    # organisation and per user. The offline provider costs nothing and counts no tokens, so never reaches them
+    budget_user_monthly_usd: float | None = Field(default=50.0, ge=0, allow_inf_nan=False, description="per user")
+    budget_user_monthly_tokens: int | None = Field(default=20_000_000, ge=0, description="input + output, per user")
+    budget_org_monthly_usd: float | None = Field(default=1000.0, ge=0, allow_inf_nan=False, description="per org")
+    budget_org_monthly_tokens: int | None = Field(default=400_000_000, ge=0, description="input + output, per org")
     # the AWS shape (INVESTAI_BACKEND=aws). Endpoints come from boto3's own AWS_ENDPOINT_URL and
     # AWS_ENDPOINT_URL_<SERVICE> variables; credentials from its usual chain.
     aws_region: str = "us-east-1"
@@ -368,7 +415,16 @@ class Settings(BaseSettings):
     backup_retention_days: int = Field(default=35, ge=1, le=3650, description="backups kept, the newest always")
 
     tracing_exporter: TracingExporter = TracingExporter.NONE
-    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    otlp_endpoint: str = Field(
+        default="http://127.0.0.1:4318/v1/traces",
+        description="OTLP/HTTP traces endpoint; the default is a collector beside the process, such as the ADOT"
+        " collector of the AWS Distro for OpenTelemetry Lambda layer",
+    )
+    tracing_id_format: TracingIdFormat | None = Field(
+        default=None,
+        description="trace ids: w3c (random) or xray (time-prefixed, as AWS X-Ray requires); default: xray on the"
+        " AWS shape, w3c otherwise",
+    )
     service_name: str = "investai"
 
     @property
@@ -399,6 +455,12 @@ class Settings(BaseSettings):
     @property
     def effective_log_level(self) -> str:
         return (self.log_level or self.environment.log_level).upper()
+
+    @property
+    def effective_tracing_id_format(self) -> TracingIdFormat:
+        if self.tracing_id_format is not None:
+            return self.tracing_id_format
+        return TracingIdFormat.XRAY if self.backend is Backend.AWS else TracingIdFormat.W3C
 
     @property
     def block_localhost_host(self) -> bool:
@@ -453,6 +515,16 @@ class Settings(BaseSettings):
     def _refuse_crossed_price_limits(self) -> Settings:
         if self.market_min_price >= self.market_max_price:
             raise ConfigurationError("INVESTAI_MARKET_MIN_PRICE must be below INVESTAI_MARKET_MAX_PRICE")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_malformed_metrics_networks(self) -> Settings:
+        """An allow-list that silently lost an entry is worse than a failed start."""
+        for entry in self.metrics_allowed_networks:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as exc:
+                raise ConfigurationError(f"INVESTAI_METRICS_ALLOWED_NETWORKS: {entry!r} is not an IP or CIDR") from exc
         return self
 
     @model_validator(mode="after")

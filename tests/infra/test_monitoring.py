@@ -504,3 +504,90 @@ def test_replication_alarms_where_the_data_bucket_replicates(synthesised, templa
     )
     rules = json.dumps(synthesised.template_json(stage, "storage"))
     assert '"Id": "to-secondary-region"' in rules  # the rule the alarms name
+
+
+def _watched_series(properties: dict) -> list[dict]:
+    """(namespace, metric, statistic, period, dimensions) of each metric a synthesised alarm reads."""
+    if "MetricName" in properties:
+        stat = properties.get("Statistic") or properties.get("ExtendedStatistic")
+        metric = {k: properties[k] for k in ("Namespace", "MetricName") if k in properties}
+        return [{**metric, "Stat": stat, "Period": properties["Period"], "Dims": properties.get("Dimensions")}]
+    return [
+        {
+            "Namespace": query["MetricStat"]["Metric"]["Namespace"],
+            "MetricName": query["MetricStat"]["Metric"]["MetricName"],
+            "Stat": query["MetricStat"]["Stat"],
+            "Period": query["MetricStat"]["Period"],
+            "Dims": query["MetricStat"]["Metric"].get("Dimensions"),
+        }
+        for query in properties["Metrics"]
+        if "MetricStat" in query
+    ]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_product_alert_has_its_alarm_on_the_series_the_product_writes(templates, stage):
+    """The alert set (investai.observability.alerts, the source of ops/prometheus/alerts.yml): each alert with a
+    CloudWatch side is an alarm of the stage on that metric, statistic, period and threshold. Model errors are the
+    product's EMF line on Lambda, without dimensions, exactly as the alarm reads them."""
+    from investai.domain.idea_parts import ModelUse
+    from investai.observability.alerts import ALERTS
+    from investai.observability.metrics import EmbeddedMetricWriter, Metrics
+
+    for alert in ALERTS:
+        side = alert.cloudwatch
+        if side is None:
+            assert alert.no_cloudwatch
+            continue
+        found = templates[stage].find_resources(
+            "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": f"{PREFIX[stage]}-{side.key}"}}
+        )
+        assert len(found) == 1, f"{alert.name}: no alarm {side.key} in {stage}"
+        (alarm,) = found.values()
+        properties = alarm["Properties"]
+        series = _watched_series(properties)
+        assert {"Namespace": side.namespace, "MetricName": side.metric, "Stat": side.statistic} in [
+            {k: s[k] for k in ("Namespace", "MetricName", "Stat")} for s in series
+        ], alert.name
+        assert side.period_s in [s["Period"] for s in series if s["MetricName"] == side.metric]
+        expected = side.threshold if side.threshold is not None else BUDGET[stage] * 0.05
+        assert properties["Threshold"] == pytest.approx(expected), alert.name
+        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"  # PromQL's >=
+    (errors,) = (
+        templates[stage]
+        .find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": f"{PREFIX[stage]}-model-errors"}})
+        .values()
+    )
+    (watched,) = _watched_series(errors["Properties"])
+    assert watched["Dims"] is None  # one series a stage, like the line below
+    stream = io.StringIO()
+    Metrics(embedded=EmbeddedMetricWriter(stream)).record_model_call(
+        ModelUse(step="plan", provider="bedrock", model_id="m"), "model_throttled"
+    )
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["_aws"]["CloudWatchMetrics"] == [
+        {
+            "Namespace": watched["Namespace"],
+            "Dimensions": [[]],
+            "Metrics": [{"Name": watched["MetricName"], "Unit": "Count"}],
+        }
+    ]
+
+
+def test_an_alarm_that_drifts_from_its_alert_fails_the_synth():
+    """The monitoring stack refuses alarms whose threshold or series differ from the product's alert set."""
+    from dataclasses import replace
+
+    from investai_infra.alarms import alarm_specs
+    from investai_infra.config import stage_config
+    from investai_infra.stacks.monitoring import with_product_alerts
+
+    specs = alarm_specs(stage_config("dev"), tables=["ideas"], search=False, worker=False)
+    assert [spec.key for spec in with_product_alerts(specs)[len(specs) :]] == ["model-errors"]
+    drifted = [replace(spec, threshold=5_000) if spec.key == "api-latency-p99" else spec for spec in specs]
+    with pytest.raises(ValueError, match="api-latency-p99 fires at 5000"):
+        with_product_alerts(drifted)
+    other = {spec.key: spec for spec in alarm_specs(stage_config("dev"), tables=[], search=False, worker=False)}
+    swapped = [replace(spec, metric=other["api-4xx"].metric) if spec.key == "api-5xx" else spec for spec in specs]
+    with pytest.raises(ValueError, match="api-5xx does not watch"):
+        with_product_alerts(swapped)

@@ -77,11 +77,13 @@ def test_docs_and_openapi_are_served_without_a_cdn(client: TestClient) -> None:
     assert "/api/v1/ideas/requests/validate" in spec["paths"]
 
 
-def test_metrics_count_requests_by_route(client: TestClient, admin: Account) -> None:
+def test_metrics_count_requests_by_route(client: TestClient, admin: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVESTAI_METRICS_TOKEN", "scrape-token-for-the-request-metrics-test")
     client.get("/health")
     client.get("/no/such/route")
     assert client.get("/metrics").status_code == 401
-    text = client.get("/metrics", headers=admin.headers).text
+    assert client.get("/metrics", headers=admin.headers).status_code == 401  # a user's token never opens it
+    text = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-for-the-request-metrics-test"}).text
     assert 'investai_http_requests_total{method="GET",route="/health",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
     assert "investai_http_request_duration_seconds_bucket" in text

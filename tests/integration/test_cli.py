@@ -50,6 +50,7 @@ def test_serve_runs_api_worker_and_scheduler_then_stops_on_sigterm(tmp_path: Pat
         "INVESTAI_WORKER_POLL_INTERVAL_S": "0.1",
         "INVESTAI_ADMIN_EMAIL": "ops@example.com",
         "INVESTAI_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "INVESTAI_METRICS_TOKEN": "scrape-token-of-the-serve-test",
     }
     command = [sys.executable, "-m", "investai", "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -69,7 +70,8 @@ def test_serve_runs_api_worker_and_scheduler_then_stops_on_sigterm(tmp_path: Pat
         assert httpx.get(f"{base}/docs").status_code == 200
         login = httpx.post(f"{base}/api/v1/auth/login", json={"email": "ops@example.com", "password": ADMIN_PASSWORD})
         token = login.json()["access_token"]
-        metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        metrics = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer scrape-token-of-the-serve-test"})
         assert "investai_http_requests_total" in metrics.text
         # the sample market history was loaded on first start
         bars = httpx.get(f"{base}/api/v1/market/SPX/bars", headers={"Authorization": f"Bearer {token}"}).json()

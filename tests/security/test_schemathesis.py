@@ -15,6 +15,7 @@ from investai.server import create_app
 from tests.conftest import Account, sign_up
 
 EXAMPLES_PER_OPERATION = 15
+SCRAPE_TOKEN = "scrape-token-of-the-contract-test"
 # operations that end the caller's session or account get a fresh account per example
 SESSION_ENDING = (
     "/api/v1/auth/logout",
@@ -30,7 +31,8 @@ def app(container: Container) -> FastAPI:
 
 
 @pytest.fixture
-def accounts(container: Container) -> dict[str, Account]:
+def accounts(container: Container, monkeypatch: pytest.MonkeyPatch) -> dict[str, Account]:
+    monkeypatch.setenv("INVESTAI_METRICS_TOKEN", SCRAPE_TOKEN)  # /metrics takes the scrape token, not a user's
     return {
         "analyst": sign_up(container, role=Role.ANALYST),
         "admin": sign_up(container, role=Role.ADMINISTRATOR),
@@ -40,7 +42,9 @@ def accounts(container: Container) -> dict[str, Account]:
 def _headers_for(case: schemathesis.Case, container: Container, accounts: dict[str, Account]) -> dict[str, str]:
     if case.path in SESSION_ENDING:
         return sign_up(container, role=Role.ANALYST).headers
-    if case.path.startswith("/api/v1/admin") or case.path == "/metrics":
+    if case.path == "/metrics":
+        return {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
+    if case.path.startswith("/api/v1/admin"):
         return accounts["admin"].headers
     return accounts["analyst"].headers
 

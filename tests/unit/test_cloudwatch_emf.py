@@ -1,7 +1,7 @@
-"""Model cost and tokens as CloudWatch Embedded Metric Format on Lambda: the exact lines the product writes to
-stdout, which CloudWatch Logs turns into ``InvestmentAI/ModelCostUSD`` (no dimensions: the series the CDK app's
-``model-cost`` alarm watches, see tests/infra/test_monitoring.py) and ``InvestmentAI/ModelTokens`` by
-``Direction``."""
+"""Model cost, tokens and errors as CloudWatch Embedded Metric Format on Lambda: the exact lines the product writes
+to stdout, which CloudWatch Logs turns into ``InvestmentAI/ModelCostUSD`` (no dimensions: the series the CDK app's
+``model-cost`` alarm watches, see tests/infra/test_monitoring.py), ``InvestmentAI/ModelTokens`` by ``Direction``
+and ``InvestmentAI/ModelErrors`` (no dimensions: the ``model-errors`` alarm's series)."""
 
 from __future__ import annotations
 
@@ -109,9 +109,16 @@ def test_off_lambda_nothing_is_written(off_lambda: None, capsys: pytest.CaptureF
     assert metrics.totals("investai_model_calls_total", "outcome") == {("ok",): 1.0}
 
 
-def test_failed_calls_cost_nothing_and_write_nothing(on_lambda: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_calls_cost_nothing_and_write_one_error(on_lambda: None, capsys: pytest.CaptureFixture[str]) -> None:
     Metrics().record_model_call(use(input_tokens=0, output_tokens=0, cost_usd=0.0), "model_throttled")
-    assert capsys.readouterr().out == ""
+    (document,) = lines(capsys.readouterr().out)
+    assert directive(document) == {
+        "Namespace": "InvestmentAI",
+        "Dimensions": [[]],
+        "Metrics": [{"Name": "ModelErrors", "Unit": "Count"}],
+    }
+    assert document["ModelErrors"] == 1
+    assert (document["model"], document["outcome"]) == (SONNET, "model_throttled")  # properties, not dimensions
 
 
 def test_values_emf_cannot_carry_are_dropped() -> None:
@@ -151,7 +158,7 @@ class _Priced:
 
 
 def test_the_routers_priced_call_reaches_cloudwatch_once(on_lambda: None, capsys: pytest.CaptureFixture[str]) -> None:
-    """Through the model router: the throttled attempt writes nothing, the successful one its priced cost."""
+    """Through the model router: the throttled attempt writes one error, the successful one its priced cost."""
     from investai.adapters.models.offline import OfflineModelProvider
 
     router = ModelRouter(
@@ -165,6 +172,7 @@ def test_the_routers_priced_call_reaches_cloudwatch_once(on_lambda: None, capsys
     )
     router.complete(TEMPLATE.render(offline_answer="offline", what="a screen"), step="plan")
     documents = lines(capsys.readouterr().out)
+    assert [(d["ModelErrors"], d["outcome"]) for d in documents if "ModelErrors" in d] == [(1, "model_throttled")]
     costs = [document for document in documents if "ModelCostUSD" in document]
     assert [document["ModelCostUSD"] for document in costs] == [pytest.approx(2 * 0.003 + 1 * 0.015)]
     assert sorted((d["Direction"], d["ModelTokens"]) for d in documents if "ModelTokens" in d) == [

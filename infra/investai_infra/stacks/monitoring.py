@@ -4,7 +4,8 @@ What each monitoring level creates (``config.monitoring``; dev basic, staging en
 
 - **basic**: the essential alarms. API 5XX and 4XX rates, p99 latency and the share refused with 429; per
   function errors, p99 duration near the timeout and throttles; API concurrency against its limit; throttled
-  requests per DynamoDB table; age of the oldest job and any dead letter; model cost per hour; OpenSearch
+  requests per DynamoDB table; age of the oldest job and any dead letter; model cost per hour and model errors
+  (failed call attempts, 15 minutes); OpenSearch
   red, blocked writes, free storage and KMS access; the Fargate worker's running tasks; the prod failover
   health check; AWS Backup job failures (EventBridge); the monthly budget.
 - **enhanced**: plus a dashboard with per-function detail (invocations, errors, throttles, duration
@@ -25,7 +26,13 @@ writes one Embedded Metric Format line per successful model call to stdout when 
 set (``EmbeddedMetricWriter``; the design's "EMF on Lambda": no PutMetricData permission, no extra call), with
 ``InvestmentAI/ModelTokens`` by ``Direction`` (input, output) beside it. The alarm and the dashboard read the
 cost series; its namespace and name come from the product's module, and ``tests/infra/test_monitoring.py``
-checks the alarm's metric against a line the product writes.
+checks the alarm's metric against a line the product writes. Failed model call attempts are written the same way
+as ``InvestmentAI/ModelErrors`` (no dimensions), the series of the ``model-errors`` alarm.
+
+The product's alert set (``investai.observability.alerts``, from which ``ops/prometheus/alerts.yml`` is generated)
+is the contract between the two monitoring shapes: :func:`with_product_alerts` checks that each alert's alarm
+watches the alert's metric with its statistic, period and threshold (a drift fails the synth) and adds the alarm
+of an alert the stage lacks.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
+from investai.observability.alerts import ALERTS, Alert, CloudWatchAlarm
 from investai_infra.alarms import AlarmSpec, alarm_specs, level_at_least
 from investai_infra.config import StageConfig
 from investai_infra.dashboard import build_dashboard, saved_queries
@@ -85,7 +93,7 @@ class MonitoringStack(Stack):
         search = storage.opensearch_domain is not None
         worker = compute.worker_service is not None
         self._throttled_requests_filter()
-        for spec in alarm_specs(config, tables=list(storage.tables), search=search, worker=worker):
+        for spec in with_product_alerts(alarm_specs(config, tables=list(storage.tables), search=search, worker=worker)):
             self._alarm(spec)
         self._failover_alarm(api)
         self._backup_events()
@@ -279,6 +287,52 @@ class MonitoringStack(Stack):
             ),
             notifications_with_subscribers=notifications,
         )
+
+
+def with_product_alerts(specs: list[AlarmSpec]) -> list[AlarmSpec]:
+    """``specs`` checked against the product's alert set, plus an alarm for each alert ``specs`` has none for."""
+    by_key = {spec.key: spec for spec in specs}
+    added: list[AlarmSpec] = []
+    for alert in ALERTS:
+        side = alert.cloudwatch
+        if side is None:  # no AWS counterpart (the alert says why)
+            continue
+        spec = by_key.get(side.key)
+        if spec is None:
+            added.append(_alert_spec(alert, side))
+        else:
+            _check_mirrors(alert, side, spec)
+    return [*specs, *added]
+
+
+def _alert_spec(alert: Alert, side: CloudWatchAlarm) -> AlarmSpec:
+    if side.threshold is None:
+        raise ValueError(f"{alert.name}: a stage-dependent threshold needs its alarm in investai_infra.alarms")
+    metric = cw.Metric(
+        namespace=side.namespace,
+        metric_name=side.metric,
+        statistic=side.statistic,
+        period=Duration.seconds(side.period_s),
+        label=alert.summary,
+    )
+    return AlarmSpec(side.key, metric, side.threshold, alert.summary[:1].lower() + alert.summary[1:])
+
+
+def _watched(metric: cw.IMetric) -> list[tuple[str, str, str, float]]:
+    """(namespace, metric, statistic, period in seconds) of each metric an alarm's metric reads."""
+    if isinstance(metric, cw.MathExpression):
+        return [item for used in metric.using_metrics.values() for item in _watched(used)]
+    if isinstance(metric, cw.Metric):
+        return [(metric.namespace, metric.metric_name, metric.statistic, metric.period.to_seconds())]
+    return []
+
+
+def _check_mirrors(alert: Alert, side: CloudWatchAlarm, spec: AlarmSpec) -> None:
+    expected = (side.namespace, side.metric, side.statistic, side.period_s)
+    if expected not in _watched(spec.metric):
+        raise ValueError(f"alarm {spec.key} does not watch {expected}, the series of the alert {alert.name}")
+    if side.threshold is not None and spec.threshold != side.threshold:
+        raise ValueError(f"alarm {spec.key} fires at {spec.threshold}, the alert {alert.name} at {side.threshold}")
 
 
 def _budget_notification(

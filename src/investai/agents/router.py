@@ -14,6 +14,8 @@ table, prompt template, version and hash) for the idea's provenance.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import random
 import threading
@@ -22,10 +24,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from opentelemetry import trace
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from investai.domain.idea_parts import ModelUse
 from investai.domain.llm import ModelError, ModelRequest, ModelResponse, ModelThrottled, TaskKind
+from investai.observability.genai import annotate_answer, model_span_attributes, record_attempt
 from investai.ports.models import ModelProvider
 from investai.ports.rate_limit import RequestQuota
 
@@ -36,6 +41,10 @@ class ModelLink:
 
     provider: str
     model_id: str
+
+
+OFFLINE_LINK = ModelLink("offline", "offline-template-v1")
+"""The offline provider, which ends every chain."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,7 @@ class ModelRouter:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         for kind, chain in chains.items():
             unknown = [link.provider for link in chain if link.provider not in providers]
@@ -181,6 +191,7 @@ class ModelRouter:
         self._metrics = metrics
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._tracer = tracer or NoOpTracer()
 
     def chain(self, task: TaskKind) -> list[ModelLink]:
         return list(self._chains.get(task, []))
@@ -196,23 +207,39 @@ class ModelRouter:
         return self._quota.bucket(model_id)
 
     def complete(self, request: ModelRequest, *, step: str) -> RoutedAnswer:
-        """The first answer down the chain for ``request.task``; the offline answer when every link fails."""
+        """The first answer down the chain for ``request.task``; the offline answer when every link fails.
+
+        The call is one span, ``chat <model>`` after the first choice: the model that answered, its tokens and
+        cost, how many attempts it took and whether it fell back; each attempt is an event on it."""
+        chain = self._chains.get(request.task, [])
+        first = chain[0] if chain else OFFLINE_LINK
+        attributes = model_span_attributes(
+            provider=first.provider, model_id=first.model_id, step=step, prompt=request.prompt.name
+        )
+        with self._tracer.start_as_current_span(
+            f"chat {first.model_id}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            answer = self._route(request, step, chain)
+            annotate_answer(span, answer.use, fell_back=answer.fell_back)
+            return answer
+
+    def _route(self, request: ModelRequest, step: str, chain: Sequence[ModelLink]) -> RoutedAnswer:
         failures: list[str] = []
-        for link in self._chains.get(request.task, []):
+        for position, link in enumerate(chain):
             provider = self._providers[link.provider]
             try:
-                response = self._call_with_retries(provider, link, request, step)
+                response = self._call_with_retries(provider, link, request, step, position)
             except ModelError as exc:
                 failures.append(f"{link.provider}:{link.model_id}: {exc}")
                 continue
             return RoutedAnswer(response=response, use=self._use(step, request, response), failures=failures)
-        response = self._offline.complete(request, model_id="offline-template-v1", timeout_s=0.0)
+        response = self._offline.complete(request, model_id=OFFLINE_LINK.model_id, timeout_s=0.0)
         use = self._use(step, request, response)
-        self._record(use, "ok")
+        self._record(use, "ok", link=OFFLINE_LINK, attempt=1, position=len(chain))
         return RoutedAnswer(response=response, use=use, failures=failures)
 
     def _call_with_retries(
-        self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str
+        self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str, position: int
     ) -> ModelResponse:
         retrying = Retrying(
             stop=stop_after_attempt(self._retry.max_attempts),
@@ -221,26 +248,30 @@ class ModelRouter:
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(self._attempt, provider, link, request, step)
+        attempts = itertools.count(1)
+        return retrying(lambda: self._attempt(provider, link, request, step, attempt=next(attempts), position=position))
 
     def _backoff(self, state: RetryCallState) -> float:
         """Exponential back-off with full jitter: uniform in [0, min(max, base * 2^(attempt - 1))]."""
         ceiling = min(self._retry.backoff_max_s, self._retry.backoff_base_s * 2 ** (state.attempt_number - 1))
         return self._rng.uniform(0.0, ceiling)
 
-    def _attempt(self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str) -> ModelResponse:
+    def _attempt(
+        self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str, *, attempt: int, position: int
+    ) -> ModelResponse:
+        record = functools.partial(self._record, link=link, attempt=attempt, position=position)
         wait = self._quota.reserve(link.model_id, max_wait_s=self._max_wait_s)
         if wait > self._max_wait_s or math.isinf(wait):  # no slot taken; "local": ours, not the provider's
-            self._record(self._failed_use(step, request, link), "rate_limited")
+            record(self._failed_use(step, request, link), "rate_limited")
             raise ModelThrottled(f"{link.model_id}: local rate limit would wait {wait:.1f} s")
         if wait > 0:
             self._sleep(wait)
         try:
             response = provider.complete(request, model_id=link.model_id, timeout_s=self._timeout_s)
         except ModelError as exc:
-            self._record(self._failed_use(step, request, link), exc.code)
+            record(self._failed_use(step, request, link), exc.code)
             raise
-        self._record(self._use(step, request, response), "ok")
+        record(self._use(step, request, response), "ok")
         return response
 
     def _use(self, step: str, request: ModelRequest, response: ModelResponse) -> ModelUse:
@@ -261,7 +292,16 @@ class ModelRouter:
     def _failed_use(self, step: str, request: ModelRequest, link: ModelLink) -> ModelUse:
         return _model_use(step, request, provider=link.provider, model_id=link.model_id)
 
-    def _record(self, use: ModelUse, outcome: str) -> None:
+    def _record(self, use: ModelUse, outcome: str, *, link: ModelLink, attempt: int, position: int) -> None:
+        """Count the attempt in metrics, and note it on the call's span."""
+        record_attempt(
+            trace.get_current_span(),
+            provider=link.provider,
+            model_id=link.model_id,
+            attempt=attempt,
+            position=position,
+            outcome=outcome,
+        )
         if self._metrics is not None:
             self._metrics.record_model_call(use, outcome)
 

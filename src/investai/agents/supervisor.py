@@ -18,12 +18,15 @@ reported in an error message, in the progress detail and in the result. Nothing 
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import pandas as pd
+from opentelemetry.trace import NoOpTracer, Span, Status, StatusCode, Tracer
 
 from investai import __version__
 from investai.agents.analysis import AnalysisAgent, Screen
@@ -43,6 +46,8 @@ from investai.domain.idea_parts import ComplianceState, ComplianceStatus, Severi
 from investai.domain.idea_request import IdeaRequest
 from investai.domain.ideas import InvestmentIdea
 from investai.domain.knowledge import AccessScope
+from investai.observability.genai import AGENT_ATTEMPTS, AGENT_OUTCOME, agent_span_attributes
+from investai.observability.tracing import current_trace_id
 from investai.ports.clock import Clock
 from investai.ports.ideas import GenerationResult
 from investai.ports.research import EvidenceSearch, FundamentalsReader, MarketReader, PointInTimeMarket
@@ -67,7 +72,9 @@ class Supervisor:
         max_liquidity_days: float = 5.0,
         parallelism: int = PARALLELISM,
         fundamentals: FundamentalsReader | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer or NoOpTracer()
         self._fundamentals = fundamentals
         self._market = market
         self._evidence = evidence
@@ -87,21 +94,25 @@ class Supervisor:
         on_progress: Callable[[AgentName, AgentState, float, str | None], None] = lambda *args: None,
         is_cancelled: Callable[[], bool] = lambda: False,
     ) -> GenerationResult:
-        as_of, as_of_note = request_as_of(request, now=self._clock.now(), market=self._market)
-        ctx = RunContext(
-            request=request,
-            request_id=request_id,
-            reader=reader,
-            as_of=as_of,
-            router=self._router,
-            clock=self._clock,
-            code_version=__version__,
-            as_of_note=as_of_note,
-            on_message=on_message,
-            on_progress=on_progress,
-            is_cancelled=is_cancelled,
-        )
-        return _Run(self, ctx).execute()
+        """The ideas for ``request``, in a span of the supervisor's: each agent step and model call is a span
+        within it, and every message carries its trace id."""
+        attributes = agent_span_attributes(AgentName.SUPERVISOR.value, "generate", conversation_id=request_id)
+        with self._tracer.start_as_current_span(f"invoke_agent {AgentName.SUPERVISOR.value}", attributes=attributes):
+            as_of, as_of_note = request_as_of(request, now=self._clock.now(), market=self._market)
+            ctx = RunContext(
+                request=request,
+                request_id=request_id,
+                reader=reader,
+                as_of=as_of,
+                router=self._router,
+                clock=self._clock,
+                code_version=__version__,
+                as_of_note=as_of_note,
+                on_message=functools.partial(_with_trace_id, on_message),
+                on_progress=on_progress,
+                is_cancelled=is_cancelled,
+            )
+            return _Run(self, ctx).execute()
 
     # components, built per run so that per-run caches never leak between requests
     def _agents(self) -> tuple[PlanningAgent, AnalysisAgent, ResearchAgent, ComplianceAgent, SynthesisAgent]:
@@ -122,25 +133,36 @@ class _Run:
         self.planning, self.analysis, self.research, self.compliance, self.synthesis = supervisor._agents()
         self.market: PointInTimeMarket = MarketAsOf(supervisor._market, ctx.as_of)
 
+    def span(self, agent: AgentName, label: str) -> AbstractContextManager[Span]:
+        """A span for one step of ``agent`` (``invoke_agent <agent>``), current while the step runs."""
+        attributes = agent_span_attributes(agent.value, label, conversation_id=self.ctx.request_id)
+        return self.s._tracer.start_as_current_span(f"invoke_agent {agent.value}", attributes=attributes)
+
     def step(self, agent: AgentName, label: str, action: Callable[[], T], fallback: Callable[[], T]) -> T:
-        """Run ``action``; retry once on failure; then use ``fallback``, reporting the failure either way."""
+        """Run ``action`` in its agent's span; retry once on failure; then use ``fallback``, reporting the
+        failure either way."""
         last: Exception | None = None
-        for attempt in (1, 2):
-            try:
-                return action()
-            except Cancelled:
-                raise
-            except Exception as exc:
-                last = exc
-                self.ctx.message(
-                    agent,
-                    MessageType.ERROR,
-                    {"step": label, "attempt": attempt, "error": f"{type(exc).__name__}: {exc}"[:500]},
-                    recipient=AgentName.SUPERVISOR,
-                    priority=MessagePriority.HIGH,
-                )
-        self.failures.append(f"{agent.value} {label}: {type(last).__name__}: {last}"[:500])
-        return fallback()
+        with self.span(agent, label) as span:
+            for attempt in (1, 2):
+                span.set_attribute(AGENT_ATTEMPTS, attempt)
+                try:
+                    return action()
+                except Cancelled:
+                    raise
+                except Exception as exc:
+                    last = exc
+                    span.record_exception(exc)
+                    self.ctx.message(
+                        agent,
+                        MessageType.ERROR,
+                        {"step": label, "attempt": attempt, "error": f"{type(exc).__name__}: {exc}"[:500]},
+                        recipient=AgentName.SUPERVISOR,
+                        priority=MessagePriority.HIGH,
+                    )
+            self.failures.append(f"{agent.value} {label}: {type(last).__name__}: {last}"[:500])
+            span.set_attribute(AGENT_OUTCOME, "fallback")
+            span.set_status(Status(StatusCode.ERROR, f"{type(last).__name__}: {last}"[:200]))
+            return fallback()
 
     def execute(self) -> GenerationResult:
         ctx = self.ctx
@@ -153,13 +175,15 @@ class _Run:
             recipient=AgentName.PLANNING,
         )
         ctx.progress(AgentName.PLANNING, AgentState.RUNNING, 10.0, "building the plan")
-        plan = self.planning.plan(ctx)
+        with self.span(AgentName.PLANNING, "plan"):
+            plan = self.planning.plan(ctx)
         ctx.progress(AgentName.PLANNING, AgentState.DONE, 100.0, f"{len(plan.universe)} symbols to screen")
         ctx.check_cancelled()
 
         ctx.progress(AgentName.ANALYSIS, AgentState.RUNNING, 5.0, f"screening {len(plan.universe)} symbols")
-        screen = self.analysis.screen(ctx, plan)
-        self.analysis.report(ctx, screen)
+        with self.span(AgentName.ANALYSIS, "screen"):
+            screen = self.analysis.screen(ctx, plan)
+            self.analysis.report(ctx, screen)
         plan = with_screen_weights(plan, screen, ctx.request)
         candidates = screen.ranked[: plan.candidates]
         ctx.progress(
@@ -202,8 +226,9 @@ class _Run:
                     conflict=conflict,
                 )
             )
-        ranked = self.synthesis.rank(ctx, pool, plan.factor_weights)
-        closes = self.analysis.closes(ctx, [candidate.analysis.symbol for candidate in ranked])
+        with self.span(AgentName.SYNTHESIS, "rank"):
+            ranked = self.synthesis.rank(ctx, pool, plan.factor_weights)
+            closes = self.analysis.closes(ctx, [candidate.analysis.symbol for candidate in ranked])
         ideas, blocked = self.select_and_write(plan, ranked, closes, skipped)
         ctx.progress(AgentName.SYNTHESIS, AgentState.DONE, 100.0, f"{len(ideas)} ideas")
         ctx.progress(AgentName.COMPLIANCE, AgentState.DONE, 100.0, f"{len(blocked)} blocked")
@@ -235,8 +260,10 @@ class _Run:
         with concurrent.futures.ThreadPoolExecutor(
             max_workers=self.s._parallelism, thread_name_prefix="agents"
         ) as pool:
+            # each step runs in a copy of this context: its spans and log lines stay in the request's trace
             analysis_jobs: dict[Future[Any], str] = {
                 pool.submit(
+                    contextvars.copy_context().run,
                     self.step,
                     AgentName.ANALYSIS,
                     f"analyse {symbol}",
@@ -247,6 +274,7 @@ class _Run:
             }
             research_jobs: dict[Future[Any], str] = {
                 pool.submit(
+                    contextvars.copy_context().run,
                     self.step,
                     AgentName.RESEARCH,
                     f"research {symbol}",
@@ -329,9 +357,10 @@ class _Run:
                 symbol = candidate.analysis.symbol
                 remaining = [other for other in remaining if other.analysis.symbol != symbol]
                 constraints = [*shape.statements, *([note] if note else [])]
-                idea = self.synthesis.write(
-                    ctx, candidate, ComplianceStatus(), plan.factor_weights, plan.benchmark, constraints
-                )
+                with self.span(AgentName.SYNTHESIS, f"write {symbol}"):
+                    idea = self.synthesis.write(
+                        ctx, candidate, ComplianceStatus(), plan.factor_weights, plan.benchmark, constraints
+                    )
                 offline = all(use.offline for use in idea.provenance.models if use.step == "synthesis")
                 status = self.step(
                     AgentName.COMPLIANCE,
@@ -415,6 +444,12 @@ def prompt_templates() -> dict[str, PromptTemplate]:
     :mod:`investai.agents.prompts` depends on no agent."""
     templates = (PLAN_TEMPLATE, SUMMARY_TEMPLATE, COMMENTARY_TEMPLATE, REVIEW_TEMPLATE, IDEA_TEMPLATE)
     return {template.name: template for template in templates}
+
+
+def _with_trace_id(on_message: Callable[[AgentMessage], None], message: AgentMessage) -> None:
+    """Hand ``message`` on stamped with the trace id of the span it was sent from."""
+    trace_id = current_trace_id()
+    on_message(message if trace_id is None else message.model_copy(update={"trace_id": trace_id}))
 
 
 def _sector(market: PointInTimeMarket, symbol: str) -> str | None:

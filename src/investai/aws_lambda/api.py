@@ -61,4 +61,5 @@ def _build() -> ApiHandler:
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway's proxy integration: one HTTP request in, its response out."""
-    return runtime.part("api", _build)(event, context)
+    with runtime.invocation():
+        return runtime.part("api", _build)(event, context)

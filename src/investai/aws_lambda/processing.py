@@ -107,4 +107,5 @@ def _build() -> QueueConsumer:
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """SQS's event source mapping: a batch of job messages in, the ones to deliver again out."""
-    return runtime.part("processing", _build)(event, context)
+    with runtime.invocation():
+        return runtime.part("processing", _build)(event, context)

@@ -21,12 +21,16 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from opentelemetry import context as otel_context
+
 from investai.config import Backend, ConfigurationError, Settings, load_settings
 from investai.observability.logging import configure_logging, get_logger
+from investai.observability.tracing import lambda_invocation_context
 
 if TYPE_CHECKING:
     from investai.bootstrap import Container
@@ -34,6 +38,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = get_logger(__name__)
 
+TRACE_FLUSH_TIMEOUT_MS = 2_000
+"""How long the end of an invocation waits for its spans to reach the collector: Lambda freezes the environment
+as soon as the handler returns, so spans still queued would be sent late (or never)."""
 IN_PROCESS_WORK_OFF: dict[str, Any] = {"serve_with_worker": False, "serve_with_scheduler": False}
 QUIET_LIBRARIES = ("botocore", "boto3", "mangum", "aws_lambda_powertools")
 # A synchronous invocation carries at most 6 MB, and API Gateway sends a binary upload base64-encoded (4 bytes per
@@ -104,6 +111,21 @@ class LambdaRuntime:
             built: T = self._parts[name]
             return built
 
+    @contextmanager
+    def invocation(self, environ: Mapping[str, str] | None = None) -> Iterator[None]:
+        """Hold while handling one event: the invocation's X-Ray trace (``_X_AMZN_TRACE_ID``) is the current
+        trace, so the spans and log lines of the event continue it unless the event carries its own (an HTTP
+        trace header, a job's payload); at the end the spans recorded are sent before Lambda freezes."""
+        token = otel_context.attach(lambda_invocation_context(os.environ if environ is None else environ))
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+            with self._lock:
+                built = self._container
+            if built is not None:
+                built.tracer_provider.force_flush(TRACE_FLUSH_TIMEOUT_MS)
+
     def reset(self) -> None:
         """Forget (and close) everything built, so the next invocation reads the environment afresh. Lambda never
         needs this; tests do between deployments."""
@@ -135,3 +157,8 @@ def part(name: str, build: Callable[[], T]) -> T:
 
 def reset() -> None:
     _runtime.reset()
+
+
+def invocation() -> AbstractContextManager[None]:
+    """:meth:`LambdaRuntime.invocation` of this environment."""
+    return _runtime.invocation()

@@ -87,11 +87,13 @@ def _build() -> Scheduling:
 
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    """A scheduled event in, the schedule's job for that period enqueued (or found enqueued already)."""
-    scheduling = runtime.part("scheduler", _build)
-    schedule = scheduling.schedule_for(event)
-    at = scheduling.fired_at(event)
-    enqueue_scheduled(scheduling.records, schedule, at)
-    key = schedule.dedupe_key(at)
-    log.info("schedule.enqueued", schedule=schedule.name, job_kind=schedule.job_kind, idempotency_key=key)
-    return {"schedule": schedule.name, "job_kind": schedule.job_kind, "idempotency_key": key}
+    """A scheduled event in, the schedule's job for that period enqueued (or found enqueued already); its log
+    line names the invocation's trace."""
+    with runtime.invocation():
+        scheduling = runtime.part("scheduler", _build)
+        schedule = scheduling.schedule_for(event)
+        at = scheduling.fired_at(event)
+        enqueue_scheduled(scheduling.records, schedule, at)
+        key = schedule.dedupe_key(at)
+        log.info("schedule.enqueued", schedule=schedule.name, job_kind=schedule.job_kind, idempotency_key=key)
+        return {"schedule": schedule.name, "job_kind": schedule.job_kind, "idempotency_key": key}

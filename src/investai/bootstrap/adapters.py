@@ -24,6 +24,7 @@ from investai.ports.jobs import JobDispatch, JobRecords
 from investai.ports.keys import KeyManager
 from investai.ports.knowledge import Embedder, SearchIndex
 from investai.ports.market import MarketDataProvider, TimeSeriesStore
+from investai.ports.market_feeds import MarketFeed
 from investai.ports.object_store import ObjectStore
 from investai.ports.rate_limit import RequestQuota
 from investai.ports.repositories import (
@@ -36,6 +37,7 @@ from investai.ports.repositories import (
 )
 from investai.ports.scheduler import Scheduler
 from investai.ports.secrets import SecretStore
+from investai.ports.usage import UsageLedger
 from investai.security.envelope import EnvelopeCipher
 
 
@@ -87,7 +89,11 @@ class Adapters:
     identity: IdentityProvider
     backups: Backups | None
     first_start: Callable[[], AbstractContextManager[None]]
+    usage: UsageLedger
+    """Model usage and budget overrides, shared by every process of the deployment."""
     health_checks: list[HealthCheck] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     model_quota: RequestQuota | None = None
     """The models' request quota when it is shared beyond this process (AWS); ``None``: a per-process bucket."""
+    market_feeds: list[MarketFeed] = field(default_factory=list)
+    """The market-data vendor feeds the settings switch on (HTTP; the same in both shapes)."""

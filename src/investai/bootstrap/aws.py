@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from investai.bootstrap.adapters import Adapters, IdentityProvider, Records
 from investai.bootstrap.aws_jobs import aws_clients, job_queue, resource_names
-from investai.bootstrap.embedded import in_process_scheduler, local_embedder
+from investai.bootstrap.embedded import in_process_scheduler, local_embedder, market_vendor_feeds
 from investai.bootstrap.models import shared_quota
 from investai.bootstrap.overrides import Overrides
 from investai.config import ConfigurationError, EmbeddingProvider, QuotesBackend, SearchBackend, Settings
@@ -93,6 +93,7 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
     from investai.adapters.aws.dynamodb_audit import DynamoDbAuditLog
     from investai.adapters.aws.dynamodb_identity import DynamoDbMfaSecretRepository, DynamoDbTokenStore
     from investai.adapters.aws.dynamodb_lock import DynamoDbLease
+    from investai.adapters.aws.dynamodb_usage import DynamoDbUsageLedger
     from investai.adapters.aws.kms_keys import KmsKeyManager
     from investai.adapters.aws.s3_market_provider import S3PrefixProvider
     from investai.adapters.aws.s3_objects import S3ObjectStore
@@ -144,6 +145,8 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
         max_bytes=settings.max_upload_bytes,
     )
     first_start = DynamoDbLease(dynamodb, table("locks"), "first-start", wait_s=600.0)
+    feeds = market_vendor_feeds(settings, secrets)
+    usage = DynamoDbUsageLedger(client=dynamodb, table=table("usage"))
     checks: list[HealthCheck] = [
         *([NamedCheck(f"kms:{names.key}", kms.check)] if keys is kms else []),
         NamedCheck(f"s3:{names.bucket}", objects.check),
@@ -157,6 +160,7 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
                 ("audit", audit.check),
                 ("jobs", jobs.check),
                 ("token-families", tokens.check),
+                ("usage", usage.check),
             )
         ),
         *index_checks,
@@ -181,8 +185,10 @@ def build_aws(settings: Settings, overrides: Overrides) -> Adapters:
         identity=identity,
         backups=None,
         first_start=first_start,
+        usage=usage,
         health_checks=checks,
-        closers=[index.close, market_store.close, embedder_close(embedder)],
+        closers=[index.close, market_store.close, embedder_close(embedder), *(feed.close for feed in feeds)],
+        market_feeds=feeds,
         model_quota=shared_quota(settings, dynamodb, table("rate-limits")),
     )
 

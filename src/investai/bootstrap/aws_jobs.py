@@ -90,9 +90,15 @@ def build_job_records(settings: Settings, *, clock: Clock | None = None) -> JobR
 def aws_schedules(settings: Settings) -> list[Schedule]:
     """The recurring jobs of the AWS shape — what :meth:`Container.schedules` answers there, without building
     the container: S3 lifecycle rules move documents between tiers and AWS takes the backups (so neither is
-    scheduled), SQS delivers jobs (so lost deliveries are sent again), and the Parquet bar history is compacted."""
+    scheduled), SQS delivers jobs (so lost deliveries are sent again), the Parquet bar history is compacted, and
+    KMS rotates the master key itself (automatic rotation), so no key-rotation job runs."""
     return shape_schedules(
-        settings, tiers_moved_by_store=True, backups_taken=False, jobs_dispatched=True, history_compactable=True
+        settings,
+        tiers_moved_by_store=True,
+        backups_taken=False,
+        jobs_dispatched=True,
+        history_compactable=True,
+        keys_rotated_by_service=True,
     )
 
 

@@ -46,6 +46,7 @@ from investai.ports.scheduler import Scheduler
 from investai.ports.secrets import SecretStore
 from investai.security.envelope import EnvelopeCipher
 from investai.services.analytics import AnalyticsService
+from investai.services.budgets import BudgetService
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import DocumentService
@@ -54,6 +55,7 @@ from investai.services.idea_lifecycle import IdeaLifecycle
 from investai.services.idea_requests import IdeaRequestService
 from investai.services.knowledge import KnowledgeService
 from investai.services.market import MarketDataService
+from investai.services.market_feeds import MarketFeedService
 from investai.services.market_quarantine import MarketReview
 from investai.services.operations import OperationsService
 from investai.services.pitr import PointInTimeService
@@ -113,6 +115,7 @@ class Container:
     idea_requests: IdeaRequestService
     idea_lifecycle: IdeaLifecycle
     idea_insights: IdeaInsights
+    budgets: BudgetService
     tracer_provider: TracerProvider
     operations: OperationsService
     health_checks: list[HealthCheck]
@@ -124,6 +127,7 @@ class Container:
     market_store: TimeSeriesStore
     market_provider: MarketDataProvider
     market_review: MarketReview
+    market_feeds: MarketFeedService
     backups: Backups | None
     _adapters: Adapters
     _handlers: dict[str, JobHandler] = field(default_factory=dict)

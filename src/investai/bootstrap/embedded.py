@@ -37,6 +37,8 @@ from investai.adapters.local.sqlite_records import (
     SqliteProfileRepository,
     SqliteUserRepository,
 )
+from investai.adapters.local.sqlite_usage import SqliteUsageLedger
+from investai.adapters.market_vendors import RateLimit, RetryPolicy, vendor_feeds
 from investai.bootstrap.adapters import Adapters, Records
 from investai.bootstrap.jobs import job_ttl, retry_policy
 from investai.bootstrap.local_identity import local_identity
@@ -48,7 +50,9 @@ from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
 from investai.ports.jobs import JobRecords
 from investai.ports.knowledge import Embedder
+from investai.ports.market_feeds import MarketFeed
 from investai.ports.scheduler import Scheduler
+from investai.ports.secrets import SecretStore
 from investai.security.envelope import EnvelopeCipher
 
 
@@ -87,6 +91,7 @@ def build_embedded(settings: Settings, overrides: Overrides) -> Adapters:
     embedder = overrides.embedder or local_embedder(settings)
     index = LanceDbSearchIndex(path=settings.knowledge_dir, dimension=embedder.dimension)
     market_store = local_market_store(settings)
+    feeds = market_vendor_feeds(settings, secrets)
     checks: list[HealthCheck] = [database, objects, jobs, *([keys] if isinstance(keys, LocalKeyring) else []), audit]
     return Adapters(
         shape="embedded",
@@ -122,14 +127,32 @@ def build_embedded(settings: Settings, overrides: Overrides) -> Adapters:
             master_secret=settings.secret_value("master_secret"),
         ),
         first_start=lambda: first_start_lock(settings.data_dir),
+        usage=SqliteUsageLedger(db=database),  # in the main database, so backups hold it
         health_checks=checks,
-        closers=[index.close, market_store.close, database.close, data_directory.close],
+        closers=[index.close, market_store.close, database.close, data_directory.close, *(f.close for f in feeds)],
+        market_feeds=feeds,
     )
 
 
 def local_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(
         cache_path=settings.embedding_cache_path, batch_size=settings.embedding_batch_size
+    )
+
+
+def market_vendor_feeds(settings: Settings, secrets: SecretStore) -> list[MarketFeed]:
+    """The vendor feeds the settings name (both shapes; keys come from the shape's secret store)."""
+    return list(
+        vendor_feeds(
+            settings.market_vendors,
+            secrets=secrets,
+            limits={name: RateLimit(*limit) for name, limit in settings.market_vendor_rate_limits.items()},
+            retry=RetryPolicy(
+                attempts=settings.market_vendor_max_attempts,
+                max_wait_s=settings.market_vendor_max_wait_s,
+                timeout_s=settings.market_vendor_timeout_s,
+            ),
+        )
     )
 
 

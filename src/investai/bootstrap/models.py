@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.trace import Tracer
+
 from investai.adapters.models.offline import OfflineModelProvider
 from investai.agents.router import LocalRequestQuota, ModelLink, ModelRouter, Price
 from investai.agents.router import RetryPolicy as ModelRetryPolicy
@@ -26,6 +28,7 @@ def build_model_router(
     quota: RequestQuota | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    tracer: Tracer | None = None,
 ) -> ModelRouter:
     """The router over the configured provider: reasoning, fast and quantitative chains, each ending offline.
 
@@ -36,7 +39,7 @@ def build_model_router(
 
     ``quota`` limits the requests sent to each model (see :func:`shared_quota`); without one each process keeps
     its own token bucket per model of ``model_requests_per_minute`` and ``model_burst``. ``monotonic`` and
-    ``sleep`` are the router's clock and sleep (tests drive them).
+    ``sleep`` are the router's clock and sleep (tests drive them). ``tracer`` makes a span of every model call.
     """
     name = settings.model_provider.value
     if providers is None:
@@ -89,6 +92,7 @@ def build_model_router(
         metrics=metrics,
         monotonic=monotonic,
         sleep=sleep,
+        tracer=tracer,
     )
 
 

@@ -11,18 +11,31 @@ from investai.bootstrap.container import Container, Identity, Knowledge
 from investai.bootstrap.models import build_model_router
 from investai.bootstrap.overrides import Overrides
 from investai.config import Backend, Settings
+from investai.domain.budgets import BudgetLimits
 from investai.ingest import IngestLimits
 from investai.ingest.chunking import ChunkingOptions
 from investai.ingest.market_plausibility import PlausibilityRules
 from investai.jobs.handlers import build_handlers
 from investai.observability.metrics import Metrics
-from investai.observability.tracing import build_tracer_provider
+from investai.observability.traced import (
+    EVIDENCE_SEARCHES,
+    FUNDAMENTALS_READS,
+    IDEA_REQUEST_CALLS,
+    IDEA_REQUEST_WRITES,
+    IDEA_WRITES,
+    INDEX_SEARCHES,
+    MARKET_READS,
+    traced,
+    traced_jobs,
+)
+from investai.observability.tracing import build_tracer_provider, get_tracer
 from investai.ports.clock import Clock
 from investai.ports.keys import KeyManager
 from investai.ports.knowledge import Embedder
 from investai.ports.scheduler import Scheduler
 from investai.ports.secrets import SecretStore
 from investai.services.analytics import AnalyticsService
+from investai.services.budgets import BudgetDefaults, BudgetService
 from investai.services.document_lifecycle import DocumentLifecycle
 from investai.services.document_processing import DocumentProcessor
 from investai.services.documents import DocumentService
@@ -30,8 +43,10 @@ from investai.services.fundamentals import DocumentFundamentals
 from investai.services.idea_insights import IdeaInsights
 from investai.services.idea_lifecycle import IdeaLifecycle
 from investai.services.idea_requests import IdeaRequestService
+from investai.services.key_rotation import KeyRotation
 from investai.services.knowledge import KnowledgeEvidence, KnowledgeService
 from investai.services.market import MarketDataService, MarketLimits
+from investai.services.market_feeds import FeedOptions, MarketFeedService
 from investai.services.market_quarantine import MarketReview
 from investai.services.operations import OperationsService
 from investai.services.pitr import PointInTimeService
@@ -74,6 +89,7 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
     identity = _identity(settings, adapters)
     knowledge = _knowledge(settings, adapters, identity)
     market, market_review = _market(settings, adapters)
+    market_feeds = _market_feeds(settings, adapters, market)
     pitr_retention = timedelta(days=settings.pitr_retention_days)
     operations = OperationsService(
         checks=adapters.health_checks,
@@ -85,18 +101,46 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         redeliver_after=timedelta(seconds=settings.job_redeliver_after_s),
     )
     metrics = Metrics()
-    models = build_model_router(settings, metrics=metrics, secrets=adapters.secrets, quota=adapters.model_quota)
+    tracer_provider = build_tracer_provider(
+        service_name=settings.service_name,
+        exporter=settings.tracing_exporter.value,
+        otlp_endpoint=settings.otlp_endpoint,
+        version=__version__,
+        id_format=settings.effective_tracing_id_format.value,
+    )
+    tracer = get_tracer(tracer_provider, "investai")
+    models = build_model_router(
+        settings, metrics=metrics, secrets=adapters.secrets, quota=adapters.model_quota, tracer=tracer
+    )
+    index = traced(knowledge.index, tracer=tracer, component="search_index", operations=INDEX_SEARCHES)
     generator = Supervisor(
-        market=market,
-        evidence=KnowledgeEvidence(index=knowledge.index, embedder=knowledge.embedder),
+        market=traced(market, tracer=tracer, component="market", operations=MARKET_READS),
+        evidence=traced(
+            KnowledgeEvidence(index=index, embedder=knowledge.embedder),
+            tracer=tracer,
+            component="knowledge",
+            operations=EVIDENCE_SEARCHES,
+        ),
         router=models,
         clock=clock,
         restricted=tuple(settings.compliance_restricted_symbols),
         max_liquidity_days=settings.compliance_max_liquidity_days,
-        fundamentals=DocumentFundamentals(documents=records.documents, objects=adapters.objects),
+        fundamentals=traced(
+            DocumentFundamentals(documents=records.documents, objects=adapters.objects),
+            tracer=tracer,
+            component="fundamentals",
+            operations=FUNDAMENTALS_READS,
+        ),
+        tracer=tracer,
+    )
+    budgets = BudgetService(
+        ledger=adapters.usage, users=records.users, audit=audit, clock=clock, defaults=budget_defaults(settings)
     )
     idea_requests = IdeaRequestService(
-        requests=records.idea_requests,
+        budgets=budgets,
+        requests=traced(
+            records.idea_requests, tracer=tracer, component="idea_requests", operations=IDEA_REQUEST_WRITES
+        ),
         ideas=records.ideas,
         users=records.users,
         jobs=adapters.jobs,
@@ -108,8 +152,15 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         sync_max_ideas=settings.ideas_sync_max,
         profiles=records.profiles,
     )
+    idea_requests = traced(
+        idea_requests, tracer=tracer, component="idea_request_service", operations=IDEA_REQUEST_CALLS, layer="service"
+    )
     idea_lifecycle = IdeaLifecycle(
-        ideas=records.ideas, feedback=records.feedback, queries=identity.ideas, audit=audit, clock=clock
+        ideas=traced(records.ideas, tracer=tracer, component="ideas", operations=IDEA_WRITES),
+        feedback=records.feedback,
+        queries=identity.ideas,
+        audit=audit,
+        clock=clock,
     )
     return Container(
         settings=settings,
@@ -130,13 +181,9 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         models=models,
         idea_requests=idea_requests,
         idea_lifecycle=idea_lifecycle,
+        budgets=budgets,
         idea_insights=IdeaInsights(queries=identity.ideas, requests=records.idea_requests, market=market),
-        tracer_provider=build_tracer_provider(
-            service_name=settings.service_name,
-            exporter=settings.tracing_exporter.value,
-            otlp_endpoint=settings.otlp_endpoint,
-            version=__version__,
-        ),
+        tracer_provider=tracer_provider,
         operations=operations,
         health_checks=adapters.health_checks,
         identity=identity,
@@ -155,18 +202,36 @@ def wire(settings: Settings, adapters: Adapters) -> Container:
         market_store=adapters.market_store,
         market_provider=adapters.market_provider,
         market_review=market_review,
+        market_feeds=market_feeds,
         backups=adapters.backups,
         _adapters=adapters,
-        _handlers=build_handlers(
-            operations=operations,
-            processor=knowledge.processor,
-            lifecycle=knowledge.lifecycle,
-            market=market,
-            provider=adapters.market_provider,
-            idea_requests=idea_requests,
-            idea_lifecycle=idea_lifecycle,
-            backups=adapters.backups,
-            clock=clock,
+        _handlers=traced_jobs(
+            build_handlers(
+                operations=operations,
+                processor=knowledge.processor,
+                lifecycle=knowledge.lifecycle,
+                market=market,
+                provider=adapters.market_provider,
+                feeds=market_feeds,
+                idea_requests=idea_requests,
+                idea_lifecycle=idea_lifecycle,
+                backups=adapters.backups,
+                clock=clock,
+                key_rotation=KeyRotation(keys=adapters.keys, audit=audit),
+            ),
+            tracer=tracer,  # each job a span, in the trace of the request that enqueued it
+        ),
+    )
+
+
+def budget_defaults(settings: Settings) -> BudgetDefaults:
+    """The configured monthly budgets (None or 0: unlimited)."""
+    return BudgetDefaults(
+        user=BudgetLimits(
+            monthly_usd=settings.budget_user_monthly_usd, monthly_tokens=settings.budget_user_monthly_tokens
+        ),
+        organisation=BudgetLimits(
+            monthly_usd=settings.budget_org_monthly_usd, monthly_tokens=settings.budget_org_monthly_tokens
         ),
     )
 
@@ -245,6 +310,19 @@ def _knowledge(settings: Settings, adapters: Adapters, identity: Identity) -> Kn
             records=records.documents,
             clock=clock,
         ),
+    )
+
+
+def _market_feeds(settings: Settings, adapters: Adapters, market: MarketDataService) -> MarketFeedService:
+    options = FeedOptions(
+        history_days=settings.market_vendor_history_days,
+        overlap_days=settings.market_vendor_overlap_days,
+        symbols=tuple(settings.market_vendor_symbols),
+        quotes=settings.market_vendor_quotes,
+        max_run_s=settings.market_vendor_max_run_s,
+    )
+    return MarketFeedService(
+        market=market, store=adapters.market_store, clock=adapters.clock, feeds=adapters.market_feeds, options=options
     )
 
 

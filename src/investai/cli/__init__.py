@@ -1,8 +1,8 @@
 """The ``investai`` command line: serve, worker and housekeeping commands.
 
 One module per command group (``users``, ``audit``, ``tokens``, ``keys``, ``backup``, ``dr``, ``documents``,
-``knowledge``, ``market``, ``ideas`` with ``evaluate``, ``pitr``, ``aws``; ``service`` holds ``serve``, ``worker`` and
-``ready``); what they share (settings, the container of a command, the acting user, output) is
+``knowledge``, ``market``, ``ideas`` with ``evaluate``, ``pitr``, ``aws``, ``costs``; ``service`` holds ``serve``,
+``worker`` and ``ready``); what they share (settings, the container of a command, the acting user, output) is
 :mod:`investai.cli.common`. This module assembles them into one app; ``main`` is the console script."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from investai.cli.audit import audit_app
 from investai.cli.aws import aws_app
 from investai.cli.backup import backup_app
 from investai.cli.common import log_as_json
+from investai.cli.costs import costs_app
 from investai.cli.documents import documents_app
 from investai.cli.dr import dr_app
 from investai.cli.ideas import evaluate, ideas_app
@@ -47,6 +48,7 @@ app.add_typer(backup_app, name="backup")
 app.add_typer(keys_app, name="keys")
 app.add_typer(dr_app, name="dr")
 app.add_typer(aws_app, name="aws")
+app.add_typer(costs_app, name="costs")
 
 
 def _version(value: bool) -> None:

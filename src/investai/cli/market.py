@@ -226,3 +226,28 @@ def correct(
             principal, CallContext(), frame, problems=problems, note=note, resolves=resolves or []
         )
         _echo_correction(report)
+
+
+@market_app.command("fetch")
+def fetch(
+    vendor: Annotated[str | None, typer.Option(help="Only this vendor (default: every configured one)")] = None,
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", help="A symbol to fetch; repeat for several (default: configured)")
+    ] = None,
+) -> None:
+    """Fetch daily bars from the configured market-data vendors now, as the market-refresh job does, and print
+    each symbol's outcome (vendors are switched on with INVESTAI_MARKET_VENDORS)."""
+    with command() as container:
+        if not container.market_feeds.vendors:
+            typer.echo("no market vendor is configured (set INVESTAI_MARKET_VENDORS, e.g. '[\"tiingo\"]')", err=True)
+            raise typer.Exit(1)
+        outcomes = container.market_feeds.run(vendor=vendor, symbols=symbol or None)
+    for outcome in outcomes:
+        window = f" {outcome.start}..{outcome.end}" if outcome.start else ""
+        split = " (split: history fetched again)" if outcome.split_refetch else ""
+        if outcome.report is not None:
+            typer.echo(f"{outcome.vendor}{window} {_summary(outcome.symbol, outcome.report)}{split}")
+        else:
+            typer.echo(f"{outcome.vendor}{window} {outcome.symbol}: {outcome.status} {outcome.detail}".rstrip())
+    if any(not outcome.ok for outcome in outcomes):
+        raise typer.Exit(1)

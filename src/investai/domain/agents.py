@@ -61,6 +61,11 @@ class AgentMessage(DomainModel):
         default=None,
         description="the document versions whose text shaped the content (null: sent before this was recorded)",
     )
+    trace_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="the trace (32 hex digits, OpenTelemetry) of the step that sent it: its spans and log lines",
+    )
 
 
 class AgentState(StrEnum):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     """Base of every error the domain raises on purpose."""
@@ -107,3 +109,35 @@ class StoreUnavailable(DomainError):
         super().__init__(message)
         if retry_after_s is not None:
             self.retry_after_s = retry_after_s
+
+
+class BudgetExceeded(DomainError):
+    """A monthly model budget (the user's or the organisation's; cost in USD or tokens) is spent: no new work
+    until it resets at ``resets_at``, the first instant of the next month, UTC (HTTP 429 with ``Retry-After``)."""
+
+    code = "budget_exceeded"
+
+    def __init__(
+        self, *, budget: str, metric: str, limit: float, spent: float, resets_at: datetime, retry_after_s: float
+    ) -> None:
+        whose = "your" if budget == "user" else "your organisation's"
+        unit = "model cost (USD)" if metric == "usd" else "model tokens"
+        super().__init__(
+            f"{whose} monthly budget of {limit:g} {unit} is spent ({spent:g}); it resets at {resets_at.isoformat()}"
+        )
+        self.budget = budget
+        self.metric = metric
+        self.limit = limit
+        self.spent = spent
+        self.resets_at = resets_at
+        self.retry_after_s = retry_after_s
+
+    def body_fields(self) -> dict[str, object]:
+        """The JSON fields an answer carries beside the code and message."""
+        return {
+            "budget": self.budget,
+            "metric": self.metric,
+            "limit": self.limit,
+            "spent": self.spent,
+            "resets_at": self.resets_at.isoformat().replace("+00:00", "Z"),
+        }

@@ -15,6 +15,7 @@ from investai.jobs.kinds import (
     MARKET_RETENTION,
     PURGE_EXPIRED,
     REDELIVER_JOBS,
+    ROTATE_KEYS,
 )
 from investai.jobs.worker import JobHandler, PermanentJobError
 from investai.ports.backups import Backups
@@ -26,7 +27,9 @@ from investai.services.documents import PROCESS_DOCUMENT
 from investai.services.idea_lifecycle import IdeaLifecycle
 from investai.services.idea_requests import JOB_KIND as GENERATE_IDEAS
 from investai.services.idea_requests import IdeaRequestService
+from investai.services.key_rotation import KeyRotation
 from investai.services.market import MarketDataService
+from investai.services.market_feeds import MarketFeedService, feed_summary
 from investai.services.operations import OperationsService
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "MARKET_RETENTION",
     "PURGE_EXPIRED",
     "REDELIVER_JOBS",
+    "ROTATE_KEYS",
     "build_handlers",
 ]
 
@@ -53,6 +57,8 @@ def build_handlers(
     idea_lifecycle: IdeaLifecycle,
     backups: Backups | None = None,
     clock: Clock | None = None,
+    key_rotation: KeyRotation | None = None,
+    feeds: MarketFeedService | None = None,
 ) -> dict[str, JobHandler]:
     def purge_expired(_job: Job) -> Mapping[str, Any]:
         return {"purged": operations.purge_expired()}
@@ -77,11 +83,14 @@ def build_handlers(
 
     def market_refresh(_job: Job) -> Mapping[str, Any]:
         outcomes = market.refresh(provider)
-        return {
+        result: dict[str, Any] = {
             "files": len(outcomes),
             "refused": [name for name, outcome in outcomes if isinstance(outcome, str)],
             "accepted": sum(outcome.accepted for _, outcome in outcomes if not isinstance(outcome, str)),
         }
+        if feeds is not None and feeds.vendors:  # the vendor feeds, after the drop folder
+            result["vendors"] = feed_summary(feeds.run())
+        return result
 
     def generate_ideas(job: Job) -> Mapping[str, Any]:
         request_id = job.payload.get("request_id")
@@ -100,7 +109,13 @@ def build_handlers(
         pruned = backups.prune(clock.now())
         return {"backup": summary.id, "files": summary.files, "new_bytes": summary.new_bytes, "pruned": pruned}
 
+    def rotate_keys(job: Job) -> Mapping[str, Any]:
+        if key_rotation is None:
+            raise PermanentJobError("this deployment's key service rotates its keys itself")
+        return key_rotation.rotate(source="schedule", period=job.idempotency_key or job.id)
+
     return {
+        ROTATE_KEYS: rotate_keys,
         BACKUP: backup,
         GENERATE_IDEAS: generate_ideas,
         EXPIRE_IDEAS: expire_ideas,

@@ -7,6 +7,7 @@ back-off, or a dead letter after the last attempt or a permanent error).
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -15,10 +16,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from opentelemetry import context as otel_context
+
 from investai.domain.errors import DomainError, ValidationFailed
 from investai.domain.jobs import Job
 from investai.observability.logging import bind_context, clear_context, get_logger
 from investai.observability.metrics import Metrics
+from investai.observability.tracing import job_context
 from investai.ports.jobs import ClaimOutcome, JobRecords, LeaseLost
 
 JobHandler = Callable[[Job], Mapping[str, Any] | None]
@@ -90,10 +94,14 @@ class JobRunner:
         return Handled(claim.outcome, self.run(claim.job, keep_delivery=keep_delivery))
 
     def run(self, job: Job, *, keep_delivery: Callable[[], None] | None = None) -> RunOutcome:
-        """Run a job leased to the caller and record how it ended."""
+        """Run a job leased to the caller and record how it ended, in the trace its payload carries (that of
+        the request that enqueued it), so every line logged while it runs names that trace."""
+        trace_token = otel_context.attach(job_context(job.payload))
         bind_context(job_id=job.id, job_kind=job.kind, attempt=job.attempts)
         done = threading.Event()
-        heartbeat = threading.Thread(target=self._heartbeat, args=(job, done, keep_delivery), daemon=True)
+        heartbeat = threading.Thread(  # in this run's context: its log lines name the job and the trace
+            target=contextvars.copy_context().run, args=(self._heartbeat, job, done, keep_delivery), daemon=True
+        )
         heartbeat.start()
         started = time.perf_counter()
         result: Mapping[str, Any] | None = None
@@ -113,6 +121,7 @@ class JobRunner:
             return self._record_failure(job, error)
         finally:
             clear_context()
+            otel_context.detach(trace_token)
 
     def _record_failure(self, job: Job, exc: Exception) -> RunOutcome:
         permanent = isinstance(exc, PermanentJobError | ValidationFailed)

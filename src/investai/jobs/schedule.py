@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from investai.config import Settings
+from investai.config import Backend, Settings
 from investai.domain.schedules import DAILY, EVERY_MINUTE, Schedule
 from investai.jobs.kinds import (
     BACKUP,
@@ -21,6 +21,7 @@ from investai.jobs.kinds import (
     MARKET_RETENTION,
     PURGE_EXPIRED,
     REDELIVER_JOBS,
+    ROTATE_KEYS,
 )
 from investai.ports.jobs import JobRecords
 
@@ -37,6 +38,7 @@ def schedules(
     backup_cron: str | None = None,
     redelivery_cron: str | None = None,
     market_compaction_cron: str | None = None,
+    key_rotation_cron: str | None = None,
 ) -> list[Schedule]:
     """Every schedule configured; an empty or missing cron expression leaves its schedule out."""
     listed = [
@@ -48,6 +50,7 @@ def schedules(
         ("market-refresh", market_refresh_cron or "", MARKET_REFRESH, EVERY_MINUTE),
         ("job-redelivery", redelivery_cron or "", REDELIVER_JOBS, EVERY_MINUTE),
         ("market-compaction", market_compaction_cron or "", MARKET_COMPACTION, DAILY),
+        ("key-rotation", key_rotation_cron or "", ROTATE_KEYS, DAILY),
     ]
     return [Schedule(name, cron, kind, dedupe) for name, cron, kind, dedupe in listed if cron.strip()]
 
@@ -59,10 +62,14 @@ def shape_schedules(
     backups_taken: bool,
     jobs_dispatched: bool,
     history_compactable: bool,
+    keys_rotated_by_service: bool | None = None,
 ) -> list[Schedule]:
     """The schedules ``settings`` ask for, less what the deployment's shape does without a job: document tiers
     where the object store's lifecycle rules move them, backups where the shape takes none itself, redelivery
-    where no queue delivers jobs, compaction where the bar history is not compactable."""
+    where no queue delivers jobs, compaction where the bar history is not compactable, key rotation where the
+    key service rotates its keys itself (KMS; by default, the AWS backend)."""
+    if keys_rotated_by_service is None:
+        keys_rotated_by_service = settings.backend is Backend.AWS
     return schedules(
         maintenance_cron=settings.maintenance_cron,
         lifecycle_cron="" if tiers_moved_by_store else settings.document_lifecycle_cron,
@@ -72,6 +79,7 @@ def shape_schedules(
         backup_cron=settings.backup_cron if backups_taken else None,
         redelivery_cron=settings.job_redelivery_cron if jobs_dispatched else None,
         market_compaction_cron=settings.market_compaction_cron if history_compactable else None,
+        key_rotation_cron=None if keys_rotated_by_service else settings.key_rotation_cron,
     )
 
 

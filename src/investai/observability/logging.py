@@ -1,4 +1,5 @@
-"""structlog JSON logging; every line carries the request id and trace id bound for the request.
+"""structlog JSON logging; every line carries the request id bound for the request and the trace and span ids
+of the span current where it is logged.
 
 Our own log lines are rendered by structlog directly (about a third of the cost of going through the
 standard library); lines from libraries (uvicorn, APScheduler, ...) pass through the standard library with
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 
 import orjson
 import structlog
+from opentelemetry import trace
 
 
 class _LockedWriter:
@@ -47,6 +49,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True, stream: TextIO 
     out = stream or sys.stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -81,6 +84,16 @@ def configure_logging(*, level: str = "INFO", json: bool = True, stream: TextIO 
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # our middleware logs each request
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def add_trace_ids(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor: the trace and span ids of the span current where the line is logged (a request,
+    a job, an agent step on any thread it runs on), over any bound before; nothing is added outside a span."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = f"{context.trace_id:032x}"
+        event_dict["span_id"] = f"{context.span_id:016x}"
+    return event_dict
 
 
 def _orjson_dumps(value: Any, **options: Any) -> str:

@@ -1,5 +1,5 @@
 """Prometheus metrics, kept in a registry per Container (no global state, so apps can coexist in tests); on
-AWS Lambda, model cost and tokens also as CloudWatch Embedded Metric Format lines.
+AWS Lambda, model cost, tokens and errors also as CloudWatch Embedded Metric Format lines.
 
 Why EMF on Lambda: nothing scrapes a function's Prometheus registry, and the CDK app's monitoring stack alarms on
 ``InvestmentAI/ModelCostUSD``. A JSON line on stdout in EMF becomes that metric when CloudWatch Logs ingests the
@@ -34,6 +34,8 @@ MODEL_COST_UNIT = "None"  # CloudWatch has no currency unit
 MODEL_TOKENS_METRIC = "ModelTokens"  # tokens per call, one series per direction
 MODEL_TOKENS_UNIT = "Count"
 TOKEN_DIRECTION_DIMENSION = "Direction"  # "input" or "output"
+MODEL_ERRORS_METRIC = "ModelErrors"  # one per failed model call attempt; no dimensions (one series a stage)
+MODEL_ERRORS_UNIT = "Count"
 LAMBDA_FUNCTION_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime in every function
 
 
@@ -115,6 +117,11 @@ class EmbeddedMetricWriter:
                 properties=model,
             )
 
+    def record_model_error(self, use: ModelUse, outcome: str) -> None:
+        """A failed call attempt: one ``ModelErrors`` datapoint, the model and error code as properties."""
+        properties = {"model": use.model_id, "outcome": outcome}
+        self.put(MODEL_ERRORS_METRIC, 1, MODEL_ERRORS_UNIT, properties=properties)
+
 
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
@@ -162,6 +169,28 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        # sampled when /metrics is scraped (investai.api.routes.ops), like jobs_by_status
+        self.oldest_ready_job_age = Gauge(
+            "investai_oldest_ready_job_age_seconds",
+            "How long the oldest ready job has waited for a worker (0 when none waits)",
+            registry=self.registry,
+        )
+        self.dead_letter_jobs = Gauge(
+            "investai_dead_letter_jobs", "Jobs dead-lettered and not yet redriven or purged", registry=self.registry
+        )
+        self.data_dir_free_bytes = Gauge(
+            "investai_data_dir_free_bytes", "Free bytes on the data directory's file system", registry=self.registry
+        )
+        self.data_dir_used_ratio = Gauge(
+            "investai_data_dir_used_ratio",
+            "Used share (0-1) of the data directory's file system",
+            registry=self.registry,
+        )
+        self.last_backup_timestamp = Gauge(
+            "investai_last_backup_timestamp_seconds",
+            "When the newest backup was taken (Unix time; 0 when none exists, NaN where AWS takes the backups)",
+            registry=self.registry,
+        )
 
         self.model_calls = Counter(
             "investai_model_calls_total",
@@ -195,6 +224,8 @@ class Metrics:
             self.model_latency.labels(use.model_id).observe(use.latency_ms / 1000)
             if self.embedded is not None:
                 self.embedded.record_model_call(use)
+        elif self.embedded is not None:
+            self.embedded.record_model_error(use, outcome)
 
     def totals(self, sample: str, *by: str) -> dict[tuple[str, ...], float]:
         """Sum of the samples named ``sample`` (as exposed, e.g. ``investai_http_requests_total`` or a

@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+import structlog
+
 from investai.domain.errors import IntegrityError, InvalidKey, NotFound
 from investai.ports.clock import Clock
-from investai.security.envelope import EnvelopeCipher
+from investai.security.envelope import EnvelopeCipher, RewrapCount
+
+_log = structlog.get_logger(__name__)
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._=-]{0,199}$")
 VERSION_PATTERN = re.compile(r"[A-Za-z0-9._=-]{1,1024}")
@@ -76,6 +80,8 @@ class ObjectStore(ABC):
     tiers_managed_by_lifecycle = False
     """True where the backend moves versions between tiers itself (S3 lifecycle rules), so the scheduled
     document-lifecycle job is not needed and :meth:`set_storage_class` may refuse."""
+    rewraps_in_place = False
+    """True where a version's blob can be replaced whole with the same ciphertext under a re-wrapped data key."""
 
     def __init__(self, *, cipher: EnvelopeCipher, clock: Clock) -> None:
         self._cipher = cipher
@@ -122,6 +128,7 @@ class ObjectStore(ABC):
             raise type(exc)(f"object {key!r} version {version.version_id}: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != version.sha256 or len(data) != version.size:
             raise IntegrityError(f"object {key!r} version {version.version_id} does not match its hash")
+        self._rewrap_quietly(key, version.version_id, blob)
         return StoredObject(version=version, data=data)
 
     def head(self, key: str, version_id: str | None = None) -> ObjectVersion:
@@ -173,6 +180,45 @@ class ObjectStore(ABC):
         if version.delete_marker:
             raise NotFound("a delete marker has no storage class")
         return self._set_storage_class(version, storage_class)
+
+    def rewrap_envelopes(self, *, limit: int | None = None) -> RewrapCount:
+        """Re-wrap the data keys of every stored version (live, earlier and behind delete markers) that an
+        earlier master key wrapped, at most ``limit`` of them; nothing where the backend cannot rewrite a blob
+        in place (a new S3 version would be a new object version) or the keys need no re-wrap (KMS)."""
+        count = RewrapCount()
+        if not (self.rewraps_in_place and self._cipher.rewraps):
+            return count
+        for key in sorted(self._list_keys("")):
+            for version in self._list_versions(key):
+                if version.delete_marker:
+                    continue
+                if limit is not None and count.total_rewrapped >= limit:
+                    return count
+                blob = self._read_blob(key, version.version_id)
+                wrapped_by = self._cipher.key_id(blob) or "unknown"
+                count.seen[wrapped_by] += 1
+                if self._rewrap(key, version.version_id, blob):
+                    count.rewrapped[wrapped_by] += 1
+        return count
+
+    def _rewrap(self, key: str, version_id: str, blob: bytes) -> bool:
+        moved = self._cipher.rewrap(blob) if self.rewraps_in_place else None
+        if moved is None:
+            return False
+        self._rewrite_blob(key, version_id, moved)
+        return True
+
+    def _rewrap_quietly(self, key: str, version_id: str, blob: bytes) -> None:
+        """Lazy re-wrap on read: a blob whose data key an earlier master key wrapped moves to the current one.
+        The read has already succeeded; a failed rewrite (disk full, read-only) only leaves the old wrap."""
+        try:
+            self._rewrap(key, version_id, blob)
+        except (OSError, IntegrityError) as exc:
+            _log.warning("object_rewrap_failed", key=key, version_id=version_id, error=str(exc))
+
+    def _rewrite_blob(self, key: str, version_id: str, blob: bytes) -> None:
+        """Replace a version's blob atomically (only called where :attr:`rewraps_in_place`)."""
+        raise NotImplementedError
 
     @abstractmethod
     def check(self) -> None:

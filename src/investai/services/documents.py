@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import structlog
+
 from investai.domain.access import Principal
 from investai.domain.audit import AuditOutcome
 from investai.domain.common import new_id
@@ -46,6 +48,8 @@ CONTENT_TYPES = {
     DocumentType.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     DocumentType.JSON: "application/json",
 }
+
+log = structlog.get_logger(__name__)
 
 
 def object_key(document: Document) -> str:
@@ -168,13 +172,36 @@ class DocumentService:
         if document_id is None:
             document = document.model_copy(update={"versions": [version], "current_version": 1})
         store_parsed(self._objects, document, version, parsed)
-        if document_id is None:
+        return self._commit_upload(principal, ctx, document, version, new=document_id is None)
+
+    def _commit_upload(
+        self, principal: Principal, ctx: CallContext, document: Document, version: DocumentVersion, *, new: bool
+    ) -> Document:
+        """Write the record, then its processing job and audit record. If either of those fails (a full disk),
+        the record is withdrawn — a new document removed, a new version undone — so the refused upload leaves no
+        visible record that no job will process; the job, if it was queued, finds nothing to do."""
+        previous = document
+        if new:
             self._documents.add(document)
         else:
             document = self._save(document, versions=[*document.versions, version], current_version=version.version)
-        details = {"version": version.version, "published_at": version.published_at.isoformat()}
-        self._audit_write(principal, ctx, "document.upload", document.id, details)
-        return self._enqueue(document)
+        try:
+            self._enqueue(document)
+            details = {"version": version.version, "published_at": version.published_at.isoformat()}
+            self._audit_write(principal, ctx, "document.upload", document.id, details)
+        except Exception:
+            self._withdraw(previous, document, new=new)
+            raise
+        return document
+
+    def _withdraw(self, previous: Document, written: Document, *, new: bool) -> None:
+        try:
+            if new:
+                self._documents.delete(written.id)
+            else:
+                self._documents.update(previous, expected_updated_at=written.updated_at)
+        except Exception as exc:  # the original failure is what the caller must see
+            log.error("document.withdraw_failed", document_id=written.id, error=str(exc))
 
     def update_metadata(
         self, principal: Principal, ctx: CallContext, document_id: str, metadata: DocumentMetadata

@@ -22,7 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 from investai.domain.access import Permission, Principal
 from investai.domain.agents import AgentMessage, AgentName, AgentProgress, AgentState
 from investai.domain.common import new_id
-from investai.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from investai.domain.errors import BudgetExceeded, Conflict, NotFound, PermissionDenied, ValidationFailed
 from investai.domain.idea_jobs import IdeaRequestRecord, RequestStatus, Usage
 from investai.domain.idea_parts import AssetClass
 from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, Priority, request_from_template
@@ -30,6 +30,7 @@ from investai.domain.idea_views import IdeaView
 from investai.domain.jobs import JobStatus
 from investai.domain.knowledge import AccessScope
 from investai.domain.users import InvestmentPreferences, UserStatus
+from investai.observability.tracing import trace_payload
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.ideas import GenerationResult, IdeaGenerator
@@ -37,6 +38,7 @@ from investai.ports.jobs import JobRecords
 from investai.ports.repositories import IdeaRepository, IdeaRequestRepository, ProfileRepository, UserRepository
 from investai.services.audit_trail import record_access
 from investai.services.auth_common import CallContext
+from investai.services.budgets import BudgetService
 from investai.services.source_access import SourceAccess
 
 JOB_KIND = "ideas.generate"
@@ -97,8 +99,10 @@ class IdeaRequestService:
         sync_max_ideas: int = 3,
         http: httpx.Client | None = None,
         profiles: ProfileRepository | None = None,
+        budgets: BudgetService | None = None,
     ) -> None:
         self._profiles = profiles
+        self._budgets = budgets
         self._requests = requests
         self._ideas = ideas
         self._users = users
@@ -172,6 +176,8 @@ class IdeaRequestService:
         if not principal.can(Permission.IDEAS_REQUEST):
             raise PermissionDenied("requesting ideas needs the ideas:request permission")
         self._check_callback(request.callback_url)
+        if self._budgets is not None:  # 429 while the user's or the organisation's monthly budget is spent
+            self._budgets.check(user_id=principal.user_id, organisation_id=principal.organisation_id)
         now = self._clock.now()
         return IdeaRequestRecord(
             id=new_id("ireq_"),
@@ -192,7 +198,7 @@ class IdeaRequestService:
         self._requests.add(record)
         job = self._jobs.enqueue(
             JOB_KIND,
-            {"request_id": record.id},
+            {"request_id": record.id, **trace_payload()},  # the job continues this request's trace
             owner_id=principal.user_id,
             organisation_id=principal.organisation_id,
             priority=PRIORITY[request.priority],
@@ -252,6 +258,11 @@ class IdeaRequestService:
             return self._finish(record, RequestStatus.FAILED, error="the requester no longer exists")
         if owner.status is UserStatus.DISABLED or owner.organisation_id != record.organisation_id:
             return self._finish(record, RequestStatus.FAILED, error="the requester's account is disabled")
+        try:  # a request queued before the budget ran out does not start once it has
+            if self._budgets is not None:
+                self._budgets.check(user_id=owner.id, organisation_id=record.organisation_id)
+        except BudgetExceeded as exc:
+            return self._finish(record, RequestStatus.FAILED, error=f"{exc.code}: {exc}")
         reader = AccessScope(user_id=owner.id, organisation_id=owner.organisation_id, role=owner.role.value)
         record = record.model_copy(update={"status": RequestStatus.RUNNING, "started_at": now, "updated_at": now})
         self._requests.update(record)
@@ -324,6 +335,15 @@ class IdeaRequestService:
                 for agent, item in record.progress.items()
             }
         finished = record.model_copy(update=update)
+        if result is not None and self._budgets is not None:  # before the outcome: if this fails, the job reruns
+            self._budgets.record_run(
+                request_id=record.id,
+                user_id=record.owner_id,
+                organisation_id=record.organisation_id,
+                started_at=record.started_at,
+                uses=result.model_uses,
+                at=now,
+            )
         self._requests.complete(finished, list(result.ideas) if result is not None else [])
         self._notify(finished)
         return self._requests.get(finished.id)

@@ -103,12 +103,19 @@ class MarketDataService:
         history: bool = False,
         auto_create: bool | None = None,
         progress: Progress | None = None,
+        plausibility: PlausibilityRules | None = None,
     ) -> IngestReport:
         """Validate and store bar rows (columns ``row, symbol, date, open, high, low, close, adj_close,
         volume``; ``problems`` maps a row to why its values could not be read). ``history``: the rows were
-        public when their day ended (a backfill)."""
+        public when their day ended (a backfill). ``plausibility``: this batch's bounds (a vendor's split)."""
         return self._ingest_frame(
-            frame, problems=problems, source=source, history=history, auto_create=auto_create, progress=progress
+            frame,
+            problems=problems,
+            source=source,
+            history=history,
+            auto_create=auto_create,
+            progress=progress,
+            plausibility=plausibility,
         )
 
     def import_bars(
@@ -163,6 +170,7 @@ class MarketDataService:
         history: bool,
         auto_create: bool | None,
         progress: Progress | None,
+        plausibility: PlausibilityRules | None = None,
     ) -> IngestReport:
         now = self._clock.now()
         create = self._limits.auto_create_symbols if auto_create is None else auto_create
@@ -174,7 +182,7 @@ class MarketDataService:
             auto_create=create,
         )
         _refuse_if_nothing_accepted(len(frame), len(checked.accepted), checked.rejected)
-        screened = screen_ingest(self._store, checked.accepted, self._limits.plausibility)
+        screened = screen_ingest(self._store, checked.accepted, plausibility or self._limits.plausibility)
         self._create_symbols(checked.new_symbols)
         held = hold_rows(self._store, screened.held, source=source, now=now)
         counts = self._write_in_batches(screened.plausible, source=source, history=history, now=now, progress=progress)
@@ -264,6 +272,10 @@ class MarketDataService:
             )
             outcomes.append((file.name, report))
         return outcomes
+
+    @property
+    def plausibility(self) -> PlausibilityRules:
+        return self._limits.plausibility
 
     @property
     def compactable(self) -> bool:

@@ -1,14 +1,17 @@
-"""Operational use cases: readiness of every store, and housekeeping."""
+"""Operational use cases: readiness of every store, the gauges a metrics scrape samples, and housekeeping."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from investai.domain.common import epoch_ms
-from investai.domain.jobs import JobStatus
+from investai.domain.jobs import Job, JobStatus
+from investai.ports.backups import Backups
 from investai.ports.clock import Clock
 from investai.ports.health import HealthCheck
 from investai.ports.identity import TokenStore
@@ -35,6 +38,38 @@ class Readiness:
     @property
     def failed(self) -> list[str]:
         return [check.name for check in self.checks if not check.ok]
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    free_bytes: int
+    total_bytes: int
+
+    @property
+    def used_ratio(self) -> float:
+        return 1.0 - self.free_bytes / self.total_bytes if self.total_bytes else 0.0
+
+
+@dataclass(frozen=True)
+class OperationalSample:
+    """What a metrics scrape samples: cheap reads only (a count per job status, a few ready jobs, one
+    ``statvfs``, the newest backup's manifest)."""
+
+    job_counts: dict[JobStatus, int]
+    oldest_ready_job_age_s: float  # 0 when no job waits
+    data_dir: DiskUsage | None  # None when the directory does not exist yet
+    last_backup_at: datetime | None  # None when no backup exists
+    backups_taken_here: bool  # False where AWS takes the backups (nothing to sample)
+
+    @property
+    def dead_letter_jobs(self) -> int:
+        return self.job_counts.get(JobStatus.DEAD, 0)
+
+
+READY_SAMPLE = 20
+"""Ready jobs read to find the longest waiting. SQLite orders them by ``available_at``, and a job whose lease ran
+out became ready later than that, so the first few are compared. DynamoDB orders them by priority first, which
+makes the value approximate there; on AWS the queue's own ``ApproximateAgeOfOldestMessage`` is what is alarmed."""
 
 
 class OperationsService:
@@ -89,3 +124,36 @@ class OperationsService:
 
     def job_counts(self) -> dict[JobStatus, int]:
         return self._queue.counts()
+
+    def sample(self, *, data_dir: Path | None, backups: Backups | None) -> OperationalSample:
+        """The gauges of a metrics scrape: jobs by status, the oldest ready job's wait, the data directory's
+        file system and the newest backup of ``backups`` (``None`` where AWS takes them)."""
+        latest = backups.latest() if backups is not None else None
+        return OperationalSample(
+            job_counts=self._queue.counts(),
+            oldest_ready_job_age_s=self.oldest_ready_job_age_s(),
+            data_dir=_disk_usage(data_dir),
+            last_backup_at=latest.created_at if latest is not None else None,
+            backups_taken_here=backups is not None,
+        )
+
+    def oldest_ready_job_age_s(self) -> float:
+        """Seconds the longest-waiting ready job (queued and due, or leased with a lease that ran out) has
+        waited for a worker; 0 when none waits. The records' own ready-job query (the stale-job redelivery's),
+        read for at most :data:`READY_SAMPLE` jobs."""
+        now = self._clock.now()
+        ready = self._queue._stale(now, READY_SAMPLE)  # the port's own query of ready jobs
+        return max((_waited_s(job, now) for job in ready), default=0.0)
+
+
+def _waited_s(job: Job, now: datetime) -> float:
+    """How long a ready job has waited: since its lease ran out, else since it became available."""
+    ready_since = job.lease_expires_at if job.status is JobStatus.LEASED and job.lease_expires_at else job.available_at
+    return max((now - ready_since).total_seconds(), 0.0)
+
+
+def _disk_usage(path: Path | None) -> DiskUsage | None:
+    if path is None or not path.exists():
+        return None
+    usage = shutil.disk_usage(path)
+    return DiskUsage(free_bytes=usage.free, total_bytes=usage.total)

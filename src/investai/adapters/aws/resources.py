@@ -386,7 +386,20 @@ EMBEDDINGS_TABLE = TableSpec(
     ttl_attribute="expiresAt",
     description="Embedding vectors by content hash, shared by every process",
 )
-DATA_TABLES: tuple[TableSpec, ...] = (MARKET_TABLE, QUOTES_TABLE, LOCKS_TABLE, RATE_LIMITS_TABLE, EMBEDDINGS_TABLE)
+USAGE_TABLE = TableSpec(
+    role="usage",
+    partition=Key("pk"),  # "month#<YYYY-MM>", "batch#<key>" or "budget#<organisationId>"
+    sort=Key("sk"),  # "<organisationId>#<dimension>#<name>", "batch", or "<scope>#<subjectId>"
+    description="Model usage: month-to-date counters (atomic ADD), the batches recorded, and budget overrides",
+)
+DATA_TABLES: tuple[TableSpec, ...] = (
+    MARKET_TABLE,
+    QUOTES_TABLE,
+    LOCKS_TABLE,
+    RATE_LIMITS_TABLE,
+    EMBEDDINGS_TABLE,
+    USAGE_TABLE,
+)
 
 JOBS_QUEUE = QueueSpec(role="jobs")
 BUCKET = BucketSpec()

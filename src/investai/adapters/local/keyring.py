@@ -48,6 +48,14 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return info.st_ino, info.st_size, info.st_mtime_ns
 
 
+def _wrapped_version(wrapped: bytes) -> int:
+    """The master key version named by a wrapped data key; ``IntegrityError`` if it is no wrapped key."""
+    if len(wrapped) < len(WRAP_MAGIC) + _VERSION.size + 12 + 16 or not wrapped.startswith(WRAP_MAGIC):
+        raise IntegrityError("wrapped data key is malformed")
+    (version,) = _VERSION.unpack_from(wrapped, len(WRAP_MAGIC))
+    return int(version)
+
+
 class KeyringError(IntegrityError):
     code = "keyring_error"
 
@@ -67,17 +75,11 @@ class LocalKeyring:
 
     # -- KeyManager ---------------------------------------------------------------------------------
     def generate_data_key(self) -> DataKey:
-        version, master = self._current_key()
-        plaintext = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(12)
-        wrapped = WRAP_MAGIC + _VERSION.pack(version) + nonce + AESGCM(master).encrypt(nonce, plaintext, _WRAP_AAD)
-        return DataKey(plaintext=plaintext, wrapped=wrapped, key_id=f"local:{version}")
+        return self._wrap(AESGCM.generate_key(bit_length=256))
 
     def unwrap(self, wrapped: bytes) -> bytes:
         header = len(WRAP_MAGIC) + _VERSION.size
-        if len(wrapped) < header + 12 + 16 or not wrapped.startswith(WRAP_MAGIC):
-            raise IntegrityError("wrapped data key is malformed")
-        (version,) = _VERSION.unpack_from(wrapped, len(WRAP_MAGIC))
+        version = _wrapped_version(wrapped)
         master = self._key(version)
         nonce = wrapped[header : header + 12]
         try:
@@ -100,11 +102,25 @@ class LocalKeyring:
     def current_key_id(self) -> str:
         return f"local:{self._current_key()[0]}"
 
+    # -- RewrappingKeys (security.envelope) ---------------------------------------------------------
+    def wrapped_key_id(self, wrapped: bytes) -> str:
+        return f"local:{_wrapped_version(wrapped)}"
+
+    def rewrap(self, wrapped: bytes) -> DataKey:
+        """The data key inside ``wrapped``, wrapped again under the current master key."""
+        return self._wrap(self.unwrap(wrapped))
+
     # -- HealthCheck --------------------------------------------------------------------------------
     def check(self) -> None:
         self.unwrap(self.generate_data_key().wrapped)
 
     # -- internals ----------------------------------------------------------------------------------
+    def _wrap(self, plaintext: bytes) -> DataKey:
+        version, master = self._current_key()
+        nonce = os.urandom(12)
+        wrapped = WRAP_MAGIC + _VERSION.pack(version) + nonce + AESGCM(master).encrypt(nonce, plaintext, _WRAP_AAD)
+        return DataKey(plaintext=plaintext, wrapped=wrapped, key_id=f"local:{version}")
+
     def _current_key(self) -> tuple[int, bytes]:
         with self._lock:
             if not self._keys or _signature(self._path) != self._loaded:

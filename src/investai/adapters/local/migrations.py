@@ -194,4 +194,35 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX ideas_by_organisation_all_revisions ON idea_revisions (organisation_id, timestamp);
         """,
     ),
+    Migration(
+        6,
+        "model usage ledger: recorded batches, month-to-date counters, budget overrides",
+        """
+        CREATE TABLE usage_batches (
+            batch_key TEXT PRIMARY KEY,
+            recorded_at INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+
+        CREATE TABLE usage_counters (
+            month TEXT NOT NULL,
+            organisation_id TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            name TEXT NOT NULL,
+            calls INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_nanos INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (month, organisation_id, dimension, name)
+        );
+
+        CREATE TABLE budget_overrides (
+            organisation_id TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (organisation_id, scope, subject_id)
+        );
+        """,
+    ),
 )

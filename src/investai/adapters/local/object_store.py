@@ -2,7 +2,8 @@
 
 Layout: ``<root>/<key segments>/.versions/<version id>.blob`` holds the encrypted bytes and
 ``<version id>.json`` its sidecar metadata. Both are written atomically, blob first; a version exists
-once its sidecar does, so a crash between the two leaves only an unreferenced blob. Version ids are
+once its sidecar does, so a crash between the two leaves only an unreferenced blob. A blob changes only when
+its data key is re-wrapped after a key rotation: the same ciphertext, replaced whole. Version ids are
 zero-padded nanosecond stamps plus a random suffix, so they sort by age.
 """
 
@@ -31,6 +32,8 @@ VERSION_ID = re.compile(r"[0-9]{20}[0-9a-f]{8}")
 
 
 class LocalObjectStore(ObjectStore):
+    rewraps_in_place = True  # a blob file is replaced whole (new inode), so readers and backups see old or new
+
     def __init__(self, *, root: Path, cipher: EnvelopeCipher, clock: Clock) -> None:
         super().__init__(cipher=cipher, clock=clock)
         self._root = root
@@ -58,6 +61,11 @@ class LocalObjectStore(ObjectStore):
             return (self._versions_dir(key) / f"{version_id}.blob").read_bytes()
         except FileNotFoundError as exc:
             raise IntegrityError(f"object {key!r} version {version_id} has metadata but no data") from exc
+
+    def _rewrite_blob(self, key: str, version_id: str, blob: bytes) -> None:
+        path = self._versions_dir(key) / f"{version_id}.blob"
+        if path.is_file():  # never resurrect a blob removed meanwhile
+            atomic_write(path, blob)
 
     def _list_versions(self, key: str) -> list[ObjectVersion]:
         return [_decode(key, path) for path in self._sidecars(key)]

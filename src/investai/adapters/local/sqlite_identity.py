@@ -7,11 +7,12 @@ import sqlite3
 from datetime import datetime
 
 from investai.adapters.local.sqlite import SqliteDatabase
+from investai.adapters.local.sqlite_envelopes import rewrap_quietly, rewrap_table
 from investai.domain.access import MfaSecrets
 from investai.domain.common import epoch_ms, from_epoch_ms
 from investai.domain.errors import Conflict
 from investai.ports.identity import RefreshOutcome, RefreshUse
-from investai.security.envelope import EnvelopeCipher
+from investai.security.envelope import EnvelopeCipher, RewrapCount
 
 
 class SqliteTokenStore:
@@ -122,7 +123,16 @@ class SqliteMfaSecretRepository:
         row = self._db.connection().execute("SELECT body FROM user_secrets WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             return None
-        return MfaSecrets.model_validate_json(self._cipher.open(bytes(row["body"]), aad=_aad(user_id)))
+        body = bytes(row["body"])
+        secrets = MfaSecrets.model_validate_json(self._cipher.open(body, aad=_aad(user_id)))
+        rewrap_quietly(self._db, self._cipher, tables=("user_secrets",), match={"user_id": user_id}, body=body)
+        return secrets
+
+    def rewrap_envelopes(self, *, limit: int | None = None) -> RewrapCount:
+        """Re-wrap, under the current master key, every user's secrets an earlier one wrapped."""
+        count = RewrapCount()
+        rewrap_table(self._db, self._cipher, table="user_secrets", key_columns=("user_id",), limit=limit, count=count)
+        return count
 
     def put(self, user_id: str, secrets: MfaSecrets) -> None:
         sealed = self._cipher.seal(secrets.model_dump_json().encode(), aad=_aad(user_id))

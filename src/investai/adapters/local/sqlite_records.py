@@ -6,12 +6,13 @@ import sqlite3
 from datetime import datetime
 
 from investai.adapters.local.sqlite import SqliteDatabase
+from investai.adapters.local.sqlite_envelopes import rewrap_quietly, rewrap_table
 from investai.domain.common import epoch_ms
 from investai.domain.documents import Document
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.feedback import Feedback
 from investai.domain.users import User, UserProfile
-from investai.security.envelope import EnvelopeCipher
+from investai.security.envelope import EnvelopeCipher, RewrapCount
 
 
 class SqliteUserRepository:
@@ -78,7 +79,10 @@ class SqliteProfileRepository:
         row = self._db.connection().execute("SELECT body FROM user_profiles WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             raise NotFound(f"no profile for user {user_id}")
-        return self._open(user_id, row["body"])
+        profile = self._open(user_id, row["body"])
+        body = bytes(row["body"])  # the latest revision holds the same envelope
+        rewrap_quietly(self._db, self._cipher, tables=_PROFILE_TABLES, match={"user_id": user_id}, body=body)
+        return profile
 
     def put(self, profile: UserProfile) -> None:
         sealed = self._cipher.seal(profile.model_dump_json().encode(), aad=_profile_aad(profile.user_id))
@@ -110,7 +114,17 @@ class SqliteProfileRepository:
         )
         if row is None:
             raise NotFound(f"no profile for user {user_id} then")
-        return self._open(user_id, row["body"])
+        profile = self._open(user_id, row["body"])
+        body = bytes(row["body"])
+        rewrap_quietly(self._db, self._cipher, tables=_PROFILE_TABLES[1:], match={"user_id": user_id}, body=body)
+        return profile
+
+    def rewrap_envelopes(self, *, limit: int | None = None) -> RewrapCount:
+        """Re-wrap, under the current master key, every profile and revision an earlier one wrapped."""
+        count = RewrapCount()
+        for table, key_columns in (("user_profiles", ("user_id",)), ("profile_revisions", ("user_id", "timestamp"))):
+            rewrap_table(self._db, self._cipher, table=table, key_columns=key_columns, limit=limit, count=count)
+        return count
 
     def prune_revisions(self, before_ms: int) -> int:
         with self._db.transaction() as conn:
@@ -130,6 +144,9 @@ class SqliteProfileRepository:
     def _open(self, user_id: str, body: bytes) -> UserProfile:
         plaintext = self._cipher.open(bytes(body), aad=_profile_aad(user_id))
         return UserProfile.model_validate_json(plaintext)
+
+
+_PROFILE_TABLES = ("user_profiles", "profile_revisions")
 
 
 def _profile_aad(user_id: str) -> bytes:

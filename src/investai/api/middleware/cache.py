@@ -140,8 +140,9 @@ class ResponseCache:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry.expires_at <= self.now():
-                self._remove(key)
+            now = self.now()
+            if not entry.expires_at - self.ttl_s <= now < entry.expires_at:  # expired, or stored "later" than now:
+                self._remove(key)  # the clock stepped back, so the entry's age is unknown
                 return None
             self._entries.move_to_end(key)
             return entry

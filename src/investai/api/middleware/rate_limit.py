@@ -110,14 +110,28 @@ class SlidingWindowLimiter:
         self.max_clients = max_clients
         self._clients: OrderedDict[str, _Client] = OrderedDict()
         self._lock = threading.Lock()
+        self._offset = 0.0  # what the clock has stepped back by, in all
+        self._latest = -math.inf
 
     def __len__(self) -> int:
         return len(self._clients)
 
+    def _time(self) -> float:
+        """``now()``, never going back: after the clock steps back, time goes on from where it was (otherwise
+        every slot counted before the step would stay in the window for as long as the step, locking clients
+        out); a step forward just ends the window early. Called under the lock."""
+        current = self.now() + self._offset
+        if current < self._latest:
+            self._offset += self._latest - current
+            current = self._latest
+        self._latest = current
+        return current
+
     def hit(self, key: str) -> Decision:
         """Count one request of ``key`` if it is within the limit."""
         with self._lock:
-            slot = math.floor(self.now() / self.slot_s)
+            now = self._time()
+            slot = math.floor(now / self.slot_s)
             self._evict_idle(slot)
             client = self._clients.get(key)
             if client is None:
@@ -126,7 +140,7 @@ class SlidingWindowLimiter:
             self._clients.move_to_end(key)
             self._expire(client, slot)
             if client.total >= self.limit:
-                return Decision(False, self._retry_after(client, slot))
+                return Decision(False, self._retry_after(client, slot, now))
             if client.slots and client.slots[-1][0] == slot:
                 client.slots[-1][1] += 1
             else:
@@ -138,13 +152,13 @@ class SlidingWindowLimiter:
         while client.slots and client.slots[0][0] <= slot - SLOTS:
             client.total -= client.slots.popleft()[1]
 
-    def _retry_after(self, client: _Client, slot: int) -> float:
+    def _retry_after(self, client: _Client, slot: int, now: float) -> float:
         """Seconds until enough old slots leave the window for one more request."""
         excess = client.total - self.limit + 1
         for index, count in client.slots:
             excess -= count
             if excess <= 0:
-                return (index + SLOTS) * self.slot_s - self.now()
+                return (index + SLOTS) * self.slot_s - now
         return self.window_s  # unreachable while total >= limit; a safe answer regardless
 
     def _evict_idle(self, slot: int) -> None:

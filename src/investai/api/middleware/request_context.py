@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from investai.http.errors import error_body
 from investai.observability.logging import bind_context, clear_context, get_logger
 from investai.observability.metrics import Metrics
-from investai.observability.tracing import current_trace_id
+from investai.observability.tracing import current_trace_id, extract_headers, header_fields
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
@@ -29,11 +29,13 @@ log = get_logger("investai.http")
 
 
 def _incoming_context(scope: Scope) -> otel_context.Context:
-    """The trace context a caller propagated (``traceparent``, ``tracestate``, ``baggage``), or the current
-    one when the request carries none of those headers — most requests, which skip the extraction."""
-    fields = {field.encode() for field in propagate.get_global_textmap().fields}
+    """The trace context a caller propagated (``traceparent``, ``tracestate``, ``baggage``, or AWS X-Ray's
+    ``X-Amzn-Trace-Id``), or the current one when the request carries none of those headers — most requests,
+    which skip the extraction (on Lambda the current one is the invocation's trace)."""
+    fields = header_fields()
     carrier = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"] if key in fields}
-    return propagate.extract(carrier) if carrier else otel_context.get_current()
+    current = otel_context.get_current()
+    return extract_headers(carrier, current) if carrier else current
 
 
 def _route_label(scope: Scope) -> str:

@@ -1,4 +1,4 @@
-"""Administration: users of the administrator's organisation, and the audit log."""
+"""Administration: users of the administrator's organisation, the audit log, model budgets and costs."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from investai.api.deps import Administrator, Auditor
+from investai.api.schemas.budgets import BudgetUpdate
 from investai.api.schemas.people import AuditEventPublic
 from investai.api.schemas.users import UserCreatedPublic, UserPublic, UserUpdate
 from investai.domain.audit import AuditVerification
+from investai.domain.budgets import MONTH_PATTERN, BudgetOverride, BudgetScope, CostReport
 from investai.http.deps import ContainerDep, Context
 from investai.http.schemas import UserCreate
 from investai.services.queries import UserNames
@@ -101,3 +103,78 @@ def list_audit(
 @router.get("/audit/verify", response_model=AuditVerification, summary="Verify the audit hash chain")
 def verify_audit(auditor: Auditor, container: ContainerDep) -> AuditVerification:
     return container.identity.audit.verify()
+
+
+@router.get(
+    "/costs",
+    response_model=CostReport,
+    summary="Model cost and tokens of your organisation for a month (this one by default): by user, model and step",
+)
+def cost_report(
+    admin: Administrator,
+    container: ContainerDep,
+    ctx: Context,
+    month: str | None = Query(default=None, pattern=MONTH_PATTERN, description="YYYY-MM (UTC)"),
+) -> CostReport:
+    return container.budgets.organisation_report(admin, ctx, month=month)
+
+
+@router.get("/budgets", response_model=list[BudgetOverride], summary="Budget overrides of your organisation")
+def list_budgets(admin: Administrator, container: ContainerDep) -> list[BudgetOverride]:
+    return container.budgets.overrides(admin)
+
+
+@router.put(
+    "/budgets/organisation", response_model=BudgetOverride, summary="Set your organisation's monthly model budgets"
+)
+def set_organisation_budget(
+    body: BudgetUpdate, admin: Administrator, container: ContainerDep, ctx: Context
+) -> BudgetOverride:
+    return container.budgets.set_override(
+        admin,
+        ctx,
+        scope=BudgetScope.ORGANISATION,
+        subject_id=admin.organisation_id,
+        monthly_usd=body.monthly_usd,
+        monthly_tokens=body.monthly_tokens,
+    )
+
+
+@router.put(
+    "/budgets/users/{user_id}",
+    response_model=BudgetOverride,
+    responses=NOT_FOUND,
+    summary="Set a user's monthly model budgets",
+)
+def set_user_budget(
+    user_id: str, body: BudgetUpdate, admin: Administrator, container: ContainerDep, ctx: Context
+) -> BudgetOverride:
+    return container.budgets.set_override(
+        admin,
+        ctx,
+        scope=BudgetScope.USER,
+        subject_id=user_id,
+        monthly_usd=body.monthly_usd,
+        monthly_tokens=body.monthly_tokens,
+    )
+
+
+@router.delete(
+    "/budgets/organisation",
+    status_code=204,
+    summary="Return your organisation to the default budgets (204 whether or not it had its own)",
+)
+def clear_organisation_budget(admin: Administrator, container: ContainerDep, ctx: Context) -> Response:
+    container.budgets.clear_override(admin, ctx, scope=BudgetScope.ORGANISATION, subject_id=admin.organisation_id)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/budgets/users/{user_id}",
+    status_code=204,
+    responses=NOT_FOUND,
+    summary="Return a user to the default budgets (204 whether or not they had their own)",
+)
+def clear_user_budget(user_id: str, admin: Administrator, container: ContainerDep, ctx: Context) -> Response:
+    container.budgets.clear_override(admin, ctx, scope=BudgetScope.USER, subject_id=user_id)
+    return Response(status_code=204)

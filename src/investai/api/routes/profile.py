@@ -1,4 +1,4 @@
-"""The caller's own profile: preferences, data export and erasure."""
+"""The caller's own profile: preferences, model budgets, data export and erasure."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from investai.api.deps import SelfService
 from investai.api.schemas.profile import ErasureCreate, ProfilePublic, ProfileUpdate
+from investai.domain.budgets import BudgetStatus
 from investai.http.deps import ContainerDep, Context
 
 router = APIRouter(prefix="/api/v1/profile", tags=["profile"])
@@ -26,6 +27,16 @@ def put_profile(body: ProfileUpdate, principal: SelfService, container: Containe
         principal, preferences=body.preferences, notifications=body.notifications, ctx=ctx
     )
     return profile.model_dump()
+
+
+@router.get(
+    "/budget",
+    response_model=BudgetStatus,
+    summary="Your and your organisation's monthly model budgets: limits, month-to-date spend, when they reset",
+)
+def get_budget(principal: SelfService, container: ContainerDep) -> JSONResponse:
+    status = container.budgets.status(principal)
+    return JSONResponse(status.model_dump(mode="json"), headers=PRIVATE)
 
 
 @router.get("/export", summary="Everything held about you, as JSON")
