@@ -22,6 +22,7 @@ import math
 import multiprocessing
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -714,6 +715,89 @@ def test_sqlite_concurrent_appends_from_processes(sqlite_setup: SqliteSetup) -> 
     assert result.ok, result.reason
     assert result.checked == 76
     assert log.head()[0] == 76
+
+
+def test_sqlite_concurrent_appends_share_commits_and_each_returns_its_own_record(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Group commit: appends arriving while a commit is in flight are written together, so 8 threads make
+    far fewer transactions than appends, and every caller gets back the record it appended."""
+    db, log = _open_sqlite(tmp_path / "audit.db", clock)
+    commits = 0
+    transaction = db.transaction
+
+    @contextmanager
+    def counted() -> Iterator[sqlite3.Connection]:
+        nonlocal commits
+        with transaction() as conn:
+            yield conn
+            time.sleep(0.002)  # a commit that takes as long as an fsync of a real disk, wherever the test runs
+        commits += 1
+
+    db.transaction = counted  # type: ignore[method-assign]
+    try:
+
+        def append_many(worker: int) -> list[AuditEvent]:
+            return [log.append(action="load.test", actor_id=f"w{worker}", details={"i": i}) for i in range(40)]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            events = [event for batch in pool.map(append_many, range(8)) for event in batch]
+
+        assert sorted(event.seq for event in events) == list(range(1, 321))
+        assert all(event.details == {"i": event.details["i"]} and event.actor_id for event in events)
+        stored = {event.seq: event for event in log.list_events(limit=500)}
+        assert all(stored[event.seq] == event for event in events)
+        assert log.verify().ok
+        assert commits < 320
+    finally:
+        db.close()
+
+
+def test_sqlite_a_failed_group_commit_fails_every_append_in_it_and_the_next_succeeds(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    db, log = _open_sqlite(tmp_path / "audit.db", clock)
+    transaction = db.transaction
+    failing = True
+
+    @contextmanager
+    def disk_full() -> Iterator[sqlite3.Connection]:
+        with transaction() as conn:
+            yield conn
+            if failing:
+                raise sqlite3.OperationalError("database or disk is full")
+
+    db.transaction = disk_full  # type: ignore[method-assign]
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            log.append(action="lost")
+        assert log.head() == (0, GENESIS_HASH)  # rolled back: nothing acknowledged, nothing stored
+        failing = False
+        assert log.append(action="kept").seq == 1
+        assert log.verify().ok
+    finally:
+        db.close()
+
+
+def test_sqlite_an_append_inside_a_callers_transaction_commits_or_rolls_back_with_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    db, log = _open_sqlite(tmp_path / "audit.db", clock)
+    try:
+
+        def failed_write() -> None:
+            with db.transaction():
+                log.append(action="with.the.write")
+                raise RuntimeError("the write failed")
+
+        with pytest.raises(RuntimeError):
+            failed_write()
+        assert log.head() == (0, GENESIS_HASH)
+        with db.transaction():
+            event = log.append(action="with.the.write")
+        assert log.head() == (1, event.hash)
+    finally:
+        db.close()
 
 
 # -- DynamoDB specifics ------------------------------------------------------------------------------

@@ -285,6 +285,7 @@ QUERIES: dict[str, IdeaQuery] = {
     "by_user": lambda repo, limit, before: repo.list_by_user("user_1", limit=limit, before=before),
     "by_status": lambda repo, limit, before: repo.list_by_status("org_1", IdeaStatus.DRAFT, limit=limit, before=before),
     "by_date": lambda repo, limit, before: repo.list_by_date("org_1", DAY, limit=limit, before=before),
+    "by_organisation": lambda repo, limit, before: repo.list_by_organisation("org_1", limit=limit, before=before),
 }
 
 
@@ -302,6 +303,8 @@ def test_lists_return_the_latest_revision_of_each_idea_newest_first(ideas: IdeaR
     assert ideas.list_by_status("org_1", IdeaStatus.DRAFT) == [c, b]  # a's superseded draft is gone
     assert ideas.list_by_status("org_1", IdeaStatus.IN_REVIEW) == [a2]
     assert ideas.list_by_status("org_1", IdeaStatus.APPROVED) == []
+    assert ideas.list_by_organisation("org_1") == [a2, c, b]  # every status, one latest revision each
+    assert ideas.list_by_organisation("org_1", limit=2) == [a2, c]
 
 
 def test_list_expiring_finds_approved_and_rejected_ideas_past_their_expiry(ideas: IdeaRepository) -> None:
@@ -386,6 +389,9 @@ def test_lists_are_scoped_to_the_organisation(ideas: IdeaRepository) -> None:
     assert ids(ideas.list_by_status("org_2", IdeaStatus.DRAFT)) == [theirs.id]
     assert ids(ideas.list_by_date("org_2", DAY)) == [theirs.id]
     assert ideas.list_by_status("org_3", IdeaStatus.DRAFT) == []
+    assert ids(ideas.list_by_organisation("org_1")) == [ours.id]
+    assert ids(ideas.list_by_organisation("org_2")) == [theirs.id]
+    assert ideas.list_by_organisation("org_3") == []
 
 
 # -- ideas: point in time -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The api stack per stage: the REST API (regional, throttling, caching keyed by the caller, JSON access logs,
 X-Ray), who the Cognito authorizer guards — checked by routing every operation of the product's OpenAPI
-document through the synthesised resource tree —, the prod custom domain, the WAF web ACL on the stage, and the
-user pool and its app client."""
+document through the synthesised resource tree —, /metrics answered by the gateway (metrics are in CloudWatch),
+the prod custom domain, the WAF web ACL on the stage, and the user pool and its app client."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ pytest.importorskip("aws_cdk")
 
 from aws_cdk.assertions import Match
 
-from investai_infra.stacks.api import ACCESS_TOKEN_SCOPE, CACHED_READS, PUBLIC_ROUTES
+from investai.api.deps import METRICS_IN_CLOUDWATCH as PRODUCT_REFUSAL
+from investai_infra.stacks.api import (
+    ACCESS_TOKEN_SCOPE,
+    CACHED_READS,
+    METRICS_IN_CLOUDWATCH,
+    METRICS_PATH,
+    PUBLIC_ROUTES,
+)
 from investai_infra.web_acl import MAX_BODY_BYTES
 
 STAGES = ("dev", "staging", "prod")
@@ -214,7 +221,11 @@ def test_every_product_route_reaches_the_function_guarded_as_it_should(synthesis
     for path, http_method in product_operations():
         method = tree.route(path, http_method)
         assert method is not None, f"{http_method} {path} falls into a gap"
-        public = path in PUBLIC_ROUTES or not (path.startswith("/api") or path == "/metrics")
+        if path == METRICS_PATH:  # answered by the gateway (test_metrics_never_reach_the_function)
+            assert method["Integration"]["Type"] == "MOCK"
+            continue
+        assert method["Integration"]["Type"] == "AWS_PROXY", f"{http_method} {path}"
+        public = path in PUBLIC_ROUTES or not path.startswith("/api")
         if public:
             assert method["AuthorizationType"] == "NONE", f"{http_method} {path}"
         else:
@@ -222,6 +233,34 @@ def test_every_product_route_reaches_the_function_guarded_as_it_should(synthesis
             assert method["AuthorizationScopes"] == [ACCESS_TOKEN_SCOPE]
     for page in ("/", "/login", "/ideas/new", "/documents/d1/view"):
         assert tree.route(page, "GET")["AuthorizationType"] == "NONE"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_metrics_never_reach_the_function(synthesised, stage: str) -> None:
+    """On AWS metrics are in CloudWatch: every method of /metrics is a mock answering 404 with the product's error
+    body, asking for no token (the scrape token is not a Cognito token, and nothing behind it is reached)."""
+    tree = Tree(api_json(synthesised, stage))
+    for http_method in ("GET", "POST", "HEAD"):
+        method = tree.route(METRICS_PATH, http_method)
+        assert method is not None
+        assert (method["HttpMethod"], method["AuthorizationType"]) == ("ANY", "NONE")
+        assert "AuthorizerId" not in method
+        integration = method["Integration"]
+        assert integration["Type"] == "MOCK"
+        assert "Uri" not in integration, "the function is never invoked"
+        assert json.loads(integration["RequestTemplates"]["application/json"]) == {"statusCode": 404}
+        (answer,) = integration["IntegrationResponses"]
+        assert answer["StatusCode"] == "404"
+        assert "SelectionPattern" not in answer, "the default response: every answer is this 404"
+        assert answer["ResponseParameters"] == {"method.response.header.Cache-Control": "'no-store'"}
+        error = json.loads(answer["ResponseTemplates"]["application/json"])["error"]
+        assert (error["code"], error["request_id"]) == ("not_found", "$context.requestId")
+        assert error["message"] == METRICS_IN_CLOUDWATCH == PRODUCT_REFUSAL, "the function says the same"
+        assert "CloudWatch" in error["message"]
+        assert error["details"] == {"metrics": "cloudwatch", "namespace": "InvestmentAI"}
+        assert not any(mark in error["message"] for mark in ("$", "#")), "no VTL in the text"
+        assert [response["StatusCode"] for response in method["MethodResponses"]] == ["404"]
+    assert tree.route(f"{METRICS_PATH}/extra", "GET") is None, "nothing below /metrics reaches the function"
 
 
 @pytest.mark.parametrize("stage", STAGES)

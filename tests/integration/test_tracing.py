@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -35,6 +33,7 @@ from investai.server import create_app
 from investai.services.auth_common import CallContext
 from investai.services.idea_requests import JOB_KIND
 from tests.conftest import Account, drain, sign_up
+from tests.model_server import Reply, Seen, completion, error, model_server
 
 NOW = datetime(2024, 1, 2, 9, 30, tzinfo=UTC)
 ORG = "org_traced"
@@ -45,48 +44,20 @@ XRAY_PARENT = "53995c3f42cd8ad8"
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-class ChatServer(BaseHTTPRequestHandler):
-    """Chat completions: a plain-text prompt gets an answer with 120 prompt and 30 completion tokens; one that
-    asks for JSON is refused (HTTP 400)."""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if "response_format" in body:
-            self._send(400, {"error": {"message": "JSON answers are not served here"}})
-            return
-        message = {"role": "assistant", "content": "The passages say little beyond the figures."}
-        self._send(
-            200,
-            {
-                "id": "c1",
-                "object": "chat.completion",
-                "created": 1,
-                "model": body["model"],
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
-            },
-        )
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+def answer_text_refuse_json(seen: Seen) -> Reply:
+    """A plain-text prompt gets an answer with 120 prompt and 30 completion tokens; one that asks for JSON is
+    refused (HTTP 400)."""
+    if seen.wants_json:
+        return error(400, "JSON answers are not served here")
+    return completion(
+        seen.model, "The passages say little beyond the figures.", prompt_tokens=120, completion_tokens=30
+    )
 
 
 @pytest.fixture(scope="module")
 def chat_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with model_server(answer_text_refuse_json) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +249,54 @@ def test_without_an_exporter_a_jobs_log_lines_keep_the_trace_it_was_enqueued_und
     assert [line["event"] for line in job_lines] == ["test.job_ran", "job.finished"]
     assert {line["trace_id"] for line in job_lines} == {CALLER_TRACE}
     assert exporter.get_finished_spans() == ()
+
+
+# -- document processing continues the trace of the change that queued it -----------------------------------------
+
+EPS_CSV = b"ticker,eps,note\nAAPL,6.1,services mix\nMSFT,9.7,cloud\n"
+
+
+def _change_and_its_job(
+    client: TestClient, traced: Container, spans: InMemorySpanExporter, path: str, **sent: Any
+) -> tuple[ReadableSpan, ReadableSpan, dict[str, Any]]:
+    """POST ``path``, run the one processing job it queues: the request's server span, the job's span, the body."""
+    spans.clear()
+    response = client.post(path, **sent)
+    assert response.status_code in (200, 201), response.text
+    assert drain(traced) == 1
+    finished = spans.get_finished_spans()
+    (server,) = [span for span in finished if span.kind is SpanKind.SERVER]
+    (job,) = [span for span in finished if span.name == "job documents.process"]
+    assert {hex_trace(span) for span in finished} == {hex_trace(server)}, "one trace: the request and its job"
+    assert job.kind is SpanKind.CONSUMER
+    assert attribute(job, "investai.job.kind") == "documents.process"
+    assert job.parent is not None
+    assert job.parent.span_id == server.context.span_id
+    return server, job, response.json()
+
+
+def test_an_upload_and_its_processing_job_are_one_trace(
+    client: TestClient, traced: Container, spans: InMemorySpanExporter, requester: Account, logs: io.StringIO
+) -> None:
+    headers = requester.headers
+    server, _job, document = _change_and_its_job(
+        client, traced, spans, "/api/v1/documents", headers=headers, files={"file": ("eps.csv", EPS_CSV)}
+    )
+    assert server.name == "POST /api/v1/documents"
+    upload_trace = hex_trace(server)
+    job_lines = [line for line in lines(logs) if line.get("job_kind") == "documents.process"]
+    assert "job.finished" in {line["event"] for line in job_lines}
+    assert {line.get("trace_id") for line in job_lines} == {upload_trace}
+    assert traced.documents.get(document["id"]).status.value == "indexed"
+
+    second = {"files": {"file": ("eps2.csv", EPS_CSV + b"JPM,4.2,rates\n")}}
+    changes = [  # a new version and a restore: each job continues the trace of its own request
+        (f"/api/v1/documents/{document['id']}/versions", second),
+        (f"/api/v1/documents/{document['id']}/versions/1/restore", {}),
+    ]
+    traces = {upload_trace}
+    for path, sent in changes:
+        server, _job, _body = _change_and_its_job(client, traced, spans, path, headers=headers, **sent)
+        assert server.name.startswith("POST /api/v1/documents/")
+        traces.add(hex_trace(server))
+    assert len(traces) == 3, "every change is a trace of its own"

@@ -3,7 +3,7 @@ WAF web ACL on its stage.
 
 Routes and who checks what. The function serves three things: the REST API under ``/api/v1``, the ops and
 discovery routes, and the server-rendered web UI (cookie sessions) everywhere else. The gateway's Cognito
-authorizer guards ``/api`` and ``/metrics``: it accepts the pool's *access* tokens (the OAuth scope
+authorizer guards ``/api``: it accepts the pool's *access* tokens (the OAuth scope
 ``aws.cognito.signin.user.admin``, which every InitiateAuth access token carries; without a scope API Gateway
 would want ID tokens). Open at the gateway: the routes that must work without a token — ``/health``, ``/ready``,
 ``/.well-known/jwks.json`` and the sign-in, challenge and refresh routes (:data:`PUBLIC_ROUTES`) — and the web
@@ -11,6 +11,17 @@ UI, whose pages the product authenticates itself with its session cookie (a brow
 The product verifies every token again (issuer, client, ``token_use``, live session), so the authorizer is a
 first filter, not the only check. API Gateway routes a path to the deepest resource that matches; every
 resource created below ``/api`` therefore gets its own ``ANY`` and ``{proxy+}`` so no request falls into a gap.
+
+Metrics. On this shape metrics go to CloudWatch, never through ``/metrics``: API Gateway's and Lambda's own
+metrics, and the product's model cost, tokens and errors, which the functions write as Embedded Metric Format
+lines to their logs (namespace ``InvestmentAI``, what the monitoring stack's alarms and dashboard read). A
+Prometheus scrape of the function would reach one random instance, whose in-memory counters cover only the
+requests that instance served, and the scrape token the product expects is not a Cognito token the authorizer
+would let through. So the gateway does not route ``/metrics`` to the function at all: a mock integration
+answers every method with 404 and the product's JSON error body saying where the metrics are
+(:data:`METRICS_IN_CLOUDWATCH`), and no token is asked for since nothing behind it is reached. The function
+refuses ``/metrics`` on Lambda in the same words (``investai.api.deps.metrics_scrape``), should any other
+route ever reach it.
 
 Caching. API Gateway's cache ignores the ``Cache-Control: no-store`` the product sets on every personal or live
 response (ideas, documents, jobs, progress, quotes), so only the reads the product leaves cacheable are cached
@@ -36,6 +47,7 @@ from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
 from investai.adapters.aws.resources import USER_POOL
+from investai.observability.metrics import CLOUDWATCH_NAMESPACE
 from investai_infra.config import StageConfig
 from investai_infra.stacks.common import acknowledge, log_retention
 from investai_infra.web_acl import ApiWebAcl
@@ -58,7 +70,13 @@ PUBLIC_ROUTES = (
 )
 """Routes that answer without a token (src/investai/api/routes: ops, wellknown and the sign-in half of auth)."""
 CLOUDWATCH_ROLE_POLICY = "arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-AUTHORIZED_PREFIXES = ("/api", "/metrics")
+AUTHORIZED_PREFIXES = ("/api",)
+METRICS_PATH = "/metrics"
+METRICS_IN_CLOUDWATCH = (
+    "/metrics is not served on AWS: each Lambda instance would report only its own counters. Metrics are in"
+    " CloudWatch: API Gateway and Lambda metrics, and the namespace InvestmentAI (model cost, tokens and errors)"
+)
+"""What the gateway answers on ``/metrics`` (404): plain text, no VTL syntax (it goes into a mapping template)."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +295,7 @@ class ApiStack(Stack):
         created: dict[str, apigateway.Resource] = {}
         for path in PUBLIC_ROUTES:
             self._add_method(self._resource(path, created), "ANY", path, authorized=False)
-        self._add_method(self._resource("/metrics", created), "ANY", "/metrics", authorized=True)
+        self._metrics_answered_here(self._resource(METRICS_PATH, created))
         for read in CACHED_READS:
             resource = self._resource(read.path, created)
             self._add_method(resource, "GET", read.path, authorized=True, cached=read)
@@ -347,15 +365,55 @@ class ApiStack(Stack):
             self._acknowledge_open(method, path)
         return method
 
+    def _metrics_answered_here(self, resource: apigateway.Resource) -> apigateway.Method:
+        """``ANY /metrics`` answered by the gateway itself: 404 with the product's error body and ``no-store``
+        (a request with a body other than JSON gets the gateway's 415 instead); the function is never invoked
+        (see the module on metrics)."""
+        body = {
+            "error": {
+                "code": "not_found",
+                "message": METRICS_IN_CLOUDWATCH,
+                "request_id": "$context.requestId",
+                "details": {"metrics": "cloudwatch", "namespace": CLOUDWATCH_NAMESPACE},
+            }
+        }
+        no_store = {"method.response.header.Cache-Control": "'no-store'"}
+        integration = apigateway.MockIntegration(
+            request_templates={"application/json": json.dumps({"statusCode": 404})},
+            passthrough_behavior=apigateway.PassthroughBehavior.WHEN_NO_TEMPLATES,
+            integration_responses=[  # the default response (no selection pattern): every answer is this 404
+                apigateway.IntegrationResponse(
+                    status_code="404",
+                    response_templates={"application/json": json.dumps(body)},
+                    response_parameters=no_store,
+                )
+            ],
+        )
+        method = resource.add_method(
+            "ANY",
+            integration,
+            authorization_type=apigateway.AuthorizationType.NONE,
+            method_responses=[
+                apigateway.MethodResponse(status_code="404", response_parameters=dict.fromkeys(no_store, True))
+            ],
+        )
+        self._acknowledge_open(method, METRICS_PATH)
+        return method
+
     @staticmethod
     def _acknowledge_open(method: apigateway.Method, path: str) -> None:
-        why = (
-            "public by design: health, readiness, key discovery and the sign-in/challenge/refresh routes answer"
-            " without a token"
-            if path in PUBLIC_ROUTES
-            else "outside the REST API (/api): the web UI's pages and the other paths the product serves itself;"
-            " it authenticates pages with its session cookie, which the Cognito authorizer cannot read"
-        )
+        if path in PUBLIC_ROUTES:
+            why = (
+                "public by design: health, readiness, key discovery and the sign-in/challenge/refresh routes answer"
+                " without a token"
+            )
+        elif path == METRICS_PATH:
+            why = "a mock integration answers 404 (metrics are in CloudWatch): nothing behind it needs a token"
+        else:
+            why = (
+                "outside the REST API (/api): the web UI's pages and the other paths the product serves itself;"
+                " it authenticates pages with its session cookie, which the Cognito authorizer cannot read"
+            )
         acknowledge(method, {"APIG4": f"{path}: {why}", "COG4": f"{path}: {why}"})
 
     # -- custom domain -----------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ the shared aliases of :mod:`investai.http.deps`."""
 from __future__ import annotations
 
 import hmac
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated
 
@@ -16,6 +18,7 @@ from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.http.deps import ContainerDep, PrincipalCheck, permission_check
 from investai.http.errors import BEARER_CHALLENGE
+from investai.observability.metrics import CLOUDWATCH_NAMESPACE, LAMBDA_FUNCTION_VARIABLE
 
 
 async def get_principal(request: Request) -> Principal:
@@ -63,6 +66,11 @@ METRICS_HOW_TO = {
     "networks": "set INVESTAI_METRICS_ALLOWED_NETWORKS to the scraper's addresses (IPs or CIDRs, as a JSON list)",
 }
 _NO_STORE = {"Cache-Control": "no-store"}
+METRICS_IN_CLOUDWATCH = (
+    "/metrics is not served on AWS: each Lambda instance would report only its own counters. Metrics are in"
+    " CloudWatch: API Gateway and Lambda metrics, and the namespace InvestmentAI (model cost, tokens and errors)"
+)
+"""Why a Lambda function refuses a scrape (404); the API Gateway stack answers ``/metrics`` with the same text."""
 
 
 def _refused(status: int, message: str, *, challenge: bool = False) -> HTTPException:
@@ -93,11 +101,29 @@ def _scrape_token(container: Container) -> str | None:
         ) from exc
 
 
+def on_lambda(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process is an AWS Lambda function (the runtime sets ``AWS_LAMBDA_FUNCTION_NAME``)."""
+    return bool((os.environ if environ is None else environ).get(LAMBDA_FUNCTION_VARIABLE))
+
+
+def _not_on_lambda() -> HTTPException:
+    error = HTTPException(404, METRICS_IN_CLOUDWATCH, headers=_NO_STORE)
+    error.details = {"metrics": "cloudwatch", "namespace": CLOUDWATCH_NAMESPACE}  # type: ignore[attr-defined]
+    return error
+
+
 def metrics_scrape(request: Request, container: ContainerDep) -> None:
     """Admit a Prometheus scrape: the ``metrics_token`` secret presented as a Bearer token (compared in constant
     time) and/or a client address inside ``metrics_allowed_networks`` — both when both are configured. A user's
     access token opens nothing here, whatever its role; with neither configured every scrape is refused (403)
-    with a body that says how to configure one. Sync: the token may come from Secrets Manager."""
+    with a body that says how to configure one. Sync: the token may come from Secrets Manager.
+
+    On AWS Lambda every scrape is refused first (404, :data:`METRICS_IN_CLOUDWATCH`, no secret read): each
+    instance keeps a registry of its own, so a scrape would report one random instance's counters. Metrics of
+    that shape are in CloudWatch (the functions write model cost, tokens and errors as EMF lines), and API
+    Gateway answers ``/metrics`` itself without invoking the function (``investai_infra.stacks.api``)."""
+    if on_lambda():
+        raise _not_on_lambda()
     settings = container.settings
     networks = _networks(tuple(settings.metrics_allowed_networks))
     token = _scrape_token(container)

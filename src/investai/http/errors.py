@@ -9,6 +9,7 @@ from typing import Any
 
 from investai.domain.errors import (
     AuthenticationFailed,
+    BudgetExceeded,
     Conflict,
     DocumentTooLarge,
     DomainError,
@@ -47,6 +48,7 @@ DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (InvalidTransition, 409),
     (Conflict, 409),
     (ValidationFailed, 422),
+    (BudgetExceeded, 429),
     (IntegrityError, 500),
     (StoreUnavailable, 503),
 ]
@@ -61,8 +63,8 @@ def status_of(exc: DomainError) -> int:
 
 def headers_of(exc: DomainError) -> dict[str, str] | None:
     """The headers an answer to ``exc`` carries: the Bearer challenge with a 401, ``Retry-After`` (whole
-    seconds, at least 1) when a store is briefly unavailable."""
-    if isinstance(exc, StoreUnavailable):
+    seconds, at least 1) when a store is briefly unavailable or a monthly budget is spent (until it resets)."""
+    if isinstance(exc, StoreUnavailable | BudgetExceeded):
         return {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
     if status_of(exc) == 401:
         return dict(BEARER_CHALLENGE)

@@ -41,6 +41,12 @@ class IdeaRepository(Protocol):
         self, organisation_id: str, status: IdeaStatus, *, limit: int = 50, before: int | None = None
     ) -> list[InvestmentIdea]: ...
 
+    def list_by_organisation(
+        self, organisation_id: str, *, limit: int = 50, before: int | None = None
+    ) -> list[InvestmentIdea]:
+        """Latest revisions of every idea of the organisation, whatever their status, newest first."""
+        ...
+
     def list_by_date(
         self, organisation_id: str, day: str, *, limit: int = 50, before: int | None = None
     ) -> list[InvestmentIdea]:

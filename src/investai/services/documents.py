@@ -33,6 +33,7 @@ from investai.domain.knowledge import ExtractedTable, ParsedDocument
 from investai.ingest import IngestLimits, parse_document
 from investai.ingest.detect import detect_type
 from investai.ingest.scratch import scratch_copy
+from investai.observability.tracing import trace_payload
 from investai.ports.audit import AuditLog
 from investai.ports.clock import Clock
 from investai.ports.jobs import JobRecords
@@ -369,10 +370,11 @@ class DocumentService:
         return updated
 
     def _enqueue(self, document: Document) -> Document:
-        """One processing job per change; the job syncs tables and chunks with the document's state."""
+        """One processing job per change; the job syncs tables and chunks with the document's state, and continues
+        the trace of the change that enqueued it (an upload, a new version, a restore, a delete)."""
         self._jobs.enqueue(
             PROCESS_DOCUMENT,
-            {"document_id": document.id},
+            {"document_id": document.id, **trace_payload()},
             owner_id=document.owner_id,
             organisation_id=document.organisation_id,
         )

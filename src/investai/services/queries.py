@@ -103,12 +103,7 @@ class IdeaQueries:
             if everyone and status is not None:
                 return self._ideas.list_by_status(org, status, limit=limit, before=cursor)
             if everyone and owner_id is None:
-                merged = [
-                    idea
-                    for state in IdeaStatus
-                    for idea in self._ideas.list_by_status(org, state, limit=limit, before=cursor)
-                ]
-                return sorted(merged, key=lambda idea: -idea.timestamp)[:limit]
+                return self._ideas.list_by_organisation(org, limit=limit, before=cursor)
             return self._ideas.list_by_user(owner_id or principal.user_id, limit=limit, before=cursor)
 
         found: list[InvestmentIdea] = []

@@ -1,8 +1,8 @@
 """Errors on web pages answer with a page, not JSON: the API's handlers stay in charge of API paths.
 
 ``LoginRequired`` becomes a redirect to the sign-in page, ``PageForbidden`` a 403 page; HTTP, validation and
-domain errors raised under a web path render ``error.html`` with the same status the API would use, and the
-message only (never a stack trace)."""
+domain errors raised under a web path render ``error.html`` with the same status the API would use, the headers
+that go with it (``Retry-After`` with a 429 or 503) and the message only (never a stack trace)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from investai.domain.errors import DomainError, IntegrityError
-from investai.http.errors import STATUS_CODES, status_of
+from investai.http.errors import STATUS_CODES, headers_of, status_of
 from investai.web.deps import LoginRequired, PageForbidden, login_redirect_target
 from investai.web.rendering import render
 from investai.web.session import is_api_path
@@ -41,10 +41,26 @@ def _status_and_message(exc: Exception) -> tuple[int, str, str]:
     return 500, "Something went wrong.", STATUS_CODES[500]
 
 
-def error_page(request: Request, status: int, message: str, *, code: str | None = None) -> Response:
+def _retry_after(exc: Exception) -> dict[str, str] | None:
+    """A domain error's ``Retry-After`` (a spent budget, a store briefly away); a page never sends a Bearer
+    challenge, which a browser could not answer."""
+    headers = headers_of(exc) if isinstance(exc, DomainError) else None
+    return {"Retry-After": headers["Retry-After"]} if headers and "Retry-After" in headers else None
+
+
+def error_page(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     request.state.error_code = code or STATUS_CODES.get(status, f"http_{status}")
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    return render(request, "error.html", {"status": status, "title": title, "message": message}, status_code=status)
+    page = render(request, "error.html", {"status": status, "title": title, "message": message}, status_code=status)
+    page.headers.update(headers or {})
+    return page
 
 
 def _dispatch(api_handler: AnyHandler | None) -> Handler:
@@ -53,7 +69,7 @@ def _dispatch(api_handler: AnyHandler | None) -> Handler:
             answer = api_handler(request, exc)
             return await answer if inspect.isawaitable(answer) else answer
         status, message, code = _status_and_message(exc)
-        return error_page(request, status, message, code=code)
+        return error_page(request, status, message, code=code, headers=_retry_after(exc))
 
     return handle
 

@@ -230,6 +230,18 @@ class DynamoDbIdeaRepository:
     ) -> list[InvestmentIdea]:
         return self._latest("byDate", "orgDate", f"{organisation_id}#{day}", limit, before)
 
+    def list_by_organisation(
+        self, organisation_id: str, *, limit: int = 50, before: int | None = None
+    ) -> list[InvestmentIdea]:
+        """The newest ``limit`` of each status partition of the ``byStatus`` index, merged: the index is keyed
+        by organisation and status, so an organisation-wide page reads one page per status."""
+        merged = [
+            idea
+            for state in IdeaStatus
+            for idea in self.list_by_status(organisation_id, state, limit=limit, before=before)
+        ]
+        return sorted(merged, key=lambda idea: -idea.timestamp)[: _clamp(limit)]
+
     def _latest(self, index: str, attribute: str, value: str, limit: int, before: int | None) -> list[InvestmentIdea]:
         condition = "#p = :p" if before is None else "#p = :p AND #ts < :before"
         arguments = {

@@ -1,8 +1,17 @@
-"""Idea revisions in SQLite, keyed ``(id, timestamp)`` like the InvestmentIdeas DynamoDB table."""
+"""Idea revisions in SQLite, keyed ``(id, timestamp)`` like the InvestmentIdeas DynamoDB table.
+
+Reads parse each revision's JSON body into an :class:`InvestmentIdea`, which for a whole idea (evidence,
+analysis, compliance, provenance) costs far more than the query: list pages re-read the same revisions again
+and again. Parsed revisions are kept in a bounded least-recently-used map keyed by the body text itself, so a
+hit is exactly the revision stored (ideas are immutable models; a new revision is a new body), and memory is
+bounded by ``parsed_cache_entries`` (about 40 KB a cached idea).
+"""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
 from datetime import datetime
 
 from investai.adapters.local.sqlite import SqliteDatabase
@@ -14,8 +23,26 @@ _NO_BOUND = 2**62
 
 
 class SqliteIdeaRepository:
-    def __init__(self, *, db: SqliteDatabase) -> None:
+    def __init__(self, *, db: SqliteDatabase, parsed_cache_entries: int = 512) -> None:
         self._db = db
+        self._parsed: OrderedDict[str, InvestmentIdea] = OrderedDict()
+        self._parsed_max = max(0, parsed_cache_entries)
+        self._parsed_lock = threading.Lock()
+
+    def _parse(self, body: str) -> InvestmentIdea:
+        """The idea a stored body holds, parsed once while it stays among the most recently read."""
+        with self._parsed_lock:
+            idea = self._parsed.get(body)
+            if idea is not None:
+                self._parsed.move_to_end(body)
+                return idea
+        idea = InvestmentIdea.model_validate_json(body)
+        if self._parsed_max:
+            with self._parsed_lock:
+                self._parsed[body] = idea
+                while len(self._parsed) > self._parsed_max:
+                    self._parsed.popitem(last=False)
+        return idea
 
     def add(self, idea: InvestmentIdea) -> None:
         with self._db.transaction() as conn:
@@ -55,7 +82,7 @@ class SqliteIdeaRepository:
             ).fetchone()
         if row is None:
             raise NotFound(f"idea {idea_id} not found")
-        return InvestmentIdea.model_validate_json(row["body"])
+        return self._parse(row["body"])
 
     def history(self, idea_id: str) -> list[InvestmentIdea]:
         rows = (
@@ -65,7 +92,7 @@ class SqliteIdeaRepository:
         )
         if not rows:
             raise NotFound(f"idea {idea_id} not found")
-        return [InvestmentIdea.model_validate_json(row["body"]) for row in rows]
+        return [self._parse(row["body"]) for row in rows]
 
     def list_by_user(self, user_id: str, *, limit: int = 50, before: int | None = None) -> list[InvestmentIdea]:
         return self._query("user_id = ?", (user_id,), limit, before)
@@ -80,6 +107,11 @@ class SqliteIdeaRepository:
     ) -> list[InvestmentIdea]:
         return self._query("organisation_id = ? AND date = ?", (organisation_id, day), limit, before)
 
+    def list_by_organisation(
+        self, organisation_id: str, *, limit: int = 50, before: int | None = None
+    ) -> list[InvestmentIdea]:
+        return self._query("organisation_id = ?", (organisation_id,), limit, before)
+
     def list_expiring(self, now: datetime, *, limit: int = 500) -> list[InvestmentIdea]:
         rows = (
             self._db.connection()
@@ -91,7 +123,7 @@ class SqliteIdeaRepository:
         )
         due = []
         for row in rows:  # expires_at lives in the body; approved and rejected ideas are few enough to scan
-            idea = InvestmentIdea.model_validate_json(row["body"])
+            idea = self._parse(row["body"])
             if idea.expires_at <= now:
                 due.append(idea)
                 if len(due) >= limit:
@@ -109,7 +141,7 @@ class SqliteIdeaRepository:
         )
         if row is None:
             raise NotFound(f"idea {idea_id} had no revision then")
-        return InvestmentIdea.model_validate_json(row["body"])
+        return self._parse(row["body"])
 
     def list_as_of(
         self, organisation_id: str, at_ms: int, *, limit: int = 50, before: int | None = None
@@ -125,7 +157,7 @@ class SqliteIdeaRepository:
         """
         bound = _NO_BOUND if before is None else before
         rows = self._db.connection().execute(sql, (organisation_id, at_ms, bound, max(1, min(limit, 500)))).fetchall()
-        return [InvestmentIdea.model_validate_json(row["body"]) for row in rows]
+        return [self._parse(row["body"]) for row in rows]
 
     def _query(self, where: str, args: tuple[str, ...], limit: int, before: int | None) -> list[InvestmentIdea]:
         sql = (
@@ -134,4 +166,4 @@ class SqliteIdeaRepository:
         )
         bound = _NO_BOUND if before is None else before
         rows = self._db.connection().execute(sql, (*args, bound, max(1, min(limit, 500)))).fetchall()
-        return [InvestmentIdea.model_validate_json(row["body"]) for row in rows]
+        return [self._parse(row["body"]) for row in rows]

@@ -45,12 +45,20 @@ def ready(request: Request, container: ContainerDep) -> JSONResponse:
     "/metrics",
     summary="Prometheus metrics (the scrape token and/or an allowed address; never a user's sign-in)",
     response_class=Response,
-    responses={503: {"description": "The scrape token could not be read from the secret store"}},
+    responses={
+        404: {"description": "Not served on AWS Lambda: that shape's metrics are in CloudWatch"},
+        503: {"description": "The scrape token could not be read from the secret store"},
+    },
 )
 def metrics(_scrape: MetricsScraper, container: ContainerDep) -> Response:
     """Samples the operational gauges (jobs, the oldest ready job, the data directory, the newest backup) at
     scrape time, then renders the registry. Never cached (``no-store``; the response cache keeps ``/api/`` only);
-    counted by the per-client rate limit like any request, where a scrape every 15 s uses 20 of a window's 2,000."""
+    counted by the per-client rate limit like any request, where a scrape every 15 s uses 20 of a window's 2,000.
+
+    Where it is served: ``investai serve``, one registry per server process, scraped by
+    Prometheus. Not on AWS Lambda: an instance's registry holds only what that instance served, so the function
+    answers 404 and API Gateway does not route ``/metrics`` to it; that shape's metrics are CloudWatch's (API
+    Gateway and Lambda metrics, and the EMF lines the functions write under ``InvestmentAI``)."""
     _sample_gauges(container)
     return Response(container.metrics.render(), media_type=container.metrics.content_type, headers=NO_STORE)
 

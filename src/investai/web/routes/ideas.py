@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from investai.bootstrap import Container
 from investai.domain.access import Permission, Principal
 from investai.domain.agents import WORKERS
-from investai.domain.errors import ValidationFailed
+from investai.domain.errors import BudgetExceeded, ValidationFailed
 from investai.domain.idea_jobs import RequestStatus
 from investai.domain.idea_parts import AssetClass, Strategy, TimeHorizon
 from investai.domain.idea_request import REQUEST_TEMPLATES, IdeaRequest, Priority, ResearchDepth
@@ -28,8 +28,10 @@ from investai.domain.ideas import InvestmentIdea
 from investai.domain.lifecycle import IdeaStatus
 from investai.domain.users import EsgPreference, RiskTolerance
 from investai.http.deps import ContainerDep, Context
+from investai.http.errors import headers_of
 from investai.http.schemas import idea_request_public
 from investai.services.idea_requests import RequestValidationFailed
+from investai.web.budgets import budget_refusal
 from investai.web.deps import IdeaReaderPage, IdeaRequesterPage
 from investai.web.rendering import render
 
@@ -203,6 +205,7 @@ def _form_page(
         "errors": {},
         "form_errors": [],
         "warnings": [],
+        "budget_refusal": None,
         **extra,
     }
     return render(request, "ideas/new.html", context, status_code=status)
@@ -235,6 +238,11 @@ def submit_request(
         return _form_page(
             request, container, principal, values, errors=errors, form_errors=general or [str(exc)], status_code=422
         )
+    except BudgetExceeded as exc:  # the form again, as filled in, with the budget, the spend and the reset
+        request.state.error_code = exc.code
+        page = _form_page(request, container, principal, values, budget_refusal=budget_refusal(exc), status_code=429)
+        page.headers.update(headers_of(exc) or {})
+        return page
     return RedirectResponse(f"/ideas/requests/{record.id}", status_code=303)
 
 

@@ -1,9 +1,10 @@
-"""The signed-in user's own pages: investment preferences and notification settings, password change,
-two-factor authentication (set-up with a QR code, recovery codes, turning it off) and the data export link.
+"""The signed-in user's own pages: investment preferences and notification settings, where their monthly model
+budgets stand, password change, two-factor authentication (set-up with a QR code, recovery codes, turning it
+off) and the data export link.
 
-They call the services the API's ``/api/v1/profile`` and ``/api/v1/auth`` routes call. MFA set-up begins
-with a POST; reloading the set-up page shows the secret already issued (``MfaService.pending_setup``) rather
-than replacing it, so a QR code scanned a moment ago keeps working."""
+They call the services the API's ``/api/v1/profile`` (``/budget`` included) and ``/api/v1/auth`` routes
+call. MFA set-up begins with a POST; reloading the set-up page shows the secret already issued
+(``MfaService.pending_setup``) rather than replacing it, so a QR code scanned a moment ago keeps working."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from investai.domain.users import (
 )
 from investai.http.deps import ContainerDep, Context
 from investai.services.auth_common import CallContext
+from investai.web.budgets import budget_standing
 from investai.web.deps import SelfPage
 from investai.web.rendering import render
 from investai.web.session import CookiePolicy
@@ -85,6 +87,7 @@ def _profile_page(
         "user": container.identity.users.get_user(principal, principal.user_id),
         "profile": profile,
         "form": extra.pop("submitted", None) or saved,
+        "budget": budget_standing(container.budgets.status(principal)),
         "errors": {},
         **OPTIONS,
         **extra,
