@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from investai.adapters.local.clock import FakeClock
 from investai.adapters.local.embedder import SentenceTransformerEmbedder
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
+from investai.domain.budgets import UsageEntry
 from investai.domain.common import new_id
 from investai.domain.users import Role, User
 from investai.ports.knowledge import Embedder
@@ -98,6 +100,20 @@ def sign_up(
     tokens = container.identity.auth.login(created.user.email, PASSWORD, CallContext())
     assert isinstance(tokens, TokenSet)
     return Account(user=created.user, password=PASSWORD, tokens=tokens)
+
+
+def spend(container: Container, account: Account, *, at: datetime, usd: float = 0.0, tokens: int = 0) -> None:
+    """Record one model use of ``account`` in the usage ledger, as a finished idea request would."""
+    entry = UsageEntry(
+        user_id=account.user.id,
+        organisation_id=account.user.organisation_id,
+        model_id="us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        step="synthesis",
+        input_tokens=tokens,
+        cost_usd=usd,
+        at=at,
+    )
+    assert container.budgets.ledger.record(new_id("test-"), [entry])
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from investai.bootstrap import Container
 from investai.config import Settings
 from investai.domain.access import Principal
 from investai.domain.agents import AgentMessage, AgentName, AgentState
-from investai.domain.budgets import UsageEntry, usd_to_nanos
+from investai.domain.budgets import usd_to_nanos
 from investai.domain.common import new_id
 from investai.domain.idea_jobs import RequestStatus
 from investai.domain.idea_parts import ModelUse
@@ -30,6 +30,7 @@ from investai.server import create_app
 from investai.services.auth_common import CallContext, TokenSet
 from investai.services.idea_requests import IdeaRequestService
 from tests.conftest import Account, drain, sign_up
+from tests.conftest import spend as record_use
 from tests.factories import T0
 
 REQUEST = {"max_ideas": 2, "tickers": ["AAPL", "MSFT"]}
@@ -55,16 +56,7 @@ def client(container: Container) -> Iterator[TestClient]:
 
 
 def spend(container: Container, account: Account, *, usd: float = 0.0, tokens: int = 0, at: datetime = T0) -> None:
-    entry = UsageEntry(
-        user_id=account.user.id,
-        organisation_id=account.user.organisation_id,
-        model_id="us.anthropic.claude-3-7-sonnet-20250219-v1:0",
-        step="synthesis",
-        input_tokens=tokens,
-        cost_usd=usd,
-        at=at,
-    )
-    assert container.budgets.ledger.record(new_id("test-"), [entry])
+    record_use(container, account, usd=usd, tokens=tokens, at=at)
 
 
 def signed_in_again(container: Container, account: Account) -> Account:

@@ -15,12 +15,11 @@ from fastapi import FastAPI
 from investai.adapters.local.clock import FakeClock
 from investai.bootstrap import Container, build_container
 from investai.config import Settings
-from investai.domain.budgets import UsageEntry
-from investai.domain.common import new_id
 from investai.domain.errors import BudgetExceeded
 from investai.http.errors import headers_of, status_of
 from investai.server import create_app
 from tests.conftest import Account, sign_up
+from tests.conftest import spend as record_use
 from tests.web.conftest import NOW, ORG, WebUser, sign_in
 
 RESET = datetime(2024, 2, 1, tzinfo=UTC)  # the first instant of the month after NOW (2024-01-02 09:30 UTC)
@@ -54,16 +53,7 @@ def app(budgeted: Container) -> FastAPI:
 
 
 def spend(container: Container, account: Account, *, usd: float = 0.0, tokens: int = 0) -> None:
-    entry = UsageEntry(
-        user_id=account.user.id,
-        organisation_id=account.user.organisation_id,
-        model_id="us.anthropic.claude-3-7-sonnet-20250219-v1:0",
-        step="synthesis",
-        input_tokens=tokens,
-        cost_usd=usd,
-        at=NOW,
-    )
-    assert container.budgets.ledger.record(new_id("test-"), [entry])
+    record_use(container, account, usd=usd, tokens=tokens, at=NOW)
 
 
 def signed_in(app: FastAPI, container: Container) -> tuple[WebUser, Account]:

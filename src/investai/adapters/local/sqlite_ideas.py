@@ -4,7 +4,7 @@ Reads parse each revision's JSON body into an :class:`InvestmentIdea`, which for
 analysis, compliance, provenance) costs far more than the query: list pages re-read the same revisions again
 and again. Parsed revisions are kept in a bounded least-recently-used map keyed by the body text itself, so a
 hit is exactly the revision stored (ideas are immutable models; a new revision is a new body), and memory is
-bounded by ``parsed_cache_entries`` (about 40 KB a cached idea).
+bounded by ``parsed_cache_entries`` (a whole idea is about 24 KB of JSON).
 """
 
 from __future__ import annotations
