@@ -244,6 +244,9 @@ class Settings(BaseSettings):
         default=None, description="folder of CSV/Parquet bar files for the refresh job (default: DATA_DIR/market-drop)"
     )
     market_max_import_rows: int = Field(default=5_000_000, ge=1, description="rows one import may hold")
+    market_lease_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="how long a call waits for another process's use of the market store"
+    )
     market_auto_create_symbols: bool = Field(
         default=False, description="bars of symbols missing from the master create a minimal entry instead of failing"
     )

@@ -49,7 +49,7 @@ def test_ready_lists_every_store(client: TestClient) -> None:
     response = client.get("/ready")
     assert response.status_code == 200
     names = {check["name"] for check in response.json()["checks"]}
-    assert names == {"sqlite", "object_store", "job_queue", "keyring", "audit_log"}
+    assert names == {"sqlite", "object_store", "job_queue", "keyring", "audit_log", "market_store", "search_index"}
     assert all(check["ok"] for check in response.json()["checks"])
 
 

@@ -322,19 +322,10 @@ def write_commentary(
             priority=MessagePriority.HIGH,
         )
         return fallback, None
-    ctx.record_use(answer.use)
+    ctx.record_answer(
+        AgentName.ANALYSIS, answer, symbol=symbol, offline_note={"commentary": "every model failed; written by code"}
+    )
     if answer.response.offline:
-        if answer.failures:
-            ctx.message(
-                AgentName.ANALYSIS,
-                MessageType.UPDATE,
-                {
-                    "symbol": symbol,
-                    "step": COMMENTARY_STEP,
-                    "commentary": "every model failed; written by code",
-                    "failures": [failure[:300] for failure in answer.failures],
-                },
-            )
         return fallback, answer.use
     verdict = judge(answer.response.data, metric_keys(analysis, shown), allowed)
     if verdict.commentary is not None:

@@ -306,7 +306,7 @@ class ComplianceAgent:
             summary=quote_untrusted(summary, source="research summary"),
         )
         answer = ctx.router.complete(rendered, step="compliance")
-        ctx.record_use(answer.use)
+        ctx.record_answer(AgentName.COMPLIANCE, answer, symbol=analysis.symbol)
         found = []
         for item in (answer.response.data or {}).get("issues", [])[:5]:
             if not isinstance(item, dict):

@@ -4,7 +4,7 @@ the channels for messages and progress."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from investai.agents.policy import STALE_DAYS
-from investai.agents.router import ModelRouter
+from investai.agents.router import ModelRouter, RoutedAnswer
 from investai.domain.agents import AgentMessage, AgentName, AgentState, MessagePriority, MessageType
 from investai.domain.citations import DocumentSource
 from investai.domain.errors import DomainError
@@ -22,6 +22,9 @@ from investai.domain.knowledge import AccessScope
 from investai.ports.clock import Clock
 from investai.ports.research import MarketReader
 
+FAILURE_CHARS = 300
+"""How much of each failed model's error a failure message keeps."""
+EVERY_MODEL_FAILED = "every model failed; the offline answer was used"
 PROBED_SYMBOLS = 3
 """Benchmarks (and requested tickers) whose latest bar says how far the market data reaches."""
 
@@ -128,3 +131,30 @@ class RunContext:
     def record_use(self, use: ModelUse) -> None:
         with self._lock:
             self.model_uses.append(use)
+
+    def record_answer(
+        self,
+        sender: AgentName,
+        answer: RoutedAnswer,
+        *,
+        symbol: str | None = None,
+        offline_note: Mapping[str, Any] | None = None,
+    ) -> AgentMessage | None:
+        """Record a routed model call: its provenance (``answer.use``) and, when a model of its chain failed, an
+        update to the supervisor naming each failed model and its error (``provider:model: error``, clipped),
+        which model answered in the end (``offline`` when every model failed, then with ``offline_note``) and
+        the step. The message holds no prompt or answer text, so it cites no document and every reader of the
+        request's messages sees it. Returns the message, or ``None`` when no model failed."""
+        self.record_use(answer.use)
+        if not answer.failures:
+            return None
+        use = answer.use
+        content: dict[str, Any] = {} if symbol is None else {"symbol": symbol}
+        content |= {
+            "step": use.step,
+            "answered_by": "offline" if answer.response.offline else f"{use.provider}:{use.model_id}",
+            "failures": [failure[:FAILURE_CHARS] for failure in answer.failures],
+        }
+        if answer.response.offline:
+            content |= {"fallback": EVERY_MODEL_FAILED, **(offline_note or {})}
+        return self.message(sender, MessageType.UPDATE, content, recipient=AgentName.SUPERVISOR)

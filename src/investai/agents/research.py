@@ -238,7 +238,7 @@ class ResearchAgent:
         )
         rendered = SUMMARY_TEMPLATE.render(offline_answer=extractive, name=name, symbol=symbol, passages=passages)
         answer = ctx.router.complete(rendered, step="research")
-        ctx.record_use(answer.use)
+        ctx.record_answer(AgentName.RESEARCH, answer, symbol=symbol)
         text = answer.response.text.strip()
         if answer.response.offline:
             return extractive, True

@@ -5,8 +5,10 @@ ends with the offline provider. A call goes down the chain: at each link it firs
 from the request quota (:class:`~investai.ports.rate_limit.RequestQuota`: by default an in-process token
 bucket per model, 1000 requests a minute; the AWS shape passes one shared by every instance), waiting for it
 when the wait is short and treating a long one as throttling, then calls with a timeout, retrying
-throttling, 5xx and timeouts with exponential back-off and full jitter (tenacity); a link that still fails,
-or refuses the request, hands over to the next. The offline provider answers with the deterministic result
+throttling, 5xx and timeouts with exponential back-off and full jitter (tenacity); when the provider's error
+carries the server's ``Retry-After`` (``retry_after_s``), the next attempt waits at least that long, unless it
+is longer than ``max_wait_s``: then the link is given up at once. A link that still fails, or refuses the
+request, hands over to the next. The offline provider answers with the deterministic result
 the caller computed, so a request never fails for want of a model. Every attempt is counted in metrics and
 every answer carries a :class:`~investai.domain.idea_parts.ModelUse` (tokens, latency, cost from the price
 table, prompt template, version and hash) for the idea's provenance.
@@ -26,7 +28,7 @@ from typing import Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from investai.domain.idea_parts import ModelUse
 from investai.domain.llm import ModelError, ModelRequest, ModelResponse, ModelThrottled, TaskKind
@@ -242,7 +244,7 @@ class ModelRouter:
         self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str, position: int
     ) -> ModelResponse:
         retrying = Retrying(
-            stop=stop_after_attempt(self._retry.max_attempts),
+            stop=self._stop,
             wait=self._backoff,
             retry=retry_if_exception(lambda exc: isinstance(exc, ModelError) and exc.retryable),
             sleep=self._sleep,
@@ -252,9 +254,16 @@ class ModelRouter:
         return retrying(lambda: self._attempt(provider, link, request, step, attempt=next(attempts), position=position))
 
     def _backoff(self, state: RetryCallState) -> float:
-        """Exponential back-off with full jitter: uniform in [0, min(max, base * 2^(attempt - 1))]."""
+        """Exponential back-off with full jitter: uniform in [0, min(max, base * 2^(attempt - 1))], and never
+        less than the server's ``Retry-After``."""
         ceiling = min(self._retry.backoff_max_s, self._retry.backoff_base_s * 2 ** (state.attempt_number - 1))
-        return self._rng.uniform(0.0, ceiling)
+        return max(self._rng.uniform(0.0, ceiling), _retry_after(state) or 0.0)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        """Stop after ``max_attempts``, or at once when the server's ``Retry-After`` is longer than this router
+        waits (``max_wait_s``)."""
+        asked = _retry_after(state)
+        return state.attempt_number >= self._retry.max_attempts or (asked is not None and asked > self._max_wait_s)
 
     def _attempt(
         self, provider: ModelProvider, link: ModelLink, request: ModelRequest, step: str, *, attempt: int, position: int
@@ -304,6 +313,15 @@ class ModelRouter:
         )
         if self._metrics is not None:
             self._metrics.record_model_call(use, outcome)
+
+
+def _retry_after(state: RetryCallState) -> float | None:
+    """The ``Retry-After`` (seconds) the last attempt's error carries, if any."""
+    outcome = state.outcome
+    if outcome is None or not outcome.failed:
+        return None
+    asked = getattr(outcome.exception(), "retry_after_s", None)
+    return float(asked) if isinstance(asked, int | float) else None
 
 
 def _model_use(step: str, request: ModelRequest, **fields: object) -> ModelUse:

@@ -610,7 +610,7 @@ class SynthesisAgent:
             )
             answer = ctx.router.complete(rendered, step="synthesis")
             uses.append(answer.use)
-            ctx.record_use(answer.use)
+            ctx.record_answer(AgentName.SYNTHESIS, answer, symbol=analysis.symbol)
             if answer.response.offline:
                 return draft, uses
             data = answer.response.data or {}

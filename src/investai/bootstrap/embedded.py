@@ -92,7 +92,15 @@ def build_embedded(settings: Settings, overrides: Overrides) -> Adapters:
     index = LanceDbSearchIndex(path=settings.knowledge_dir, dimension=embedder.dimension)
     market_store = local_market_store(settings)
     feeds = market_vendor_feeds(settings, secrets)
-    checks: list[HealthCheck] = [database, objects, jobs, *([keys] if isinstance(keys, LocalKeyring) else []), audit]
+    checks: list[HealthCheck] = [
+        database,
+        objects,
+        jobs,
+        *([keys] if isinstance(keys, LocalKeyring) else []),
+        audit,
+        market_store,  # opened by its first call, never at start: a damaged file fails this check, not the start
+        index,
+    ]
     return Adapters(
         shape="embedded",
         clock=clock,
@@ -161,6 +169,7 @@ def local_market_store(settings: Settings) -> DuckDbTimeSeriesStore:
         path=settings.market_path,
         memory_retention=timedelta(hours=settings.quotes_memory_retention_h),
         magnetic_retention=timedelta(days=settings.quotes_magnetic_retention_days),
+        lease_timeout_s=settings.market_lease_timeout_s,
     )
 
 

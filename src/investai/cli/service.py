@@ -93,17 +93,26 @@ def prepare_first_start(container: Container) -> bool:
     """What a deployment needs before it serves, done once however many processes start together: the first
     administrator, and the sample market history and documents when the settings ask for them. True when this
     call created the administrator."""
+    from investai.domain.errors import StoreUnavailable
+
     with container.first_start():
         created = ensure_first_administrator(container)
-        if container.settings.load_sample_market_data:
-            report = container.market.ensure_sample_loaded()
-            if report is not None:
-                typer.echo(f"loaded the sample market history: {report.inserted} bars", err=True)
-        if container.settings.load_sample_documents:
-            loaded = container.knowledge.samples.ensure_loaded(container.settings.default_organisation)
-            if loaded:
-                typer.echo(f"loaded {loaded} sample documents; the worker indexes them now", err=True)
+        try:
+            _load_samples(container)
+        except StoreUnavailable as exc:  # serve anyway: /ready names the store, the routes that need it say 503
+            typer.echo(f"the sample data was not loaded: {exc}", err=True)
     return created
+
+
+def _load_samples(container: Container) -> None:
+    if container.settings.load_sample_market_data:
+        report = container.market.ensure_sample_loaded()
+        if report is not None:
+            typer.echo(f"loaded the sample market history: {report.inserted} bars", err=True)
+    if container.settings.load_sample_documents:
+        loaded = container.knowledge.samples.ensure_loaded(container.settings.default_organisation)
+        if loaded:
+            typer.echo(f"loaded {loaded} sample documents; the worker indexes them now", err=True)
 
 
 def ensure_first_administrator(container: Container) -> bool:

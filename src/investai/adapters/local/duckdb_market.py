@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from investai.adapters.local import duckdb_quarantine as quarantine
 from investai.adapters.local.fsutil import ensure_private_dir
 from investai.adapters.local.process_lease import LeaseTimeout, ProcessLease
+from investai.domain.errors import StoreUnavailable
 from investai.domain.market import (
     AssetClass,
     Interval,
@@ -50,6 +51,7 @@ from investai.domain.market import (
     SymbolInfo,
     WriteCounts,
 )
+from investai.observability.logging import get_logger
 from investai.ports.market import (
     BAR_COLUMNS,
     BAR_SCHEMA,
@@ -59,6 +61,8 @@ from investai.ports.market import (
     QUOTE_SCHEMA,
     ProviderFile,
 )
+
+log = get_logger(__name__)
 
 SCHEMA_VERSION = 3
 """The layout this module creates and reads; :data:`_MIGRATIONS` lists how each version is reached."""
@@ -267,6 +271,31 @@ def _migrate(connection: duckdb.DuckDBPyConnection) -> None:
 
 # --- the store -------------------------------------------------------------------------------------------------
 
+DUCKDB_MAGIC = b"DUCK"
+DUCKDB_MAGIC_OFFSET = 8
+"""Where every DuckDB database file says what it is (after the header block's checksum)."""
+UNREADABLE_RETRY_AFTER_S = 60.0
+
+
+class MarketStoreUnreadable(StoreUnavailable):
+    """The market database file cannot be opened (not a DuckDB file, or damaged): market calls answer 503 until
+    an operator restores it; the file is left exactly as it is."""
+
+    code = "market_store_unavailable"
+
+
+def _check_header(path: Path) -> None:
+    """Raise :class:`MarketStoreUnreadable` unless ``path`` (when it exists) starts as a DuckDB database does."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    except FileNotFoundError:
+        return  # not created yet: the first call creates it
+    if head[DUCKDB_MAGIC_OFFSET:] != DUCKDB_MAGIC:
+        raise MarketStoreUnreadable(
+            f"{path.name} is not a DuckDB database file", retry_after_s=UNREADABLE_RETRY_AFTER_S
+        )
+
 
 class DuckDbTimeSeriesStore:
     """The :class:`~investai.ports.market.TimeSeriesStore` of the embedded deployment (see the module notes).
@@ -290,7 +319,9 @@ class DuckDbTimeSeriesStore:
     another process waits (after holding it at least ``hand_over_after_s``, so two busy processes do not
     reopen the file for every call) or when it has been idle for ``idle_release_s``. Closing checkpoints the
     WAL into the file, so the next process finds everything committed. A call that cannot get the store
-    within ``lease_timeout_s`` raises :class:`MarketStoreBusy`, which the API answers with 503 and a retry.
+    within ``lease_timeout_s`` raises :class:`MarketStoreBusy`, which the API answers with 503 and a retry. A
+    file DuckDB cannot open (not a database, or damaged) makes every call raise :class:`MarketStoreUnreadable`
+    (503 as well) and is never written; the next call tries it again, so a restored file is used at once.
     """
 
     def __init__(
@@ -358,15 +389,29 @@ class DuckDbTimeSeriesStore:
             connection = duckdb.connect(self._target)
         except duckdb.IOException as error:
             if "lock" not in str(error).lower():
-                raise
+                raise self._unreadable("opened", error) from error
             raise MarketStoreBusy(
                 "the market data store is open in a process that does not share it; stop that process"
             ) from error
         connection.execute("SET GLOBAL TimeZone = 'UTC'")  # cursors opened later inherit it
         if not self._migrated:
-            _migrate(connection)  # closes the connection if it fails
+            try:
+                _migrate(connection)  # closes the connection if it fails
+            except duckdb.Error as error:  # a DuckDB file whose tables cannot be read
+                raise self._unreadable("read", error) from error
             self._migrated = True
         return connection
+
+    def _unreadable(self, what: str, error: duckdb.Error) -> MarketStoreUnreadable:
+        """The error a call answers when the file cannot be opened or read; DuckDB's reason (with the file's
+        path) goes to the log, not to the caller."""
+        name = Path(self._target).name
+        log.error("market_store.unreadable", file=name, error=str(error)[:500])
+        return MarketStoreUnreadable(
+            f"the market data store cannot be {what} ({name} is not a DuckDB database, or is damaged); "
+            "restore it from a backup",
+            retry_after_s=UNREADABLE_RETRY_AFTER_S,
+        )
 
     def _release_if_due_locked(self) -> None:
         """Close the database and give up the lease when no call is using it and another process waits (or it
@@ -422,6 +467,22 @@ class DuckDbTimeSeriesStore:
                 with contextlib.suppress(duckdb.Error):
                     cursor.execute("ROLLBACK")
                 raise
+
+    health_name = "market_store"
+
+    def check(self) -> None:
+        """Readiness: one read of the schema version. A probe neither waits for the lease nor asks its holder
+        for it: while another process holds the store, the file is not opened here, only its first bytes read
+        (nothing of this process has it open then, so no engine's locks are disturbed) and checked to be a
+        DuckDB database's."""
+        with self._state:
+            if self._closed:
+                raise RuntimeError("the market store is closed")
+            if self._connection is None and self._lease is not None and not self._lease.try_acquire():
+                _check_header(Path(self._target))
+                return
+        with self._cursor() as cursor:
+            cursor.execute("SELECT max(version) FROM schema_version").fetchone()
 
     def close(self) -> None:
         """Close the database (a checkpoint writes the WAL into the file) and release it to other processes.

@@ -57,6 +57,7 @@ from lancedb.table import AsyncTable, Table
 
 from investai.adapters.local.fsutil import ensure_private_dir
 from investai.domain.documents import access_tokens
+from investai.domain.errors import StoreUnavailable
 from investai.domain.knowledge import AccessScope, Chunk, SearchFilters, SearchHit, SearchMode
 from investai.observability.logging import get_logger
 from investai.ports.knowledge import KEYWORD_WEIGHT, RELATIVE_FLOOR, Vectors, above_floor
@@ -94,6 +95,49 @@ _SCALAR_INDEXES: dict[str, Callable[[], BTree | Bitmap | LabelList]] = {
     "tags": LabelList,
     "document_date": BTree,
 }
+
+
+UNREADABLE_RETRY_AFTER_S = 60.0
+
+
+class SearchIndexUnreadable(StoreUnavailable):
+    """The index's files cannot be read (a damaged manifest or data file, a table this release cannot use):
+    searches answer 503 until it is restored from a backup or rebuilt; nothing here rewrites or removes the
+    damaged files."""
+
+    code = "search_index_unavailable"
+
+
+@contextmanager
+def _readable(operation: str) -> Iterator[None]:
+    """Raise what LanceDB raises for files it cannot read as :class:`SearchIndexUnreadable`, with the reason
+    logged (see :func:`_unreadable_files`)."""
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as error:
+        if not _unreadable_files(error):
+            raise
+        reason = _reason(error)
+        log.error("search_index.unreadable", operation=operation, error=reason)
+        raise SearchIndexUnreadable(
+            f"the search index cannot be read ({reason[:200]}); restore it from a backup or rebuild it",
+            retry_after_s=UNREADABLE_RETRY_AFTER_S,
+        ) from error
+
+
+def _unreadable_files(error: Exception) -> bool:
+    """Whether LanceDB failed on the files themselves: ``RuntimeError`` (I/O and format errors), ``ValueError``
+    (a file that is not Lance's), ``OSError``, or a panic of its Rust runtime on garbled bytes (``RustPanic``,
+    a class no importable module exports)."""
+    return isinstance(error, RuntimeError | OSError | ValueError) or type(error).__name__ == "RustPanic"
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of ``error`` without the source location LanceDB appends (``, /path/file.rs:1:2``)."""
+    text = (str(error).splitlines() or [type(error).__name__])[0]
+    return re.sub(r",\s*/\S+:\d+:\d+\s*$", "", text)
 
 
 def chunk_schema(dimension: int) -> pa.Schema:
@@ -527,12 +571,31 @@ class LanceDbSearchIndex:
 
     def count(self, document_id: str | None = None) -> int:
         where = None if document_id is None else f"document_id = {_literal(document_id)}"
-        return int(self._table().count_rows(where))
+        table = self._table()
+        with _readable("count"):
+            return int(table.count_rows(where))
 
     def chunks(self, document_id: str) -> list[Chunk]:
         query = self._table().search().where(f"document_id = {_literal(document_id)}")
-        found = _to_chunks(query.select(_READ_COLUMNS).limit(None).to_arrow())
+        with _readable("chunks"):
+            found = _to_chunks(query.select(_READ_COLUMNS).limit(None).to_arrow())
         return sorted(found, key=lambda chunk: chunk.ordinal)
+
+    health_name = "search_index"
+
+    def check(self) -> None:
+        """Readiness: the table opens and one row of it reads, without the write lock (a backup freezing the
+        index does not hold the probe up). A table not created yet passes: the first write creates it."""
+        with _readable("check"):
+            db = lancedb.connect(
+                self._path,
+                read_consistency_interval=timedelta(0),
+                session=self._session,
+                storage_options=self._storage_options,
+            )
+            if self._table_name not in db.list_tables().tables:
+                return
+            db.open_table(self._table_name).search().select(["id"]).limit(1).to_arrow()
 
     def search(
         self,
@@ -548,7 +611,9 @@ class LanceDbSearchIndex:
             return []
         query_vector = None if mode is SearchMode.KEYWORD else self._query_vector(vector)
         where = where_clause(scope, filters)
-        hits = self._reads().run(self._search(query, query_vector, mode, where, limit))
+        reads = self._reads()
+        with _readable("search"):
+            hits = reads.run(self._search(query, query_vector, mode, where, limit))
         # the predicate already enforced the scope; this is a second, independent check of the same rule
         return above_floor([hit for hit in hits if scope.allows(hit.chunk)], mode, floor=self._floors[mode])
 
@@ -588,7 +653,9 @@ class LanceDbSearchIndex:
             snapshot = await self._reads().snapshot()
             return await self._semantic_hits(snapshot, query_vector, where, limit, exact=exact)
 
-        hits = self._reads().run(nearest())
+        reads = self._reads()
+        with _readable("search"):
+            hits = reads.run(nearest())
         return [hit for hit in hits if scope.allows(hit.chunk)]
 
     async def _search(
@@ -701,7 +768,8 @@ class LanceDbSearchIndex:
         if self._handle is None:
             with self._write_lock():  # creation, migration and first indexes: one thread and process at a time
                 if self._handle is None:
-                    self._handle = self._open()
+                    with _readable("open"):
+                        self._handle = self._open()
         return self._handle
 
     def _open(self) -> Table:

@@ -59,6 +59,22 @@ class ProcessLease:
             self._fd = lock_fd
             self._probe = _open(self._want_path)
 
+    def try_acquire(self) -> bool:
+        """Take the lease if no process holds it, without waiting and without asking its holder to hand it
+        over (a readiness probe must neither wait nor disturb the holder); whether this process holds it now."""
+        with self._guard:
+            if self._fd is not None:
+                return True
+            lock_fd = _open(self._lock_path)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock_fd)
+                return False
+            self._fd = lock_fd
+            self._probe = _open(self._want_path)
+            return True
+
     def release(self) -> None:
         with self._guard:
             if self._fd is not None:
