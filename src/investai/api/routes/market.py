@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from investai.api.deps import AnalyticsRunner, MarketReader, MarketWriter
 from investai.api.schemas.market import (
@@ -117,9 +117,11 @@ def get_bars(
 ) -> Any:
     moment = parse_as_of(as_of)
     bars = container.market.bars(symbol, start=start, end=end, interval=interval, as_of=moment)
-    return BarSeriesPublic(
+    series = BarSeriesPublic(
         symbol=symbol.strip().upper(), interval=interval, as_of=moment.isoformat() if moment else None, bars=bars
     )
+    # serialised once by pydantic-core; returned as a model, FastAPI would validate the years of bars again
+    return Response(series.model_dump_json(), media_type="application/json")
 
 
 @router.get(
