@@ -1,19 +1,13 @@
-"""Idea revisions in SQLite, keyed ``(id, timestamp)`` like the InvestmentIdeas DynamoDB table.
-
-Reads parse each revision's JSON body into an :class:`InvestmentIdea`, which for a whole idea (evidence,
-analysis, compliance, provenance) costs far more than the query: list pages re-read the same revisions again
-and again. Parsed revisions are kept in a bounded least-recently-used map keyed by the body text itself, so a
-hit is exactly the revision stored (ideas are immutable models; a new revision is a new body), and memory is
-bounded by ``parsed_cache_entries`` (a whole idea is about 24 KB of JSON).
-"""
+"""Idea revisions in SQLite, keyed ``(id, timestamp)`` like the InvestmentIdeas DynamoDB table. Bodies read
+are parsed once while they stay among the most recently read (:mod:`investai.adapters.local.parsed_cache`; a
+whole idea is about 24 KB of JSON)."""
 
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections import OrderedDict
 from datetime import datetime
 
+from investai.adapters.local.parsed_cache import ParsedBodies
 from investai.adapters.local.sqlite import SqliteDatabase
 from investai.domain.errors import Conflict, NotFound
 from investai.domain.ideas import InvestmentIdea
@@ -25,24 +19,7 @@ _NO_BOUND = 2**62
 class SqliteIdeaRepository:
     def __init__(self, *, db: SqliteDatabase, parsed_cache_entries: int = 512) -> None:
         self._db = db
-        self._parsed: OrderedDict[str, InvestmentIdea] = OrderedDict()
-        self._parsed_max = max(0, parsed_cache_entries)
-        self._parsed_lock = threading.Lock()
-
-    def _parse(self, body: str) -> InvestmentIdea:
-        """The idea a stored body holds, parsed once while it stays among the most recently read."""
-        with self._parsed_lock:
-            idea = self._parsed.get(body)
-            if idea is not None:
-                self._parsed.move_to_end(body)
-                return idea
-        idea = InvestmentIdea.model_validate_json(body)
-        if self._parsed_max:
-            with self._parsed_lock:
-                self._parsed[body] = idea
-                while len(self._parsed) > self._parsed_max:
-                    self._parsed.popitem(last=False)
-        return idea
+        self._parsed = ParsedBodies(InvestmentIdea, max_entries=parsed_cache_entries)
 
     def add(self, idea: InvestmentIdea) -> None:
         with self._db.transaction() as conn:
@@ -82,7 +59,7 @@ class SqliteIdeaRepository:
             ).fetchone()
         if row is None:
             raise NotFound(f"idea {idea_id} not found")
-        return self._parse(row["body"])
+        return self._parsed.parse(row["body"])
 
     def history(self, idea_id: str) -> list[InvestmentIdea]:
         rows = (
@@ -92,7 +69,7 @@ class SqliteIdeaRepository:
         )
         if not rows:
             raise NotFound(f"idea {idea_id} not found")
-        return [self._parse(row["body"]) for row in rows]
+        return [self._parsed.parse(row["body"]) for row in rows]
 
     def list_by_user(self, user_id: str, *, limit: int = 50, before: int | None = None) -> list[InvestmentIdea]:
         return self._query("user_id = ?", (user_id,), limit, before)
@@ -123,7 +100,7 @@ class SqliteIdeaRepository:
         )
         due = []
         for row in rows:  # expires_at lives in the body; approved and rejected ideas are few enough to scan
-            idea = self._parse(row["body"])
+            idea = self._parsed.parse(row["body"])
             if idea.expires_at <= now:
                 due.append(idea)
                 if len(due) >= limit:
@@ -141,7 +118,7 @@ class SqliteIdeaRepository:
         )
         if row is None:
             raise NotFound(f"idea {idea_id} had no revision then")
-        return self._parse(row["body"])
+        return self._parsed.parse(row["body"])
 
     def list_as_of(
         self, organisation_id: str, at_ms: int, *, limit: int = 50, before: int | None = None
@@ -157,7 +134,7 @@ class SqliteIdeaRepository:
         """
         bound = _NO_BOUND if before is None else before
         rows = self._db.connection().execute(sql, (organisation_id, at_ms, bound, max(1, min(limit, 500)))).fetchall()
-        return [self._parse(row["body"]) for row in rows]
+        return [self._parsed.parse(row["body"]) for row in rows]
 
     def _query(self, where: str, args: tuple[str, ...], limit: int, before: int | None) -> list[InvestmentIdea]:
         sql = (
@@ -166,4 +143,4 @@ class SqliteIdeaRepository:
         )
         bound = _NO_BOUND if before is None else before
         rows = self._db.connection().execute(sql, (*args, bound, max(1, min(limit, 500)))).fetchall()
-        return [self._parse(row["body"]) for row in rows]
+        return [self._parsed.parse(row["body"]) for row in rows]

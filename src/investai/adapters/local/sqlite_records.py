@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
+from investai.adapters.local.parsed_cache import ParsedBodies
 from investai.adapters.local.sqlite import SqliteDatabase
 from investai.adapters.local.sqlite_envelopes import rewrap_quietly, rewrap_table
 from investai.domain.common import epoch_ms
@@ -154,8 +155,9 @@ def _profile_aad(user_id: str) -> bytes:
 
 
 class SqliteDocumentRepository:
-    def __init__(self, *, db: SqliteDatabase) -> None:
+    def __init__(self, *, db: SqliteDatabase, parsed_cache_entries: int = 1024) -> None:
         self._db = db
+        self._parsed = ParsedBodies(Document, max_entries=parsed_cache_entries)
 
     def add(self, document: Document) -> None:
         try:
@@ -168,7 +170,7 @@ class SqliteDocumentRepository:
         row = self._db.connection().execute("SELECT body FROM documents WHERE id = ?", (document_id,)).fetchone()
         if row is None:
             raise NotFound(f"document {document_id} not found")
-        return Document.model_validate_json(row["body"])
+        return self._parsed.parse(row["body"])
 
     def update(self, document: Document, *, expected_updated_at: datetime) -> None:
         with self._db.transaction() as conn:
@@ -197,7 +199,7 @@ class SqliteDocumentRepository:
     def _list(self, column: str, value: str, limit: int) -> list[Document]:
         sql = f"SELECT body FROM documents WHERE {column} = ? ORDER BY updated_at DESC LIMIT ?"  # noqa: S608
         rows = self._db.connection().execute(sql, (value, limit)).fetchall()
-        return [Document.model_validate_json(row["body"]) for row in rows]
+        return [self._parsed.parse(row["body"]) for row in rows]
 
 
 def _document_row(document: Document) -> tuple[str, str, str, int, str]:
