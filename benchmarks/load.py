@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of the concurrency phase")
-    parser.add_argument("--think", type=float, default=5.0, help="mean pause between a client's requests (s)")
+    parser.add_argument("--think", type=float, default=10.0, help="mean pause between a client's requests (s)")
     parser.add_argument("--saturation-clients", type=int, default=200)
     parser.add_argument("--saturation-seconds", type=float, default=30.0)
     parser.add_argument("--people", type=int, default=20, help="signed-in analysts and portfolio managers")
