@@ -438,7 +438,7 @@ async def run_clients(
             status, _size = await connection.request(method, path, headers, body)
             tally.add(name, status, time.perf_counter() - started)
             if think_s:
-                await asyncio.sleep(min(rng.expovariate(1 / think_s), deadline - time.monotonic()) if think_s else 0)
+                await asyncio.sleep(max(0.0, min(rng.expovariate(1 / think_s), deadline - time.monotonic())))
         await connection.close()
 
     async def ticker() -> None:
