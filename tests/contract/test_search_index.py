@@ -491,6 +491,67 @@ def test_no_result_ever_fails_the_scope(index: SearchIndex) -> None:
             assert set(ids(search(index, "shared text number", mode, scope=scope, limit=100))) == expected
 
 
+CAROL = AccessScope(user_id="user_carol", organisation_id=ORG, role="analyst")
+"""Alice's colleague in the same role: the same organisation and role tokens, a different own token."""
+
+
+def test_repeated_searches_follow_every_change_of_content_and_sharing(harness: IndexHarness) -> None:
+    """The same search asked again, by the same reader and by a colleague in the same role, after each kind of
+    write: each answer is what the index holds at that moment (a kept answer is never served stale)."""
+    index = harness.index
+    memo = "confidential merger memo"
+    put(index, make_chunk(memo, document_id="memo", owner=BOB), make_chunk("unrelated filler", document_id="f"))
+
+    def seen(scope: AccessScope) -> dict[SearchMode, list[str]]:
+        return {mode: ids(search(index, memo, mode, scope=scope)) for mode in ALL_MODES}
+
+    for _ in range(2):  # asked twice: the second answer may be a kept one and must agree
+        assert all("memo:v1:0" not in found for found in seen(ALICE).values())
+        assert all("memo:v1:0" not in found for found in seen(CAROL).values())
+    put(
+        index,
+        make_chunk(memo, document_id="memo", owner=BOB, visibility=Visibility.USERS, allowed_users=["user_alice"]),
+    )
+    assert all("memo:v1:0" in found for found in seen(ALICE).values())
+    assert all("memo:v1:0" not in found for found in seen(CAROL).values())  # same role, not named
+    put(index, make_chunk(memo, document_id="memo", owner=BOB, visibility=Visibility.ROLES, allowed_roles=["analyst"]))
+    assert all("memo:v1:0" in found for found in seen(CAROL).values())
+    put(index, make_chunk(memo, document_id="memo", owner=BOB))  # the sharing withdrawn
+    assert all("memo:v1:0" not in found for found in seen(ALICE).values())
+    assert all("memo:v1:0" not in found for found in seen(CAROL).values())
+    put(index, make_chunk(memo, document_id="memo", owner=BOB, visibility=Visibility.ORGANISATION, version=2))
+    assert all(found and found[0] == "memo:v2:0" for found in seen(CAROL).values())
+    index.delete_document("memo")
+    assert all("memo:v2:0" not in found for found in seen(CAROL).values())
+
+
+def test_readers_of_one_role_get_only_their_own_private_documents_in_either_order(index: SearchIndex) -> None:
+    """Alice owns a private note Carol (same organisation and role) may not read: whichever of them searches
+    first, each gets exactly what they may see."""
+    text = "private pipeline notes"
+    put(index, make_chunk(text, document_id="alice_note"), make_chunk(text, document_id="org", owner=BOB,
+        visibility=Visibility.ORGANISATION))  # fmt: skip
+    for order in ((CAROL, ALICE, CAROL), (ALICE, CAROL, ALICE)):
+        for scope in order:
+            for mode in ALL_MODES:
+                found = set(ids(search(index, text, mode, scope=scope)))
+                expected = {"org:v1:0", "alice_note:v1:0"} if scope is ALICE else {"org:v1:0"}
+                assert found == expected, (scope.user_id, mode)
+
+
+def test_a_search_sees_what_another_instance_wrote_after_it_last_searched(harness: IndexHarness) -> None:
+    """Another process (an index instance of its own on the same storage) shares and then withdraws a
+    document between two identical searches of this one: both show the change."""
+    index, other = harness.index, harness.reopen()
+    text = "cross process sharing check"
+    put(index, make_chunk(text, document_id="mine", owner=CAROL), make_chunk(text, document_id="bobs", owner=BOB))
+    assert ids(search(index, text, SearchMode.HYBRID, scope=CAROL)) == ["mine:v1:0"]
+    put(other, make_chunk(text, document_id="bobs", owner=BOB, visibility=Visibility.ORGANISATION))
+    assert set(ids(search(index, text, SearchMode.HYBRID, scope=CAROL))) == {"mine:v1:0", "bobs:v1:0"}
+    put(other, make_chunk(text, document_id="bobs", owner=BOB))
+    assert ids(search(index, text, SearchMode.HYBRID, scope=CAROL)) == ["mine:v1:0"]
+
+
 # --- filters ----------------------------------------------------------------------------------------------------
 
 
@@ -743,3 +804,44 @@ def test_lancedb_migrates_a_table_written_without_access_tokens(tmp_path: Path) 
     reopened = LanceDbSearchIndex(path=tmp_path / "kb", dimension=DIMENSION)
     assert reopened.count() == 2
     reopened.close()
+
+
+def test_lancedb_keeps_results_per_version_and_shares_them_between_readers_with_the_same_access(
+    tmp_path: Path,
+) -> None:
+    index = LanceDbSearchIndex(path=tmp_path / "kept", dimension=DIMENSION)
+    try:
+        put(index, make_chunk("kept answers", document_id="org", owner=BOB, visibility=Visibility.ORGANISATION))
+        cache = index._results
+        first = search(index, "kept answers", SearchMode.HYBRID, scope=ALICE)
+        assert (cache.hits, cache.misses) == (0, 1)
+        assert search(index, "kept answers", SearchMode.HYBRID, scope=CAROL) == first  # no own documents: shared
+        assert (cache.hits, cache.misses) == (1, 1)
+        put(index, make_chunk("kept answers too", document_id="carols", owner=CAROL))
+        carol = search(index, "kept answers", SearchMode.HYBRID, scope=CAROL)  # a new version: searched
+        assert set(ids(carol)) == {"org:v1:0", "carols:v1:0"}
+        assert ids(search(index, "kept answers", SearchMode.HYBRID, scope=ALICE)) == ["org:v1:0"]
+        assert cache.misses == 3  # Carol now owns a row: her answers are her own
+        assert search(index, "kept answers", SearchMode.KEYWORD, scope=ALICE) != []
+        assert search(index, "kept answers", SearchMode.HYBRID, scope=ALICE, limit=3) == search(
+            index, "kept answers", SearchMode.HYBRID, scope=ALICE, limit=3
+        )
+        assert len(cache) <= cache.max_entries
+    finally:
+        index.close()
+
+
+def test_lancedb_result_cache_is_bounded_and_can_be_switched_off(tmp_path: Path) -> None:
+    bounded = LanceDbSearchIndex(path=tmp_path / "bounded", dimension=DIMENSION, result_cache_entries=3)
+    off = LanceDbSearchIndex(path=tmp_path / "off", dimension=DIMENSION, result_cache_entries=0)
+    try:
+        for index in (bounded, off):
+            put(index, make_chunk("alpha beta gamma"))
+            for word in ("alpha", "beta", "gamma", "alpha beta", "beta gamma"):
+                assert ids(search(index, word, SearchMode.KEYWORD)) == ["doc_a:v1:0"]
+        assert len(bounded._results) == 3
+        assert len(off._results) == 0
+        assert off._results.hits == 0
+    finally:
+        bounded.close()
+        off.close()

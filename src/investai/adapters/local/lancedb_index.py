@@ -26,6 +26,14 @@ Every mode returns hits down to a relevance floor relative to its best hit
 Every search reads one table version from start to end (a snapshot), so a hybrid query's two halves and its
 final fetch agree even while documents are rewritten.
 
+Search results are kept (:class:`_ResultCache`, least recently used, ``result_cache_entries``) by table version,
+the query (text, vector, mode, filters, limit) and the reader's *effective* access tokens: those of the
+reader's three tokens that some row of that version carries. Two readers with the same effective tokens match
+exactly the same rows, so they get the same hits; a token no row carries changes nothing. Any write (a
+document added, replaced, re-shared or deleted, by any process) makes a new version, which every search looks
+up first, so a kept result is never served for a version it was not computed on. The set of tokens present is
+read once per version (one column scan).
+
 Index upkeep: the full-text and scalar indexes exist from the table's creation, and rows written after an
 index was last built are still searched (LanceDB scans them exhaustively), so results are correct right after
 every write. Scanning unindexed rows gets slower as they pile up, so after enough writes or unindexed rows the
@@ -35,9 +43,11 @@ table is optimised: files compacted, new rows merged into every index, versions 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -78,6 +88,8 @@ ROWS_PER_PARTITION = 1_000
 MAX_PARTITIONS = 256
 ANN_NPROBES = 24
 ANN_REFINE_FACTOR = 2
+RESULT_CACHE_ENTRIES = 1024
+"""Search results kept by default: about 20 KB each (ten chunks' text and metadata), so about 20 MB at most."""
 """ANN queries probe ``ANN_NPROBES`` IVF partitions and re-rank ``ANN_REFINE_FACTOR`` times ``limit``
 candidates by exact cosine; when a narrow filter leaves fewer than ``limit`` rows in those partitions, the
 query is run again over every partition. Measured on 100,000 384-dimensional vectors in 100 partitions
@@ -207,7 +219,12 @@ def access_predicate(scope: AccessScope) -> str:
 
 def where_clause(scope: AccessScope, filters: SearchFilters) -> str:
     """The access predicate and the filters: ids and types any of, tags any of, dates inclusive."""
-    parts = [f"({access_predicate(scope)})"]
+    return " AND ".join([f"({access_predicate(scope)})", *filter_clauses(filters)])
+
+
+def filter_clauses(filters: SearchFilters) -> list[str]:
+    """The filters' half of :func:`where_clause`, one predicate each."""
+    parts = []
     if filters.document_ids:
         parts.append(f"document_id IN ({_literals(filters.document_ids)})")
     if filters.doc_types:
@@ -218,7 +235,7 @@ def where_clause(scope: AccessScope, filters: SearchFilters) -> str:
         parts.append(f"document_date >= {_timestamp(filters.date_from)}")
     if filters.date_to is not None:
         parts.append(f"document_date <= {_timestamp(filters.date_to)}")
-    return " AND ".join(parts)
+    return parts
 
 
 # --- rows <-> chunks -------------------------------------------------------------------------------------------
@@ -335,6 +352,68 @@ class _Snapshot:
     version: int
     table: AsyncTable
     has_vector_index: bool
+
+
+ResultKey = tuple[int, tuple[str, ...], str, str, bytes, str, int]
+"""(table version, effective reader tokens, mode, query text, query vector digest, filters, limit)."""
+
+
+class _ResultCache:
+    """Search results by :data:`ResultKey`, least recently used first out. Entries of superseded versions are
+    never looked up again and age out."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max(0, max_entries)
+        self._entries: OrderedDict[ResultKey, tuple[SearchHit, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._present: tuple[int, dict[str, bool]] = (-1, {})  # version, and whether its rows carry a user token
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: ResultKey) -> tuple[SearchHit, ...] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: ResultKey, hits: Sequence[SearchHit]) -> None:
+        with self._lock:
+            self._entries[key] = tuple(hits)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    async def effective_tokens(self, snapshot: _Snapshot, scope: AccessScope) -> tuple[str, ...]:
+        """The reader's tokens that matter at ``snapshot``: the organisation's and the role's (every reader of
+        the same organisation and role holds them), and the reader's own only when some row of that version
+        carries it (the reader owns a document there or has one shared by name). One label-list index lookup
+        per reader and version."""
+        tokens = scope.tokens()
+        own = next(token for token in tokens if token.startswith("user/"))
+        shared = [token for token in tokens if token != own]
+        with self._lock:
+            if self._present[0] != snapshot.version:
+                self._present = (snapshot.version, {})
+            present = self._present[1]
+            known = present.get(own)
+        if known is None:
+            known = await snapshot.table.count_rows(f"array_has_any(readers, make_array({_literal(own)}))") > 0
+            with self._lock:
+                if self._present[0] == snapshot.version:
+                    present[own] = known
+        return (own, *shared) if known else tuple(shared)
+
+
+def _vector_digest(vector: Vectors | None) -> bytes:
+    return b"" if vector is None else hashlib.blake2b(np.ascontiguousarray(vector).tobytes(), digest_size=16).digest()
 
 
 async def _keyword_rows(snapshot: _Snapshot, query: str, where: str, limit: int, columns: list[str]) -> pa.Table | None:
@@ -474,13 +553,14 @@ class LanceDbSearchIndex:
         write_lock: Callable[[], AbstractContextManager[None]] | None = None,
         keyword_weight: float = KEYWORD_WEIGHT,
         floors: Mapping[SearchMode, float] | None = None,
+        result_cache_entries: int = RESULT_CACHE_ENTRIES,
     ) -> None:
         """``path``: a local directory, or an object-store URI (``s3://bucket/prefix``) with the
         ``storage_options`` LanceDB takes for it. Writers take turns through ``write_lock`` (a cross-process
         lock; default: a file lock beside a local directory, which an object store cannot hold).
         ``keyword_weight``: hybrid search's alpha (see :func:`fuse`), in [0, 1]; ``floors``: relevance floors by
         mode in place of the port's :data:`~investai.ports.knowledge.RELATIVE_FLOOR` (0 returns ``limit`` hits
-        wherever there are that many: for measuring)."""
+        wherever there are that many: for measuring); ``result_cache_entries``: search results kept (0: none)."""
         if not _TABLE_NAME.match(table_name):
             raise ValueError(f"invalid table name {table_name!r}")
         if dimension < 1:
@@ -510,6 +590,7 @@ class LanceDbSearchIndex:
         self._rows_since_optimize = 0
         self._rows_since_count = 0
         self._counted: int | None = None  # rows at the last exact count (see _upkeep)
+        self._results = _ResultCache(result_cache_entries)
 
     # --- writes ------------------------------------------------------------------------------------------------
 
@@ -610,10 +691,9 @@ class LanceDbSearchIndex:
         if limit < 1:
             return []
         query_vector = None if mode is SearchMode.KEYWORD else self._query_vector(vector)
-        where = where_clause(scope, filters)
         reads = self._reads()
         with _readable("search"):
-            hits = reads.run(self._search(query, query_vector, mode, where, limit))
+            hits = reads.run(self._kept_or_searched(query, query_vector, mode, scope, filters, limit))
         # the predicate already enforced the scope; this is a second, independent check of the same rule
         return above_floor([hit for hit in hits if scope.allows(hit.chunk)], mode, floor=self._floors[mode])
 
@@ -658,10 +738,34 @@ class LanceDbSearchIndex:
             hits = reads.run(nearest())
         return [hit for hit in hits if scope.allows(hit.chunk)]
 
-    async def _search(
-        self, query: str, vector: Vectors | None, mode: SearchMode, where: str, limit: int
+    async def _kept_or_searched(
+        self,
+        query: str,
+        vector: Vectors | None,
+        mode: SearchMode,
+        scope: AccessScope,
+        filters: SearchFilters,
+        limit: int,
     ) -> list[SearchHit]:
+        """The hits of the latest version: kept ones when this query was answered on it for the same effective
+        access tokens, else searched (and kept)."""
         snapshot = await self._reads().snapshot()
+        where = where_clause(scope, filters)
+        if not self._results.max_entries:
+            return await self._search(snapshot, query, vector, mode, where, limit)
+        effective = await self._results.effective_tokens(snapshot, scope)
+        filtered = " AND ".join(filter_clauses(filters))
+        key = (snapshot.version, effective, mode.value, query, _vector_digest(vector), filtered, limit)
+        kept = self._results.get(key)
+        if kept is not None:
+            return list(kept)
+        hits = await self._search(snapshot, query, vector, mode, where, limit)
+        self._results.put(key, hits)
+        return hits
+
+    async def _search(
+        self, snapshot: _Snapshot, query: str, vector: Vectors | None, mode: SearchMode, where: str, limit: int
+    ) -> list[SearchHit]:
         if mode is SearchMode.KEYWORD:
             rows = await _keyword_rows(snapshot, query, where, limit, _READ_COLUMNS)
             return [
