@@ -278,6 +278,9 @@ def test_sharing_decides_at_every_read(client: TestClient, container: Container,
         response = client.get(path, headers=account.headers)
         assert response.status_code == 200
         body = dict(response.json())
+        # the same revision in the reader's list reads the same, however often it was served before
+        listed = client.get("/api/v1/ideas?limit=200", headers=account.headers).json()
+        assert [entry for entry in listed if entry["id"] == idea["id"]] == [body]
         body["text"] = response.text
         return body
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from investai.api import idea_json
 from investai.api.errors import install_error_handlers
 from investai.api.openapi import install_openapi
 from investai.api.routes import (
@@ -47,5 +48,6 @@ def install_api(app: FastAPI) -> None:
     handlers wrap these."""
     install_error_handlers(app)
     install_openapi(app)
+    idea_json.install(app)
     for module in ROUTES:
         app.include_router(module.router)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import TypeAdapter
 
+from investai.api import idea_json
 from investai.api.deps import CurrentPrincipal, IdeaReader, JobReader
 from investai.api.schemas.ideas import IdeaStatusUpdate
 from investai.domain.feedback import Feedback
@@ -22,17 +22,17 @@ from investai.http.schemas import FeedbackCreate
 router = APIRouter(prefix="/api/v1", tags=["ideas", "jobs"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found (or not yours)"}}
 NO_STORE = {"Cache-Control": "no-store"}
-IDEA_VIEWS = TypeAdapter(list[IdeaView])
-"""Ideas serialised straight to JSON bytes by pydantic-core: a list of whole ideas is the heaviest read there is,
-and going through Python dicts and ``json.dumps`` cost about as much again as reading them."""
 
 
-def ideas_response(ideas: list[IdeaView]) -> Response:
-    return Response(IDEA_VIEWS.dump_json(ideas), media_type="application/json", headers=NO_STORE)
+def ideas_response(request: Request, ideas: list[IdeaView]) -> Response:
+    """Ideas serialised straight to JSON bytes by pydantic-core, each unrestricted revision once
+    (:mod:`investai.api.idea_json`)."""
+    return Response(idea_json.of(request).many(ideas), media_type="application/json", headers=NO_STORE)
 
 
 @router.get("/ideas", response_model=list[IdeaView], summary="Your ideas (or your organisation's), filtered")
 def list_ideas(
+    request: Request,
     principal: IdeaReader,
     container: ContainerDep,
     ctx: Context,
@@ -55,11 +55,12 @@ def list_ideas(
         limit=limit,
         before=before,
     )
-    return ideas_response(found)
+    return ideas_response(request, found)
 
 
 @router.get("/ideas/{idea_id}", response_model=IdeaView, responses=NOT_FOUND, summary="One idea")
 def get_idea(
+    request: Request,
     idea_id: str,
     principal: IdeaReader,
     container: ContainerDep,
@@ -68,12 +69,12 @@ def get_idea(
 ) -> Any:
     # not cached: what an idea shows depends on the documents the caller may read, which can change any time
     idea = container.identity.ideas.get(principal, idea_id, ctx, version=version)
-    return Response(idea.model_dump_json(), media_type="application/json", headers=NO_STORE)
+    return Response(idea_json.of(request).one(idea), media_type="application/json", headers=NO_STORE)
 
 
 @router.get("/ideas/{idea_id}/versions", response_model=list[IdeaView], responses=NOT_FOUND)
-def idea_versions(idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
-    return ideas_response(container.identity.ideas.history(principal, idea_id, ctx))
+def idea_versions(request: Request, idea_id: str, principal: IdeaReader, container: ContainerDep, ctx: Context) -> Any:
+    return ideas_response(request, container.identity.ideas.history(principal, idea_id, ctx))
 
 
 @router.post(
