@@ -55,6 +55,9 @@ PASSWORD = "Load-Test-Passw0rd!"
 TRIVIAL = "/api/v1/ideas/requests/templates"
 MAX_CLIENTS = 5000
 MAX_DURATION_S = 3600.0
+WORKER_NICENESS = 10
+"""With the worker apart, it runs at a lower CPU priority than the server (``nice -n 10``): idea generation and
+document processing take what the requests leave, as background work should."""
 
 
 # --- a small HTTP/1.1 client (keep-alive, bound to a source address) ----------------------------------------
@@ -144,8 +147,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, int]]:
-    """``investai serve`` on a fresh port of 127.0.0.1 with the sample data; yields (port, pid)."""
+def served(
+    data_dir: Path, *, extra_env: dict[str, str] | None = None, worker_apart: bool = False
+) -> Iterator[tuple[int, tuple[int, ...]]]:
+    """``investai serve`` on a fresh port of 127.0.0.1 with the sample data; yields (port, process ids). With
+    ``worker_apart`` the job worker runs as ``nice -n 10 investai worker`` beside ``investai serve --no-worker``
+    (the shape for a busy instance: idea generation and document processing then share no interpreter lock
+    with the requests, and take the CPU the requests leave)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -158,17 +166,27 @@ def served(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> Iterat
     }
     log = (data_dir.parent / "server.log").open("wb")
     command = [sys.executable, "-m", "investai", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    processes = [
+        subprocess.Popen(
+            [*command, "--no-worker"] if worker_apart else command,
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+    ]  # fmt: skip
     try:
-        _wait_ready(port, server, timeout_s=600)
-        yield port, server.pid
+        _wait_ready(port, processes[0], timeout_s=600)  # the server prepares the data directory first
+        if worker_apart:
+            worker = ["nice", "-n", str(WORKER_NICENESS), sys.executable, "-m", "investai", "worker"]
+            processes.append(subprocess.Popen(worker, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+        yield port, tuple(process.pid for process in processes)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for process in reversed(processes):
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         log.close()
 
 
@@ -188,9 +206,9 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], *, timeout_s: float)
     raise RuntimeError("the server did not become ready")
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and its descendants (the PDF parser children included), from ``/proc``."""
-    total, pending = 0, [pid]
+def rss_bytes(*pids: int) -> int:
+    """Resident memory of ``pids`` and their descendants (the PDF parser children included), from ``/proc``."""
+    total, pending = 0, list(pids)
     while pending:
         current = pending.pop()
         try:
@@ -473,21 +491,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--saturation-clients", type=int, default=200)
     parser.add_argument("--saturation-seconds", type=float, default=30.0)
     parser.add_argument("--people", type=int, default=20, help="signed-in analysts and portfolio managers")
+    parser.add_argument(
+        "--worker-apart", action="store_true", help="run the job worker as its own process (investai worker)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.duration <= MAX_DURATION_S:
         parser.error(f"clients must be 1..{MAX_CLIENTS} and duration 0..{MAX_DURATION_S:.0f} s")
-    results: dict[str, Any] = {"clients": args.clients, "duration_s": args.duration, "think_s": args.think}
+    results: dict[str, Any] = {
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "think_s": args.think,
+        "worker_apart": args.worker_apart,
+    }
     with tempfile.TemporaryDirectory(prefix="investai-load-") as scratch:
         data_dir = Path(scratch) / "data"
-        with served(data_dir) as (port, pid):
+        with served(data_dir, worker_apart=args.worker_apart) as (port, pids):
             world = prepare(port, data_dir, people=args.people)
             rss: list[tuple[float, int]] = []
             started = time.monotonic()
-            results["rss_after_preparation_mb"] = round(rss_bytes(pid) / 2**20, 1)
+            results["rss_after_preparation_mb"] = round(rss_bytes(*pids) / 2**20, 1)
 
             def sample() -> None:
-                rss.append((round(time.monotonic() - started, 1), rss_bytes(pid)))
+                rss.append((round(time.monotonic() - started, 1), rss_bytes(*pids)))
 
             saturation = {}
             for label, choose in (("trivial", trivial), ("mixed reads", read_operation)):

@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warm-up", type=float, default=5.0, help="minutes before the baseline RSS")
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--think", type=float, default=4.0, help="mean pause between a client's requests (s)")
+    parser.add_argument(
+        "--worker-apart", action="store_true", help="run the job worker as its own process (investai worker)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if not 0 < args.warm_up < args.minutes <= MAX_MINUTES or not 1 <= args.clients <= 2000:
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     samples: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory(prefix="investai-soak-") as scratch:
         data_dir = Path(scratch) / "data"
-        with served(data_dir) as (port, pid):
+        with served(data_dir, worker_apart=args.worker_apart) as (port, pids):
             world = prepare(port, data_dir, people=20)
             started = time.monotonic()
             last = 0.0
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 nonlocal last
                 now = time.monotonic() - started
                 if now - last >= 10 or not samples:
-                    samples.append((round(now, 1), round(rss_bytes(pid) / 2**20, 1)))
+                    samples.append((round(now, 1), round(rss_bytes(*pids) / 2**20, 1)))
                     last = now
 
             tally = asyncio.run(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,37 @@ def test_another_users_private_document_never_shows_even_as_the_best_match(
         missing.json()["error"]["message"].replace("doc_does_not_exist", secret_id)
         == client.get(f"/api/v1/documents/{secret_id}", headers=analyst.headers).json()["error"]["message"]
     )
+
+
+def test_a_list_finds_the_readers_documents_behind_many_newer_ones_they_may_not_see(
+    client: TestClient, knowledge: Container, clock: FakeClock, analyst: Account
+) -> None:
+    """The list reads the organisation's newest documents in a widening window: 60 newer private documents of a
+    colleague neither hide the reader's own nor show up, whatever the limit."""
+    other = sign_up(knowledge, role=Role.ANALYST, organisation=analyst.user.organisation_id)
+
+    def uploaded(account: Account, n: int, **form: Any) -> str:
+        clock.advance(timedelta(seconds=1))
+        response = upload(client, account, f"note-{n}.csv", make_csv(["ticker", "n"], [["AAPL", n]]), **form)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    mine = [uploaded(analyst, n) for n in range(3)]
+    shared = uploaded(other, 100, visibility="organisation")
+    theirs = [uploaded(other, n) for n in range(60)]
+    assert client.delete(f"/api/v1/documents/{mine[0]}", headers=analyst.headers).status_code == 200
+
+    def listed(limit: int) -> list[str]:
+        response = client.get("/api/v1/documents", headers=analyst.headers, params={"limit": limit})
+        assert response.status_code == 200, response.text
+        return [document["id"] for document in response.json()]
+
+    assert listed(1) == [shared]
+    assert listed(3) == [shared, mine[2], mine[1]]
+    assert set(listed(500)) == {shared, mine[2], mine[1]}
+    assert set(theirs) <= {
+        document["id"] for document in client.get("/api/v1/documents?limit=500", headers=other.headers).json()
+    }
 
 
 def test_organisation_role_and_user_sharing_behave_as_set(

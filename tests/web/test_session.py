@@ -60,6 +60,8 @@ def test_bearer_clients_need_no_csrf_token(sample_container: Container, sample_a
         body = {"risk_tolerance": "moderate", "investment_horizon": "medium", "max_ideas": 1}
         response = client.post("/api/v1/ideas/requests/validate", json=body, headers=account.headers)
         assert response.status_code == 200
+        assert "set-cookie" not in response.headers  # no session, so no CSRF cookie for an API client
+        assert "investai_csrf" in client.get("/login").headers.get("set-cookie", "")  # pages still get one
 
 
 def test_an_expired_access_cookie_is_refreshed_once_for_racing_requests(

@@ -97,9 +97,10 @@ DOCUMENT_FACTORS = frozenset({"value", "quality", "growth"})
 """Factors computed from documents (the fundamentals tables): withheld with them."""
 
 
-def view_for(idea: InvestmentIdea, may_read: MayRead) -> IdeaView:
-    """``idea`` as a reader sees it who may read exactly the document versions ``may_read`` allows."""
-    withheld = {source for source in idea_sources(idea) if not may_read(source)}
+def view_for(idea: InvestmentIdea, may_read: MayRead, sources: Sequence[DocumentSource] | None = None) -> IdeaView:
+    """``idea`` as a reader sees it who may read exactly the document versions ``may_read`` allows;
+    ``sources``: ``idea_sources(idea)`` when the caller has it already."""
+    withheld = {source for source in (idea_sources(idea) if sources is None else sources) if not may_read(source)}
     if not withheld:  # the idea as stored: its (immutable, validated) parts are shared, not copied and checked again
         parts = {name: getattr(idea, name) for name in InvestmentIdea.model_fields}
         return IdeaView.model_construct(**{**parts, "document_free": None, "restricted_sources": 0})

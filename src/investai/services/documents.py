@@ -42,6 +42,8 @@ from investai.ports.repositories import DocumentRepository
 from investai.services.auth_common import CallContext
 
 PROCESS_DOCUMENT = "documents.process"
+LIST_SCAN_LIMIT = 10_000
+"""A document list reads at most this many of the organisation's most recently changed documents."""
 
 CONTENT_TYPES = {
     DocumentType.PDF: "application/pdf",
@@ -267,11 +269,15 @@ class DocumentService:
     def list_documents(self, principal: Principal, ctx: CallContext, *, limit: int = 100) -> list[Document]:
         """Documents the caller may read, most recently changed first."""
         self._record(principal, ctx, "document.list", None, allowed=True)
-        candidates = self._documents.list_by_organisation(principal.organisation_id, limit=10_000)
-        visible = [
-            document for document in candidates if document.deleted_at is None and _readable(principal, document)
-        ]
-        return visible[:limit]
+        fetched = min(LIST_SCAN_LIMIT, max(2 * limit, 50))
+        while True:  # the newest first, widening the window until it holds enough the caller may read
+            candidates = self._documents.list_by_organisation(principal.organisation_id, limit=fetched)
+            visible = [
+                document for document in candidates if document.deleted_at is None and _readable(principal, document)
+            ]
+            if len(visible) >= limit or len(candidates) < fetched or fetched >= LIST_SCAN_LIMIT:
+                return visible[:limit]
+            fetched = min(LIST_SCAN_LIMIT, 4 * fetched)
 
     def download(
         self, principal: Principal, document_id: str, ctx: CallContext, *, version: int | None = None

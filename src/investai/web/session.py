@@ -165,6 +165,11 @@ class WebSessionMiddleware:
         if scope["type"] != "http" or path.startswith(SESSIONLESS_PREFIXES):
             await self.app(scope, receive, send)
             return
+        if is_api_path(path) and header_value(scope, b"authorization") is not None:
+            # a bearer-token API call: no session cookie is read and no CSRF check applies (a browser never
+            # adds an Authorization header by itself), so it needs no CSRF nonce either
+            await self.app(scope, receive, send)
+            return
         state = scope.setdefault("state", {})
         jar = read_cookies(scope)
         set_cookies: list[bytes] = []
