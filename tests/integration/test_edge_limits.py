@@ -23,6 +23,7 @@ from investai.api.middleware.throttle import TokenBucket
 from investai.config import Settings
 
 BASE_URL = "http://127.0.0.1"
+ROLE_HEADER = "x-test-role"
 USER_HEADER = "x-test-user"
 
 
@@ -56,9 +57,10 @@ class FakeAuthentication:
         if scope["type"] == "http":
             state = scope.setdefault("state", {})
             state.pop("principal", None)
-            user = dict(scope["headers"]).get(USER_HEADER.encode())
+            headers = dict(scope["headers"])
+            user, role = headers.get(USER_HEADER.encode()), headers.get(ROLE_HEADER.encode(), b"analyst")
             if user:
-                state["principal"] = FakePrincipal(user.decode())
+                state["principal"] = FakePrincipal(user.decode(), role=role.decode())
         await self.app(scope, receive, send)
 
 
@@ -88,6 +90,14 @@ def build_app(settings: Settings, now: FakeNow) -> FastAPI:
 
     @app.get("/api/v1/jobs")
     async def jobs(request: Request) -> dict[str, Any]:
+        return produced(request)
+
+    @app.get("/api/v1/market/{symbol}/bars")
+    async def bars(request: Request, symbol: str) -> JSONResponse:
+        return JSONResponse(produced(request, symbol=symbol), headers={"cache-control": "public"})
+
+    @app.post("/api/v1/market/bars")
+    async def ingest(request: Request) -> dict[str, Any]:
         return produced(request)
 
     @app.get("/api/v1/private")
@@ -293,6 +303,25 @@ def test_principals_never_see_each_others_responses(client: TestClient) -> None:
     assert bob.json()["user"] == "bob"
     assert get_as(client, "alice", "/api/v1/ideas").content == alice.content
     assert get_as(client, "bob", "/api/v1/ideas").json()["user"] == "bob"
+
+
+def test_a_public_response_is_shared_by_one_role_of_one_organisation_only(client: TestClient) -> None:
+    """Market bars read the same for everyone: colleagues of one role share the entry; another role (whose
+    permissions may differ) and anonymous callers never get it, and a write to the collection drops it."""
+    alice = get_as(client, "alice", "/api/v1/market/KO/bars")
+    bob = get_as(client, "bob", "/api/v1/market/KO/bars")
+    assert (alice.headers["x-cache"], bob.headers["x-cache"]) == ("MISS", "HIT")
+    assert bob.json() == alice.json()
+    carol = get_as(client, "carol", "/api/v1/market/KO/bars", headers={ROLE_HEADER: "viewer"})
+    assert carol.headers["x-cache"] == "MISS"
+    assert carol.json()["call"] != alice.json()["call"]
+    assert get_as(client, None, "/api/v1/market/KO/bars").json()["call"] not in {
+        alice.json()["call"],
+        carol.json()["call"],
+    }
+    assert get_as(client, "bob", "/api/v1/market/PEP/bars").headers["x-cache"] == "MISS"
+    assert client.post("/api/v1/market/bars", headers={USER_HEADER: "dave"}).status_code == 200
+    assert get_as(client, "alice", "/api/v1/market/KO/bars").headers["x-cache"] == "MISS"
 
 
 def test_anonymous_requests_are_never_cached(client: TestClient) -> None:

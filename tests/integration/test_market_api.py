@@ -357,6 +357,29 @@ def test_a_correction_is_visible_now_and_invisible_as_of_before(
     assert close_as_of((before_correction - timedelta(minutes=1)).isoformat()) == []  # not yet ingested
 
 
+def test_colleagues_of_one_role_share_cached_bars_and_a_correction_drops_them(
+    client: TestClient, container: Container, manager: Account
+) -> None:
+    add_symbol(client, manager, "ACME")
+    first = {"bars": [{"symbol": "ACME", "date": "2023-12-29", "close": 100.0}]}
+    assert client.post("/api/v1/market/bars", headers=manager.headers, json=first).status_code == 200
+    organisation = manager.user.organisation_id
+    alice, bob = (sign_up(container, role=Role.ANALYST, organisation=organisation) for _ in range(2))
+    path = "/api/v1/market/ACME/bars"
+
+    read_by_alice = client.get(path, headers=alice.headers)
+    read_by_bob = client.get(path, headers=bob.headers)
+    assert (read_by_alice.headers["x-cache"], read_by_bob.headers["x-cache"]) == ("MISS", "HIT")
+    assert read_by_bob.content == read_by_alice.content
+    assert client.get(path, headers=manager.headers).headers["x-cache"] == "MISS"  # another role: its own entry
+
+    corrected = {"bars": [{"symbol": "ACME", "date": "2023-12-29", "close": 101.0}]}
+    assert client.post("/api/v1/market/bars", headers=manager.headers, json=corrected).status_code == 200
+    after = client.get(path, headers=bob.headers)
+    assert after.headers["x-cache"] == "MISS"
+    assert [bar["close"] for bar in after.json()["bars"]] == [101.0]
+
+
 # --- quotes, tiers and jobs ------------------------------------------------------------------------------------
 
 

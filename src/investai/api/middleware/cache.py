@@ -5,6 +5,10 @@ identity in the cache key (docs/ARCHITECTURE.md: TTL 300 s, keyed by principal).
   by the authentication middleware outside this one) are looked up or stored; anonymous requests never are.
 * The key is (method, principal — user, organisation and role —, path, query string sorted by parameter
   name with the order of repeated parameters kept), so two principals never share an entry.
+* A response marked ``Cache-Control: public`` (the same for every reader of the organisation and role, such as
+  market bars) is stored under a key with no user in it, so colleagues of one role share it; the route's
+  permission depends on the role alone, so a hit skips no check a miss would make. Every other response is
+  stored for its principal alone.
 * Only complete ``200`` responses are stored, and never one that says ``Cache-Control: no-store`` or
   ``private``, sets a cookie or carries ``Vary`` (the key does not vary by request headers).
 * A successful (status < 400) write — any other method — drops every entry of every principal under the
@@ -34,6 +38,8 @@ NON_WRITE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CACHED_PREFIX = "/api/"
 X_CACHE = b"x-cache"
 UNCACHEABLE_DIRECTIVES = frozenset({"no-store", "private"})
+SHARED_DIRECTIVE = "public"
+ANY_USER = "*"  # the user part of a shared entry's key (no user id is "*")
 STRIPPED_HEADERS = frozenset({X_CACHE, b"x-request-id"})
 DEFAULT_MAX_ENTRY_BYTES = 1_048_576
 DEFAULT_MAX_TOTAL_BYTES = 64 * 1_048_576
@@ -176,12 +182,14 @@ class ResponseCache:
             self._bytes -= entry.size
 
 
-def cache_key(scope: Scope, principal: object) -> CacheKey:
+def cache_key(scope: Scope, principal: object, *, shared: bool = False) -> CacheKey:
+    """The key of ``principal``'s own entry for this request, or with ``shared`` of the entry every reader of
+    the principal's organisation and role shares."""
     query = bytes(scope.get("query_string", b"")).decode("latin-1")
     pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
     return (
         str(scope["method"]),
-        str(getattr(principal, "user_id", "")),
+        ANY_USER if shared else str(getattr(principal, "user_id", "")),
         str(getattr(principal, "organisation_id", "")),
         str(getattr(principal, "role", "")),
         str(scope["path"]),
@@ -221,12 +229,14 @@ class ResponseCacheMiddleware:
             return
         principal = scope.get("state", {}).get("principal")
         if method in SAFE_METHODS and principal is not None and str(scope["path"]).startswith(CACHED_PREFIX):
-            await self._read(scope, receive, send, cache_key(scope, principal))
+            await self._read(
+                scope, receive, send, cache_key(scope, principal), cache_key(scope, principal, shared=True)
+            )
             return
         await self.app(scope, receive, send)
 
-    async def _read(self, scope: Scope, receive: Receive, send: Send, key: CacheKey) -> None:
-        entry = None if wants_fresh(scope["headers"]) else self.cache.get(key)
+    async def _read(self, scope: Scope, receive: Receive, send: Send, own: CacheKey, shared: CacheKey) -> None:
+        entry = None if wants_fresh(scope["headers"]) else self.cache.get(shared) or self.cache.get(own)
         if entry is not None:
             headers = [*entry.headers, (X_CACHE, b"HIT")]
             await send({"type": "http.response.start", "status": entry.status, "headers": headers})
@@ -253,6 +263,8 @@ class ResponseCacheMiddleware:
                 storable = size <= self.cache.max_entry_bytes
                 chunks.append(chunk)
                 if storable and not message.get("more_body", False):
+                    public = SHARED_DIRECTIVE in directives(stored_headers, b"cache-control")
+                    key = shared if public else own
                     self.cache.put(key, status, stored_headers, b"".join(chunks), str(scope["path"]), generation)
             await send(message)
 

@@ -35,6 +35,7 @@ REJECTED: dict[int | str, dict[str, Any]] = {
     422: {"description": "Every row was rejected: `error.details` lists each row with its reason"}
 }
 NO_STORE = {"Cache-Control": "no-store"}
+SHARED = {"Cache-Control": "public"}
 
 
 @router.get("/symbols", response_model=SymbolsPublic, summary="Search the symbol master")
@@ -120,8 +121,9 @@ def get_bars(
     series = BarSeriesPublic(
         symbol=symbol.strip().upper(), interval=interval, as_of=moment.isoformat() if moment else None, bars=bars
     )
-    # serialised once by pydantic-core; returned as a model, FastAPI would validate the years of bars again
-    return Response(series.model_dump_json(), media_type="application/json")
+    # serialised once by pydantic-core; returned as a model, FastAPI would validate the years of bars again.
+    # The same for every reader: the response cache shares it between colleagues of one role ("public")
+    return Response(series.model_dump_json(), media_type="application/json", headers=SHARED)
 
 
 @router.get(
