@@ -20,8 +20,8 @@ from pydantic import TypeAdapter
 from investai.domain.idea_views import IdeaView
 
 IDEA_VIEW = TypeAdapter(IdeaView)
-MAX_ENTRIES = 2048
-"""About 4 KB an idea on the sample data, so about 8 MB at most."""
+MAX_ENTRIES = 1024
+"""About 24 KB an idea on the sample data (its evidence, analysis and provenance), so about 24 MB at most."""
 
 
 class IdeaJson:
