@@ -3,6 +3,8 @@ reads and writes analysts do, against ``investai serve`` on a fresh data directo
 
     .venv/bin/python -m benchmarks.load                       # 1,000 clients for 5 minutes (the default)
     .venv/bin/python -m benchmarks.load --clients 300 --duration 60 --saturation-seconds 15
+    .venv/bin/python -m benchmarks.load --worker-apart          # the worker as its own niced process
+    .venv/bin/python -m benchmarks.load --one-at-a-time 300     # only each read's cost, one request at a time
 
 Everything runs on 127.0.0.0/8 and nothing else: the server binds 127.0.0.1, and client ``i`` binds its
 connection to ``127.0.x.y`` (Linux routes the whole block to loopback), so the per-address rate limit sees
@@ -427,6 +429,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 WRITES = {"idea request", "idea feedback", "document upload", "profile save"}
+READS = ("ideas list", "documents list", "knowledge search", "idea detail", "market bars")
 
 
 async def run_clients(
@@ -470,6 +473,34 @@ async def run_clients(
     return tally
 
 
+async def one_at_a_time(port: int, world: World, *, requests: int, seed: int = 1) -> dict[str, float]:
+    """Mean latency (ms) of each read, ``requests`` of it one after another on one connection from one address:
+    what a read costs with nothing else running. Each operation gets the same draws as the mixed phases (varied
+    questions, symbols and years); the knowledge search runs its draws twice, the second time as
+    ``knowledge search, asked before`` (its kept results on the same index version)."""
+    rng = random.Random(seed)
+    drawn: dict[str, list[Operation]] = defaultdict(list)
+    while min((len(drawn[name]) for name in READS), default=0) < requests:
+        operation = read_operation(world, rng, world.tokens[rng.randrange(len(world.tokens))])
+        drawn[operation[0]].append(operation)
+    drawn["trivial"] = [trivial(world, rng, world.tokens[0])] * requests
+    drawn["knowledge search, asked before"] = drawn["knowledge search"][:requests]
+    means: dict[str, float] = {}
+    for index, (name, operations) in enumerate(drawn.items()):
+        connection = Connection(port, source_address(400_000 + index))  # each within the per-address limit
+        await connection.request(*operations[0][1:])  # the connection opened before timing
+        started = time.perf_counter()
+        statuses: Counter[int] = Counter()
+        for _, method, path, headers, body in operations[:requests]:
+            status, _size = await connection.request(method, path, headers, body)
+            statuses[status] += 1
+        means[name] = round((time.perf_counter() - started) / requests * 1000, 2)
+        await connection.close()
+        if set(statuses) != {200}:
+            raise RuntimeError(f"{name}: statuses {dict(statuses)}")
+    return means
+
+
 def mixed(world: World, rng: random.Random, token: str, write_share: float = 0.05) -> Operation:
     if rng.random() < write_share:
         return write_operation(world, rng, token)
@@ -494,8 +525,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--worker-apart", action="store_true", help="run the job worker as its own process (investai worker)"
     )
+    parser.add_argument(
+        "--one-at-a-time",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only measure each read N times, one request at a time (after the preparation)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    if not 0 <= args.one_at_a_time <= 10_000:
+        parser.error("--one-at-a-time must be 0..10000")
     if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.duration <= MAX_DURATION_S:
         parser.error(f"clients must be 1..{MAX_CLIENTS} and duration 0..{MAX_DURATION_S:.0f} s")
     results: dict[str, Any] = {
@@ -508,6 +548,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data_dir = Path(scratch) / "data"
         with served(data_dir, worker_apart=args.worker_apart) as (port, pids):
             world = prepare(port, data_dir, people=args.people)
+            if args.one_at_a_time:
+                results["one_at_a_time_ms"] = asyncio.run(one_at_a_time(port, world, requests=args.one_at_a_time))
+                return _report(results, args.json)
             rss: list[tuple[float, int]] = []
             started = time.monotonic()
             results["rss_after_preparation_mb"] = round(rss_bytes(*pids) / 2**20, 1)
@@ -537,10 +580,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             sample()
             results["rss_mb"] = [(at, round(value / 2**20, 1)) for at, value in rss]
             results["rss_peak_mb"] = round(max(value for _, value in rss) / 2**20, 1)
+    return _report(results, args.json)
+
+
+def _report(results: dict[str, Any], path: Path | None) -> dict[str, Any]:
     text = json.dumps(results, indent=2)
     print(text)
-    if args.json:
-        args.json.write_text(text)
+    if path:
+        path.write_text(text)
     return results
 
 
@@ -558,4 +605,6 @@ def summarise(results: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    print(summarise(main()), file=sys.stderr)
+    measured = main()
+    if "concurrency" in measured:
+        print(summarise(measured), file=sys.stderr)
