@@ -262,22 +262,6 @@ def test_a_list_of_ideas_looks_each_document_up_once() -> None:
     assert all([item.claim for item in view.supporting_evidence] == [WITHHELD_PASSAGE, "two"] for view in views)
 
 
-def test_an_idea_shown_again_is_withheld_by_its_own_sources_never_by_a_look_alikes() -> None:
-    """Sources are worked out once per idea object; another object with the same id and timestamp (an unsaved
-    copy citing something else) gets its own, and the kept ones stay bounded."""
-    documents = Documents(make_document(id="doc_1"), make_document(id="doc_2", visibility=Visibility.ORGANISATION))
-    access = SourceAccess(documents=documents, kept=2)  # type: ignore[arg-type]
-    private = make_idea(supporting_evidence=[passage("doc_1", 1, "one")])
-    shared = private.model_copy(update={"supporting_evidence": [passage("doc_2", 1, "two")]})
-    assert (shared.id, shared.timestamp) == (private.id, private.timestamp)
-    for _ in range(2):
-        assert access.idea(principal(), private).restricted_sources == 1
-        assert access.idea(principal(), shared).restricted_sources == 0
-    for n in range(3):
-        access.idea(principal(), make_idea(id=f"idea_{n}"))
-    assert len(access._sources) == 2
-
-
 def test_market_citations_are_never_withheld() -> None:
     citation = MarketCitation(symbol="AAPL", series="adj_close", start=date(2023, 1, 2), end=date(2023, 12, 29))
     idea = make_idea(supporting_evidence=[Evidence(claim="Last close 190.0", citation=citation)])

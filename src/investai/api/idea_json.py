@@ -20,8 +20,9 @@ from pydantic import TypeAdapter
 from investai.domain.idea_views import IdeaView
 
 IDEA_VIEW = TypeAdapter(IdeaView)
-MAX_ENTRIES = 1024
-"""About 24 KB an idea on the sample data (its evidence, analysis and provenance), so about 24 MB at most."""
+MAX_ENTRIES = 512
+"""About 24 KB an idea on the sample data (its evidence, analysis and provenance), so about 12 MB at most: as many
+as the SQLite repository keeps parsed, since a list page is the newest ideas."""
 
 
 class IdeaJson:

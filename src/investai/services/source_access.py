@@ -10,8 +10,6 @@ ideas costs one lookup per document it cites, not one per citation.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from investai.domain.access import Principal
@@ -31,17 +29,10 @@ from investai.domain.idea_views import (
 from investai.domain.ideas import InvestmentIdea
 from investai.ports.repositories import DocumentRepository
 
-SOURCES_KEPT = 512
-"""Idea objects whose document sources are kept: as many as the SQLite repository keeps parsed (the same
-objects, so keeping them costs little more)."""
-
 
 class SourceAccess:
-    def __init__(self, *, documents: DocumentRepository, kept: int = SOURCES_KEPT) -> None:
+    def __init__(self, *, documents: DocumentRepository) -> None:
         self._documents = documents
-        self._kept = max(0, kept)
-        self._sources: OrderedDict[int, tuple[InvestmentIdea, tuple[DocumentSource, ...]]] = OrderedDict()
-        self._lock = threading.Lock()
 
     def may_read(self, principal: Principal, sources: Iterable[DocumentSource]) -> MayRead:
         """Whether ``principal`` may read each of ``sources`` now (documents looked up once each, here)."""
@@ -55,28 +46,9 @@ class SourceAccess:
 
     def ideas(self, principal: Principal, ideas: Sequence[InvestmentIdea]) -> list[IdeaView]:
         """Each idea as ``principal`` may see it."""
-        sources = [self._sources_of(idea) for idea in ideas]
+        sources = [idea_sources(idea) for idea in ideas]  # once per idea, for the check and the view
         check = self.may_read(principal, (source for group in sources for source in group))
         return [view_for(idea, check, group) for idea, group in zip(ideas, sources, strict=True)]
-
-    def _sources_of(self, idea: InvestmentIdea) -> tuple[DocumentSource, ...]:
-        """``idea_sources(idea)``, worked out once per idea object while it is kept: ideas are immutable, the
-        repository hands out the same parsed object for the same stored revision, and lists show the same
-        revisions again and again. Keyed by identity, with the object held so that its id is not reused."""
-        key = id(idea)
-        with self._lock:
-            found = self._sources.get(key)
-            if found is not None and found[0] is idea:
-                self._sources.move_to_end(key)
-                return found[1]
-        sources = tuple(idea_sources(idea))
-        if self._kept:
-            with self._lock:
-                self._sources[key] = (idea, sources)
-                self._sources.move_to_end(key)
-                while len(self._sources) > self._kept:
-                    self._sources.popitem(last=False)
-        return sources
 
     def idea(self, principal: Principal, idea: InvestmentIdea) -> IdeaView:
         return self.ideas(principal, [idea])[0]

@@ -88,8 +88,8 @@ ROWS_PER_PARTITION = 1_000
 MAX_PARTITIONS = 256
 ANN_NPROBES = 24
 ANN_REFINE_FACTOR = 2
-RESULT_CACHE_ENTRIES = 1024
-"""Search results kept by default: about 20 KB each (ten chunks' text and metadata), so about 20 MB at most."""
+RESULT_CACHE_ENTRIES = 512
+"""Search results kept by default: about 20 KB each (ten chunks' text and metadata), so about 10 MB at most."""
 """ANN queries probe ``ANN_NPROBES`` IVF partitions and re-rank ``ANN_REFINE_FACTOR`` times ``limit``
 candidates by exact cosine; when a narrow filter leaves fewer than ``limit`` rows in those partitions, the
 query is run again over every partition. Measured on 100,000 384-dimensional vectors in 100 partitions
