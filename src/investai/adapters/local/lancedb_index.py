@@ -31,8 +31,8 @@ the query (text, vector, mode, filters, limit) and the reader's *effective* acce
 reader's three tokens that some row of that version carries. Two readers with the same effective tokens match
 exactly the same rows, so they get the same hits; a token no row carries changes nothing. Any write (a
 document added, replaced, re-shared or deleted, by any process) makes a new version, which every search looks
-up first, so a kept result is never served for a version it was not computed on. The set of tokens present is
-read once per version (one column scan).
+up first, so a kept result is never served for a version it was not computed on. Whether a version's rows
+carry a reader's own token is one label-list index lookup, once per reader and version.
 
 Index upkeep: the full-text and scalar indexes exist from the table's creation, and rows written after an
 index was last built are still searched (LanceDB scans them exhaustively), so results are correct right after
@@ -88,8 +88,6 @@ ROWS_PER_PARTITION = 1_000
 MAX_PARTITIONS = 256
 ANN_NPROBES = 24
 ANN_REFINE_FACTOR = 2
-RESULT_CACHE_ENTRIES = 512
-"""Search results kept by default: about 20 KB each (ten chunks' text and metadata), so about 10 MB at most."""
 """ANN queries probe ``ANN_NPROBES`` IVF partitions and re-rank ``ANN_REFINE_FACTOR`` times ``limit``
 candidates by exact cosine; when a narrow filter leaves fewer than ``limit`` rows in those partitions, the
 query is run again over every partition. Measured on 100,000 384-dimensional vectors in 100 partitions
@@ -353,6 +351,9 @@ class _Snapshot:
     table: AsyncTable
     has_vector_index: bool
 
+
+RESULT_CACHE_ENTRIES = 512
+"""Search results kept by default: about 20 KB each (ten chunks' text and metadata), so about 10 MB at most."""
 
 ResultKey = tuple[int, tuple[str, ...], str, str, bytes, str, int]
 """(table version, effective reader tokens, mode, query text, query vector digest, filters, limit)."""
